@@ -1,0 +1,182 @@
+// r1wb bench decode: prefill and decode throughput with the roofline beside it. Figures, not assertions.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <vector>
+
+#include "args.h"
+#include "commands.h"
+#include "engine/core/error.h"
+#include "engine/runtime/runtime.h"
+#include "engine/runtime/sampler.h"
+#include "kernels/cpu/parallel.h"
+
+namespace r1::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Host memory copy bandwidth, counting bytes read plus bytes written (as the GPU figure is counted).
+double host_copy_bandwidth() {
+  const size_t n = size_t(256) << 20;
+  std::vector<char> a(n, 1), b(n, 2);
+  double best = 0;
+  for (int rep = 0; rep < 4; ++rep) {
+    const auto t0 = Clock::now();
+    cpu::parallel_for(int64_t(n >> 20), [&](int64_t lo, int64_t hi) {
+      std::memcpy(b.data() + (lo << 20), a.data() + (lo << 20), size_t(hi - lo) << 20);
+    });
+    best = std::max(best, 2.0 * double(n) / since(t0));
+  }
+  return best;
+}
+
+int64_t matrix_bytes_per_token(const Model& m) {
+  int64_t n = 0;
+  for (const auto& L : m.weights.layers)
+    for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) n += int64_t(t->nbytes());
+  return n + int64_t(m.weights.lm_head.nbytes());
+}
+
+}  // namespace
+
+int cmd_bench(const ArgList& argv) {
+  if (argv.empty()) fail("bench needs a target: decode or tokenize");
+  const ArgList rest(argv.begin() + 1, argv.end());
+  if (argv[0] == "decode") return bench_decode(rest);
+  if (argv[0] == "tokenize") return bench_tokenize(rest);
+  fail("unknown bench target \"", argv[0], "\" (decode, tokenize)");
+}
+
+int bench_decode(const ArgList& argv) {
+  const Args args(argv,
+                  {"model", "shape", "device", "batch", "new-tokens", "prompt-tokens", "prefill-tokens", "dtype",
+                   "threads"},
+                  {});
+  if (args.has("model") == args.has("shape")) fail("give exactly one of --model and --shape");
+  const Device device = parse_device(args.get("device", "cpu"));
+  if (args.has("threads")) cpu::set_num_threads(int(args.get_int("threads", 1)));
+  std::shared_ptr<const Model> model;
+  std::string label;
+  if (args.has("model")) {
+    model = load_model(args.get("model"));
+    label = args.get("model");
+  } else {
+    const std::string dt = args.get("dtype", "bf16");
+    DType dtype = DType::BF16;
+    if (dt == "f32") dtype = DType::F32;
+    else if (dt == "f16") dtype = DType::F16;
+    else if (dt != "bf16") fail("option --dtype: \"", dt, "\" is not one of bf16, f16, f32");
+    label = args.get("shape");
+    std::fprintf(stderr, "building random %s weights for %s...\n", dt.c_str(), label.c_str());
+    model = random_model(shape_config(label), dtype, 1234);
+  }
+  const ModelConfig& c = model->config;
+  const auto batches = args.get_list("batch", {1});
+  const int64_t new_tokens = args.get_int("new-tokens", device == Device::Cpu ? 32 : 256);
+  const int64_t prompt_tokens = args.get_int("prompt-tokens", 32);
+  const int64_t prefill_tokens = args.get_int("prefill-tokens", device == Device::Cpu ? 256 : 2048);
+  if (new_tokens < 2 || prompt_tokens < 1 || prefill_tokens < 1) fail("token counts must be positive");
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int32_t> any_token(0, int32_t(c.vocab_size - 1));
+
+  nlohmann::ordered_json out;
+  out["model"] = label;
+  out["device"] = device_name(device);
+  out["parameters"] = model->parameter_count();
+  out["weight_dtype"] = std::string(dtype_name(model->weight_dtype()));
+  const int64_t weight_bytes = matrix_bytes_per_token(*model);
+  out["weight_bytes_read_per_step"] = weight_bytes;
+  double bandwidth = 0;
+  if (device == Device::Cpu) {
+    bandwidth = host_copy_bandwidth();
+    out["threads"] = cpu::num_threads();
+    out["host_copy_bandwidth_GBs"] = bandwidth / 1e9;
+  } else {
+    bandwidth = 4.3e12;  // H200 device-to-device copy, read + write (shared/DEVICE.md)
+    out["device_bandwidth_GBs_assumed"] = bandwidth / 1e9;
+  }
+
+  {  // Prefill: one sequence of prefill_tokens.
+    RuntimeOptions o;
+    o.device = device;
+    o.max_context = prefill_tokens + 1;
+    o.max_batch_tokens = std::min<int64_t>(prefill_tokens, device == Device::Cpu ? 512 : 4096);
+    const auto rt = create_runtime(model, o);
+    out["runtime"] = rt->device_description();
+    std::vector<int32_t> ids(static_cast<size_t>(prefill_tokens));
+    for (auto& t : ids) t = any_token(rng);
+    std::vector<float> logits(static_cast<size_t>(c.vocab_size));
+    const SequenceInput warm{0, std::span<const int32_t>(ids).first(std::min<size_t>(ids.size(), 16)), false};
+    rt->forward({&warm, 1}, logits.data());
+    rt->truncate(0, 0);
+    const auto t0 = Clock::now();
+    const SequenceInput in{0, ids, false};
+    rt->forward({&in, 1}, logits.data());
+    const double dt = since(t0);
+    const double flops = 2.0 * double(model->parameter_count()) * double(prefill_tokens);
+    out["prefill"] = {{"tokens", prefill_tokens}, {"seconds", dt}, {"tokens_per_s", double(prefill_tokens) / dt},
+                      {"gflops", flops / dt / 1e9}};
+  }
+
+  nlohmann::ordered_json decode = nlohmann::ordered_json::array();
+  for (int64_t B : batches) {
+    if (B < 1) fail("option --batch: batch sizes must be positive");
+    RuntimeOptions o;
+    o.device = device;
+    o.max_sequences = int(B);
+    o.max_context = prompt_tokens + new_tokens + 1;
+    o.max_batch_tokens = std::max<int64_t>(B, std::min<int64_t>(B * prompt_tokens, 512));
+    const auto rt = create_runtime(model, o);
+    std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(B));
+    std::vector<SequenceInput> batch;
+    for (int64_t s = 0; s < B; ++s) {
+      prompts[size_t(s)].resize(size_t(prompt_tokens));
+      for (auto& t : prompts[size_t(s)]) t = any_token(rng);
+      batch.push_back({int(s), prompts[size_t(s)], false});
+    }
+    std::vector<float> logits(static_cast<size_t>(B * c.vocab_size));
+    rt->forward(batch, logits.data());
+    std::vector<int32_t> next(static_cast<size_t>(B));
+    const auto pick = [&] {
+      for (int64_t s = 0; s < B; ++s) next[size_t(s)] = argmax(logits.data() + s * c.vocab_size, c.vocab_size);
+    };
+    pick();
+    for (int64_t s = 0; s < B; ++s) batch[size_t(s)].tokens = std::span<const int32_t>(&next[size_t(s)], 1);
+    rt->forward(batch, logits.data());  // warm-up step
+    pick();
+    const int64_t steps = new_tokens - 1;
+    const auto t0 = Clock::now();
+    for (int64_t step = 0; step < steps; ++step) {
+      rt->forward(batch, logits.data());
+      pick();
+    }
+    const double dt = since(t0);
+    const KvCacheStats kv = rt->kv_stats();
+    // Bytes per step: every weight matrix once, plus each sequence's KV cache (average length over the run).
+    const double avg_len = double(prompt_tokens) + 1.0 + double(steps) / 2.0;
+    const double step_bytes = double(weight_bytes) + double(B) * avg_len * double(kv.bytes_per_token);
+    const double step_s = dt / double(steps);
+    const double tok_s = double(B) / step_s;
+    const double roofline_tok_s = double(B) * bandwidth / step_bytes;
+    decode.push_back({{"batch", B},
+                      {"new_tokens", new_tokens},
+                      {"tokens_per_s", tok_s},
+                      {"ms_per_step", step_s * 1e3},
+                      {"bytes_per_step", step_bytes},
+                      {"roofline_tokens_per_s", roofline_tok_s},
+                      {"roofline_fraction", tok_s / roofline_tok_s},
+                      {"kv_bytes_per_token", kv.bytes_per_token}});
+  }
+  out["decode"] = decode;
+  std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}
+
+}  // namespace r1::cli

@@ -1,0 +1,91 @@
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "commands.h"
+#include "engine/core/error.h"
+#include "engine/runtime/generator.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace r1::cli {
+
+SamplingParams sampling_from_args(const Args& args) {
+  SamplingParams s;
+  if (args.has("greedy")) {
+    for (const char* o : {"temperature", "top-k", "top-p", "min-p"})
+      if (args.has(o)) fail("option --greedy cannot be combined with --", o);
+    s = SamplingParams::greedy();
+  } else {
+    s.temperature = float(args.get_double("temperature", 1.0));
+    s.top_k = int(args.get_int("top-k", 0));
+    s.top_p = float(args.get_double("top-p", 1.0));
+    s.min_p = float(args.get_double("min-p", 0.0));
+  }
+  s.repetition_penalty = float(args.get_double("repetition-penalty", 1.0));
+  s.seed = uint64_t(args.get_int("seed", 0));
+  s.validate();
+  return s;
+}
+
+int cmd_generate(const ArgList& argv) {
+  const Args args(argv,
+                  {"model", "ids", "prompt", "max-new-tokens", "temperature", "top-k", "top-p", "min-p",
+                   "repetition-penalty", "seed", "device", "context"},
+                  {"greedy", "print-ids", "no-stop"});
+  const std::filesystem::path dir = args.require("model");
+  if (args.has("ids") == args.has("prompt")) fail("give exactly one of --ids and --prompt");
+  const auto model = load_model(dir);
+  const SamplingParams sampling = sampling_from_args(args);
+  std::shared_ptr<const Tokenizer> tokenizer;
+  if (std::filesystem::exists(dir / "tokenizer.json")) tokenizer = Tokenizer::load(dir);
+  std::vector<int32_t> prompt;
+  if (args.has("prompt")) {
+    if (!tokenizer) fail(dir.string(), ": --prompt needs a tokenizer.json in the model folder; use --ids");
+    prompt = tokenizer->encode(args.get("prompt"));
+    if (prompt.empty()) fail("option --prompt: the prompt encodes to no tokens");
+  } else {
+    for (int64_t v : parse_int_list(args.get("ids"), "ids")) {
+      if (v < 0 || v >= model->config.vocab_size)
+        fail("option --ids: token id ", v, " is out of range for a vocabulary of ", model->config.vocab_size);
+      prompt.push_back(int32_t(v));
+    }
+  }
+  GenerateOptions go;
+  go.max_new_tokens = args.get_int("max-new-tokens", 64);
+  if (go.max_new_tokens < 1) fail("option --max-new-tokens must be at least 1");
+  if (!args.has("no-stop"))
+    for (int64_t id : model->stop_ids) go.stop_ids.push_back(int32_t(id));
+  RuntimeOptions ro;
+  ro.device = parse_device(args.get("device", "cpu"));
+  ro.max_context = args.get_int("context", std::min<int64_t>(model->config.max_position_embeddings,
+                                                              int64_t(prompt.size()) + go.max_new_tokens));
+  const auto rt = create_runtime(model, ro);
+  Generator gen(*rt);
+  const bool print_ids = args.has("print-ids") || !tokenizer;
+  std::unique_ptr<StreamingDecoder> stream;
+  if (!print_ids) stream = std::make_unique<StreamingDecoder>(*tokenizer);
+  const auto result = gen.generate(prompt, go, sampling, [&](int32_t tok) {
+    if (stream) {
+      const std::string piece = stream->push(tok);
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    }
+    return true;
+  });
+  if (stream) {
+    const std::string rest = stream->flush();
+    std::fwrite(rest.data(), 1, rest.size(), stdout);
+    std::fputc('\n', stdout);
+  } else {
+    for (size_t i = 0; i < result.tokens.size(); ++i) std::printf("%s%d", i ? "," : "", result.tokens[i]);
+    std::printf("\n");
+  }
+  std::fprintf(stderr, "[%lld prompt tokens, %zu generated, stop: %s, prefill %.1f ms, %.1f tok/s decode]\n",
+               (long long)result.prompt_tokens, result.tokens.size(), stop_reason_name(result.reason),
+               result.prefill_seconds * 1e3, result.decode_tokens_per_second());
+  return 0;
+}
+
+}  // namespace r1::cli

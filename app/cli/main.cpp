@@ -1,0 +1,56 @@
+// r1wb: the workbench's command line. Every error exits non-zero with one line on stderr.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <map>
+#include <new>
+#include <string>
+
+#include "commands.h"
+#include "engine/core/error.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: r1wb <command> [options]\n"
+    "commands:\n"
+    "  info      --model DIR [--json]\n"
+    "  logits    --model DIR --ids 1,2,3 --out FILE.npy [--device cpu|cuda]\n"
+    "  generate  --model DIR (--ids 1,2,3 | --prompt TEXT) [--max-new-tokens N] [--greedy | --temperature T\n"
+    "            --top-k K --top-p P --min-p P --repetition-penalty R --seed S] [--chat] [--print-ids]\n"
+    "            [--device cpu|cuda]\n"
+    "  tokenize  --tokenizer FILE|DIR (--text TEXT | --text-file F) [--decode]\n"
+    "  bench decode   --model DIR | --shape NAME [--device cpu|cuda] [--batch 1,64] [--new-tokens N]\n"
+    "  bench tokenize [--tokenizer FILE|DIR] [--text-file F] [--megabytes N]\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace r1::cli;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::puts("r1wb " R1WB_VERSION);
+    return 0;
+  }
+  const std::map<std::string, std::function<int(const ArgList&)>> commands = {
+      {"info", cmd_info},         {"logits", cmd_logits}, {"generate", cmd_generate},
+      {"tokenize", cmd_tokenize}, {"bench", cmd_bench},
+  };
+  const auto it = commands.find(argv[1]);
+  if (it == commands.end()) {
+    std::fprintf(stderr, "r1wb: error: unknown command \"%s\"\n%s", argv[1], kUsage);
+    return 2;
+  }
+  try {
+    return it->second(ArgList(argv + 2, argv + argc));
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "r1wb: error: out of memory\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "r1wb: error: %s\n", e.what());
+  }
+  return 1;
+}

@@ -1,0 +1,124 @@
+#include "generator.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "engine/core/error.h"
+
+namespace r1 {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+const char* stop_reason_name(StopReason r) {
+  switch (r) {
+    case StopReason::Eos: return "eos";
+    case StopReason::StopString: return "stop_string";
+    case StopReason::MaxTokens: return "max_tokens";
+    case StopReason::ContextFull: return "context_full";
+    case StopReason::Cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+double GenerationResult::decode_tokens_per_second() const {
+  const int64_t n = int64_t(tokens.size()) - 1;  // the first token comes from the prefill
+  return n > 0 && decode_seconds > 0 ? double(n) / decode_seconds : 0.0;
+}
+
+Generator::Generator(Runtime& runtime, int seq) : rt_(runtime), seq_(seq) {
+  rt_.sequence_length(seq);  // validates seq
+  logits_.resize(size_t(rt_.config().vocab_size));
+}
+
+void Generator::reset() {
+  rt_.truncate(seq_, 0);
+  cached_.clear();
+}
+
+GenerationResult Generator::generate(std::span<const int32_t> context, const GenerateOptions& options,
+                                     const SamplingParams& sampling, const TokenCallback& on_token,
+                                     const std::atomic<bool>* cancel) {
+  if (context.empty()) fail("generate: the prompt is empty");
+  if (options.max_new_tokens < 1) fail("generate: max_new_tokens must be at least 1");
+  if (!options.stop_strings.empty() && !options.token_bytes)
+    fail("generate: stop strings need a tokenizer to turn tokens into text");
+  if (int64_t(context.size()) >= rt_.max_context())
+    fail("prompt of ", context.size(), " tokens does not fit the context of ", rt_.max_context(), " tokens");
+  Sampler sampler(sampling, rt_.config().vocab_size);
+  GenerationResult res;
+  res.prompt_tokens = int64_t(context.size());
+
+  // Reuse the cached prefix; at least one token is fed again to get fresh logits.
+  if (rt_.sequence_length(seq_) != int64_t(cached_.size())) cached_.clear();
+  size_t common = 0;
+  while (common < cached_.size() && common < context.size() && cached_[common] == context[common]) ++common;
+  common = std::min(common, context.size() - 1);
+  rt_.truncate(seq_, int64_t(common));
+  cached_.resize(common);
+  res.reused_tokens = int64_t(common);
+
+  std::vector<int32_t> history(context.begin(), context.end());
+  std::string text;
+  size_t longest_stop = 0;
+  for (const auto& s : options.stop_strings) longest_stop = std::max(longest_stop, s.size());
+
+  const auto t0 = std::chrono::steady_clock::now();
+  std::span<const int32_t> feed = context.subspan(common);
+  bool first = true;
+  auto t_decode = t0;
+  for (;;) {
+    if (cancel && cancel->load(std::memory_order_relaxed)) {
+      res.reason = StopReason::Cancelled;
+      break;
+    }
+    if (rt_.sequence_length(seq_) + int64_t(feed.size()) > rt_.max_context()) {
+      res.reason = StopReason::ContextFull;
+      break;
+    }
+    const SequenceInput in{seq_, feed, false};
+    rt_.forward({&in, 1}, logits_.data());
+    cached_.insert(cached_.end(), feed.begin(), feed.end());
+    const int32_t tok = sampler.sample(logits_.data(), history);
+    if (first) {
+      res.prefill_seconds = res.first_token_seconds = seconds_since(t0);
+      t_decode = std::chrono::steady_clock::now();
+      first = false;
+    }
+    res.tokens.push_back(tok);
+    history.push_back(tok);
+    const bool keep_going = !on_token || on_token(tok);
+    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), tok) != options.stop_ids.end()) {
+      res.reason = StopReason::Eos;
+      break;
+    }
+    if (longest_stop > 0) {
+      text += options.token_bytes(tok);
+      const size_t window = longest_stop + 64;
+      const size_t from = text.size() > window ? text.size() - window : 0;
+      bool hit = false;
+      for (const auto& s : options.stop_strings) hit = hit || (!s.empty() && text.find(s, from) != std::string::npos);
+      if (hit) {
+        res.reason = StopReason::StopString;
+        break;
+      }
+    }
+    if (int64_t(res.tokens.size()) >= options.max_new_tokens) {
+      res.reason = StopReason::MaxTokens;
+      break;
+    }
+    if (!keep_going) {
+      res.reason = StopReason::Cancelled;
+      break;
+    }
+    feed = std::span<const int32_t>(&res.tokens.back(), 1);
+  }
+  res.decode_seconds = first ? 0.0 : seconds_since(t_decode);
+  return res;
+}
+
+}  // namespace r1

@@ -1,0 +1,139 @@
+#include "runtime.h"
+
+#include <algorithm>
+#include <set>
+
+#include "cpu_runtime.h"
+#include "engine/core/error.h"
+
+#ifdef R1WB_HAVE_CUDA
+#include "cuda_runtime_factory.h"
+#endif
+
+namespace r1 {
+
+Device parse_device(const std::string& name) {
+  if (name == "cpu") return Device::Cpu;
+  if (name == "cuda" || name == "gpu") return Device::Cuda;
+  fail("unknown device \"", name, "\"; use cpu or cuda");
+}
+
+const char* device_name(Device d) { return d == Device::Cpu ? "cpu" : "cuda"; }
+
+Runtime::Runtime(std::shared_ptr<const Model> model, const RuntimeOptions& o) : model_(std::move(model)) {
+  if (o.max_sequences < 1) fail("runtime: max_sequences must be at least 1");
+  max_sequences_ = o.max_sequences;
+  const int64_t model_max = model_->config.max_position_embeddings;
+  max_context_ = o.max_context > 0 ? o.max_context : std::min<int64_t>(model_max, 4096);
+  if (max_context_ > model_max)
+    fail("runtime: context of ", max_context_, " tokens exceeds the model's max_position_embeddings (", model_max, ")");
+  max_batch_tokens_ = o.max_batch_tokens > 0 ? o.max_batch_tokens : 512;
+  lengths_.assign(size_t(max_sequences_), 0);
+}
+
+int64_t Runtime::sequence_length(int seq) const {
+  if (seq < 0 || seq >= max_sequences_) fail("sequence ", seq, " is out of range (", max_sequences_, " sequences)");
+  return lengths_[size_t(seq)];
+}
+
+void Runtime::truncate(int seq, int64_t length) {
+  if (length < 0 || length > sequence_length(seq))
+    fail("cannot truncate sequence ", seq, " of ", sequence_length(seq), " tokens to ", length);
+  lengths_[size_t(seq)] = length;
+}
+
+int64_t Runtime::logit_rows(std::span<const SequenceInput> batch) {
+  int64_t n = 0;
+  for (const auto& e : batch) n += e.all_logits ? int64_t(e.tokens.size()) : 1;
+  return n;
+}
+
+void Runtime::forward(std::span<const SequenceInput> batch, float* logits) {
+  const int64_t vocab = config().vocab_size;
+  std::set<int> seen;
+  for (const auto& e : batch) {
+    sequence_length(e.seq);
+    if (!seen.insert(e.seq).second) fail("sequence ", e.seq, " appears twice in one forward batch");
+    if (e.tokens.empty()) fail("sequence ", e.seq, ": no tokens to process");
+    for (int32_t id : e.tokens)
+      if (id < 0 || id >= vocab) fail("token id ", id, " is out of range for a vocabulary of ", vocab);
+    const int64_t len = lengths_[size_t(e.seq)], n = int64_t(e.tokens.size());
+    if (len + n > max_context_)
+      fail("context full: sequence ", e.seq, " holds ", len, " tokens and ", n, " more exceed the context of ",
+           max_context_);
+  }
+  // Split into chunks of at most max_batch_tokens rows; a long entry is split into consecutive pieces.
+  std::vector<SequenceInput> chunk;
+  std::vector<int64_t> starts;
+  int64_t rows = 0;
+  float* out = logits;
+  const auto flush = [&] {
+    if (chunk.empty()) return;
+    forward_chunk(chunk, starts.data(), out);
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      lengths_[size_t(chunk[i].seq)] = starts[i] + int64_t(chunk[i].tokens.size());
+    }
+    out += logit_rows(chunk) * vocab;
+    chunk.clear();
+    starts.clear();
+    rows = 0;
+  };
+  std::vector<int64_t> saved = lengths_;
+  try {
+    for (const auto& e : batch) {
+      size_t done = 0;
+      while (done < e.tokens.size()) {
+        if (rows == max_batch_tokens_) flush();
+        const size_t take = std::min<size_t>(e.tokens.size() - done, size_t(max_batch_tokens_ - rows));
+        const bool last_piece = done + take == e.tokens.size();
+        SequenceInput piece{e.seq, e.tokens.subspan(done, take), e.all_logits};
+        if (!last_piece && !e.all_logits) {
+          // Only the final piece of a last-token-only entry produces a row; earlier pieces fill the cache.
+          flush();
+          chunk.push_back(piece);
+          starts.push_back(lengths_[size_t(e.seq)]);
+          forward_chunk(chunk, starts.data(), nullptr);
+          lengths_[size_t(e.seq)] += int64_t(take);
+          chunk.clear();
+          starts.clear();
+        } else {
+          chunk.push_back(piece);
+          starts.push_back(lengths_[size_t(e.seq)]);
+          rows += int64_t(take);
+        }
+        done += take;
+      }
+    }
+    flush();
+  } catch (...) {
+    lengths_ = saved;
+    throw;
+  }
+}
+
+bool cuda_built() {
+#ifdef R1WB_HAVE_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+int cuda_device_count() {
+#ifdef R1WB_HAVE_CUDA
+  return cuda_runtime_device_count();
+#else
+  return 0;
+#endif
+}
+
+std::unique_ptr<Runtime> create_runtime(std::shared_ptr<const Model> model, const RuntimeOptions& options) {
+  if (options.device == Device::Cpu) return create_cpu_runtime(std::move(model), options);
+#ifdef R1WB_HAVE_CUDA
+  return create_cuda_runtime(std::move(model), options);
+#else
+  fail("this build has no CUDA backend (configure with -DR1WB_CUDA=ON where nvcc is installed); use --device cpu");
+#endif
+}
+
+}  // namespace r1

@@ -1,0 +1,87 @@
+#pragma once
+// The inference runtime: one forward signature for every backend, chosen at run time. A runtime owns the
+// KV cache of up to max_sequences sequences, planned when it is created; forward appends tokens to the
+// listed sequences and returns logits. Batches mix sequences of different lengths (continuous batching).
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/model/model.h"
+
+namespace r1 {
+
+enum class Device { Cpu, Cuda };
+
+Device parse_device(const std::string& name);
+const char* device_name(Device d);
+
+struct RuntimeOptions {
+  Device device = Device::Cpu;
+  int max_sequences = 1;
+  int64_t max_context = 0;       // 0: min(max_position_embeddings, 4096)
+  int64_t max_batch_tokens = 0;  // rows per internal forward pass; 0: 512
+};
+
+struct SequenceInput {
+  int seq = 0;
+  std::span<const int32_t> tokens;
+  bool all_logits = false;  // logits for every token, not only the last
+};
+
+struct KvCacheStats {
+  int64_t bytes_per_token = 0;        // all layers
+  int64_t bytes_per_token_layer = 0;
+  int64_t capacity_tokens = 0;        // over all sequences
+  int64_t used_tokens = 0;
+  int64_t total_bytes = 0;
+  int sequences_active = 0;
+};
+
+class Runtime {
+ public:
+  virtual ~Runtime() = default;
+
+  const Model& model() const { return *model_; }
+  const ModelConfig& config() const { return model_->config; }
+  int max_sequences() const { return max_sequences_; }
+  int64_t max_context() const { return max_context_; }
+  int64_t sequence_length(int seq) const;
+
+  virtual Device device() const = 0;
+  virtual std::string device_description() const = 0;
+  virtual KvCacheStats kv_stats() const = 0;
+
+  // Forgets cached tokens from `length` on (0 frees the sequence).
+  void truncate(int seq, int64_t length);
+
+  // Appends each entry's tokens to its sequence and writes logits to `logits` (fp32, row-major, vocab wide):
+  // one row per entry, or one per token where all_logits, in batch order. Throws r1::Error, leaving every
+  // sequence as it was, when an id is out of range, a sequence would pass max_context, or a sequence
+  // appears twice.
+  void forward(std::span<const SequenceInput> batch, float* logits);
+
+  static int64_t logit_rows(std::span<const SequenceInput> batch);
+
+ protected:
+  Runtime(std::shared_ptr<const Model> model, const RuntimeOptions& options);
+
+  // Entries fit: total tokens <= max_batch_tokens, context checked, each sequence at most once.
+  virtual void forward_chunk(std::span<const SequenceInput> batch, const int64_t* start_positions,
+                             float* logits) = 0;
+
+  std::shared_ptr<const Model> model_;
+  int max_sequences_;
+  int64_t max_context_;
+  int64_t max_batch_tokens_;
+  std::vector<int64_t> lengths_;
+};
+
+std::unique_ptr<Runtime> create_runtime(std::shared_ptr<const Model> model, const RuntimeOptions& options);
+
+// Whether this build has the CUDA backend, and how many devices it sees (0 without one).
+bool cuda_built();
+int cuda_device_count();
+
+}  // namespace r1

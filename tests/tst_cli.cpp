@@ -1,0 +1,125 @@
+// The r1wb command line: its fixed interfaces, and one clear stderr line and a non-zero exit (never a
+// signal) for every error.
+#include <nlohmann/json.hpp>
+
+#include "engine/core/files.h"
+#include "engine/io/npy.h"
+#include "testlib/test_support.h"
+
+using namespace r1;
+
+namespace {
+
+std::string model_dir(const char* name = "qwen2-tied") { return (test::fixtures() / "models" / name).string(); }
+
+std::string join_ids(const std::vector<int32_t>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s;
+}
+
+void expect_clean_failure(const test::ProcessResult& r, const char* fragment) {
+  QVERIFY2(!r.crashed, "r1wb was killed by a signal");
+  QVERIFY2(r.exit_code != 0, "r1wb exited 0 on bad input");
+  QVERIFY2(r.err.rfind("r1wb: error: ", 0) == 0, qPrintable(QString::fromStdString(r.err)));
+  QVERIFY2(r.err.find(fragment) != std::string::npos, qPrintable(QString::fromStdString(r.err)));
+  QCOMPARE(std::count(r.err.begin(), r.err.end(), '\n'), 1l);
+}
+
+}  // namespace
+
+class TestCli : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void info_reports_the_model() {
+    const auto r = test::run_program("r1wb", {"info", "--model", model_dir("qwen3-qknorm"), "--json"});
+    QCOMPARE(r.exit_code, 0);
+    const auto j = nlohmann::json::parse(r.out);
+    QCOMPARE(j["architecture"].get<std::string>(), std::string("Qwen3ForCausalLM"));
+    QCOMPARE(j["layers"].get<int>(), 3);
+    QCOMPARE(j["kv_heads"].get<int>(), 2);
+    QVERIFY(j["qk_norm"].get<bool>());
+    // 2 (K and V) x 2 kv heads x 32 head_dim x 4 bytes x 3 layers
+    QCOMPARE(j["kv_cache_bytes_per_token"].get<int64_t>(), int64_t(2 * 2 * 32 * 4 * 3));
+    QVERIFY(j["parameters"].get<int64_t>() > 0);
+    const auto human = test::run_program("r1wb", {"info", "--model", model_dir()});
+    QCOMPARE(human.exit_code, 0);
+    QVERIFY(human.out.find("Qwen2ForCausalLM") != std::string::npos);
+  }
+
+  void logits_writes_npy_matching_transformers() {
+    test::TempDir tmp;
+    const auto dir = test::fixtures() / "models" / "llama-llama3rope";
+    const auto prompt = read_npy(dir / "prompt.npy").to_i64();
+    const std::vector<int32_t> ids(prompt.begin(), prompt.end());
+    const auto out = (tmp / "l.npy").string();
+    const auto r = test::run_program("r1wb", {"logits", "--model", dir.string(), "--ids", join_ids(ids), "--out", out});
+    QVERIFY2(r.exit_code == 0, r.err.c_str());
+    const auto ours = read_npy(out), ref = read_npy(dir / "logits.npy");
+    QCOMPARE(ours.shape, ref.shape);
+    for (int64_t i = 0; i < numel(ref.shape); ++i) QVERIFY(std::abs(ours.f32()[i] - ref.f32()[i]) <= 1e-3f);
+  }
+
+  void generate_greedy_prints_the_reference_ids() {
+    const auto dir = test::fixtures() / "models" / "qwen2-untied-bf16-sharded";
+    const auto exp = nlohmann::json::parse(read_text_file(dir / "expected.json"));
+    const auto r = test::run_program("r1wb", {"generate", "--model", dir.string(), "--ids",
+                                              join_ids(exp["prompt"].get<std::vector<int32_t>>()), "--max-new-tokens",
+                                              "32", "--greedy", "--print-ids", "--no-stop"});
+    QVERIFY2(r.exit_code == 0, r.err.c_str());
+    QCOMPARE(r.out, join_ids(exp["greedy"].get<std::vector<int32_t>>()) + "\n");
+  }
+
+  void generate_with_seed_is_reproducible() {
+    const std::vector<std::string> args = {"generate", "--model", model_dir(), "--ids", "5,6,7", "--max-new-tokens",
+                                           "16", "--temperature", "1.0", "--top-p", "0.9", "--seed", "7", "--print-ids",
+                                           "--no-stop"};
+    const auto a = test::run_program("r1wb", args), b = test::run_program("r1wb", args);
+    QCOMPARE(a.exit_code, 0);
+    QCOMPARE(a.out, b.out);
+  }
+
+  void errors_are_one_line_data() {
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("fragment");
+    const QString m = QString::fromStdString(model_dir());
+    QTest::newRow("unknown command") << QStringList{"frobnicate"} << "unknown command";
+    QTest::newRow("missing folder") << QStringList{"info", "--model", "/no/such/model"} << "/no/such/model";
+    QTest::newRow("missing option") << QStringList{"info"} << "--model is required";
+    QTest::newRow("unknown option") << QStringList{"info", "--model", m, "--colour"} << "unknown option --colour";
+    QTest::newRow("bad id") << QStringList{"logits", "--model", m, "--ids", "1,x", "--out", "/tmp/x.npy"} << "\"x\" is not an integer";
+    QTest::newRow("id out of range") << QStringList{"generate", "--model", m, "--ids", "1,99999"} << "out of range";
+    QTest::newRow("bad device") << QStringList{"generate", "--model", m, "--ids", "1", "--device", "tpu"} << "unknown device";
+    QTest::newRow("greedy and temperature")
+        << QStringList{"generate", "--model", m, "--ids", "1", "--greedy", "--temperature", "2"} << "--greedy cannot";
+    QTest::newRow("unknown shape") << QStringList{"bench", "decode", "--shape", "gpt-5"} << "known shapes";
+    QTest::newRow("unwritable out") << QStringList{"logits", "--model", m, "--ids", "1", "--out", "/no/dir/x.npy"} << "/no/dir/x.npy";
+  }
+  void errors_are_one_line() {
+    QFETCH(QStringList, args);
+    QFETCH(QString, fragment);
+    std::vector<std::string> a;
+    for (const auto& s : args) a.push_back(s.toStdString());
+    const auto r = test::run_program("r1wb", a);
+    if (args.first() == "frobnicate") {
+      QVERIFY(!r.crashed && r.exit_code == 2 && r.err.find("unknown command") != std::string::npos);
+      return;
+    }
+    expect_clean_failure(r, fragment.toStdString().c_str());
+  }
+
+  void corrupt_model_fails_cleanly() {
+    test::TempDir tmp;
+    test::copy_dir(test::fixtures() / "models" / "qwen2-tied", tmp.path());
+    std::string bytes = test::read_bytes(tmp / "model.safetensors");
+    bytes[3] = '\x7f';  // header length now far past the end
+    test::write_bytes(tmp / "model.safetensors", bytes);
+    expect_clean_failure(test::run_program("r1wb", {"info", "--model", tmp.path().string()}), "header length");
+    test::write_bytes(tmp / "config.json", "{\"architectures\": [\"GPT2LMHeadModel\"]}");
+    expect_clean_failure(test::run_program("r1wb", {"info", "--model", tmp.path().string()}), "GPT2LMHeadModel");
+  }
+};
+
+QTEST_APPLESS_MAIN(TestCli)
+#include "tst_cli.moc"

@@ -1,0 +1,218 @@
+// The CPU runtime and generator: batching, chunking, cache reuse, limits, stopping and cancelling.
+#include <atomic>
+#include <thread>
+
+#include "engine/core/error.h"
+#include "engine/runtime/generator.h"
+#include "testlib/test_support.h"
+
+using namespace r1;
+
+namespace {
+
+std::shared_ptr<const Model> fixture(const char* name = "qwen3-qknorm") {
+  return load_model(test::fixtures() / "models" / name);
+}
+
+std::vector<int32_t> ids(int n, int seed) {
+  std::vector<int32_t> v;
+  for (int i = 0; i < n; ++i) v.push_back(5 + (seed * 31 + i * 17) % 300);
+  return v;
+}
+
+// NaN anywhere counts as an infinite difference.
+double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = std::abs(double(a[i]) - double(b[i]));
+    m = d == d ? std::max(m, d) : INFINITY;
+  }
+  return m;
+}
+
+std::vector<float> run_alone(const std::shared_ptr<const Model>& m, const std::vector<int32_t>& toks) {
+  RuntimeOptions o;
+  o.max_context = 128;
+  auto rt = create_runtime(m, o);
+  std::vector<float> out(static_cast<size_t>(m->config.vocab_size));
+  const SequenceInput in{0, toks, false};
+  rt->forward({&in, 1}, out.data());
+  return out;
+}
+
+}  // namespace
+
+class TestRuntimeCpu : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void batch_of_mixed_lengths_equals_separate_runs() {
+    const auto m = fixture();
+    const int64_t V = m->config.vocab_size;
+    RuntimeOptions o;
+    o.max_sequences = 3;
+    o.max_context = 128;
+    auto rt = create_runtime(m, o);
+    const auto a = ids(7, 1), b = ids(19, 2), c = ids(1, 3);
+    const std::vector<SequenceInput> batch = {{0, a, false}, {1, b, false}, {2, c, false}};
+    std::vector<float> out(static_cast<size_t>(3 * V));
+    rt->forward(batch, out.data());
+    for (int s = 0; s < 3; ++s) {
+      const auto alone = run_alone(m, s == 0 ? a : s == 1 ? b : c);
+      const std::vector<float> row(out.begin() + s * V, out.begin() + (s + 1) * V);
+      QVERIFY2(max_diff(row, alone) < 1e-4, qPrintable(QString("sequence %1").arg(s)));
+    }
+    // Decode one more token for two of them only (sequences leave and join freely).
+    const std::vector<int32_t> next = {9};
+    const std::vector<SequenceInput> step = {{2, next, false}, {0, next, false}};
+    std::vector<float> out2(static_cast<size_t>(2 * V));
+    rt->forward(step, out2.data());
+    auto a2 = a;
+    a2.push_back(9);
+    const auto alone = run_alone(m, a2);
+    QVERIFY(max_diff(std::vector<float>(out2.begin() + V, out2.end()), alone) < 1e-4);
+    QCOMPARE(rt->sequence_length(1), int64_t(19));
+    QCOMPARE(rt->kv_stats().used_tokens, int64_t(8 + 19 + 2));
+  }
+
+  void chunked_prefill_equals_one_pass() {
+    const auto m = fixture("llama-llama3rope");
+    const int64_t V = m->config.vocab_size;
+    const auto p = ids(45, 4);
+    RuntimeOptions o;
+    o.max_context = 64;
+    o.max_batch_tokens = 8;  // forces six chunks, a split prompt
+    auto rt = create_runtime(m, o);
+    std::vector<float> all(p.size() * size_t(V));
+    const SequenceInput in{0, p, true};
+    rt->forward({&in, 1}, all.data());
+    const auto alone = run_alone(m, p);
+    QVERIFY(max_diff(std::vector<float>(all.end() - V, all.end()), alone) < 1e-4);
+    rt->truncate(0, 0);
+    std::vector<float> last(static_cast<size_t>(V));
+    const SequenceInput in_last{0, p, false};
+    rt->forward({&in_last, 1}, last.data());
+    QVERIFY(max_diff(last, alone) < 1e-4);
+  }
+
+  void truncate_then_refeed_reproduces_logits() {
+    const auto m = fixture();
+    const int64_t V = m->config.vocab_size;
+    RuntimeOptions o;
+    o.max_context = 64;
+    auto rt = create_runtime(m, o);
+    const auto p = ids(20, 5);
+    std::vector<float> first(static_cast<size_t>(V)), again(static_cast<size_t>(V));
+    const SequenceInput in{0, p, false};
+    rt->forward({&in, 1}, first.data());
+    rt->truncate(0, 12);
+    const SequenceInput tail{0, std::span<const int32_t>(p).subspan(12), false};
+    rt->forward({&tail, 1}, again.data());
+    QVERIFY(max_diff(first, again) < 1e-5);
+  }
+
+  void bad_requests_leave_the_cache_intact() {
+    const auto m = fixture();
+    const int64_t V = m->config.vocab_size;
+    RuntimeOptions o;
+    o.max_sequences = 2;
+    o.max_context = 16;
+    auto rt = create_runtime(m, o);
+    std::vector<float> out(static_cast<size_t>(2 * V));
+    const auto p = ids(10, 6);
+    const SequenceInput ok{0, p, false};
+    rt->forward({&ok, 1}, out.data());
+    const std::vector<int32_t> bad = {1, int32_t(V)};
+    const SequenceInput oob{0, bad, false};
+    R1_EXPECT_ERROR(rt->forward({&oob, 1}, out.data()), "out of range");
+    const auto more = ids(7, 7);
+    const SequenceInput full{0, more, false};
+    R1_EXPECT_ERROR(rt->forward({&full, 1}, out.data()), "context full", "16");
+    const std::vector<SequenceInput> twice = {{1, p, false}, {1, p, false}};
+    R1_EXPECT_ERROR(rt->forward(twice, out.data()), "appears twice");
+    const SequenceInput nosuch{5, p, false};
+    R1_EXPECT_ERROR(rt->forward({&nosuch, 1}, out.data()), "out of range");
+    QCOMPARE(rt->sequence_length(0), int64_t(10));
+    QCOMPARE(rt->sequence_length(1), int64_t(0));
+    R1_EXPECT_ERROR(create_runtime(m, RuntimeOptions{Device::Cpu, 1, 1 << 20, 0}), "max_position_embeddings");
+  }
+
+  void generator_stops_on_eos_and_strings() {
+    const auto m = fixture("qwen2-tied");
+    RuntimeOptions o;
+    o.max_context = 64;
+    auto rt = create_runtime(m, o);
+    Generator gen(*rt);
+    const auto p = ids(6, 8);
+    GenerateOptions go;
+    go.max_new_tokens = 20;
+    const auto free_run = gen.generate(p, go, SamplingParams::greedy());
+    QCOMPARE(free_run.tokens.size(), size_t(20));
+    QVERIFY(free_run.tokens[4] != free_run.tokens[0]);
+    // Make the 5th greedy token a stop id: generation ends there, including it.
+    go.stop_ids = {free_run.tokens[4]};
+    const auto stopped = gen.generate(p, go, SamplingParams::greedy());
+    const auto first_hit = size_t(std::find(free_run.tokens.begin(), free_run.tokens.end(), free_run.tokens[4]) -
+                                  free_run.tokens.begin());
+    QCOMPARE(stopped.reason, StopReason::Eos);
+    QCOMPARE(stopped.tokens.size(), first_hit + 1);
+    QCOMPARE(stopped.reused_tokens, int64_t(p.size() - 1));  // the prompt came from the cache
+    // Stop strings work on the token text.
+    go.stop_ids.clear();
+    go.token_bytes = [](int32_t id) { return "<" + std::to_string(id) + ">"; };
+    go.stop_strings = {"<" + std::to_string(free_run.tokens[2]) + "><" + std::to_string(free_run.tokens[3]) + ">"};
+    const auto by_string = gen.generate(p, go, SamplingParams::greedy());
+    QCOMPARE(by_string.reason, StopReason::StopString);
+    QVERIFY(by_string.tokens.size() <= 4);
+    QVERIFY(by_string.tokens.size() >= 2);
+  }
+
+  void generator_fills_the_context_and_cancels() {
+    const auto m = fixture("qwen2-tied");
+    RuntimeOptions o;
+    o.max_context = 12;
+    auto rt = create_runtime(m, o);
+    Generator gen(*rt);
+    GenerateOptions go;
+    go.max_new_tokens = 100;
+    const auto res = gen.generate(ids(8, 9), go, SamplingParams::greedy());
+    QCOMPARE(res.reason, StopReason::ContextFull);
+    QCOMPARE(res.tokens.size(), size_t(5));  // 8 prompt + 4 fed back = 12, the fifth sampled from the last
+    R1_EXPECT_ERROR(gen.generate(ids(12, 9), go, SamplingParams::greedy()), "does not fit");
+
+    std::atomic<bool> cancel{false};
+    int seen = 0;
+    const auto cancelled = gen.generate(ids(3, 1), go, SamplingParams::greedy(), [&](int32_t) {
+      if (++seen == 2) cancel = true;
+      return true;
+    }, &cancel);
+    QCOMPARE(cancelled.reason, StopReason::Cancelled);
+    QCOMPARE(cancelled.tokens.size(), size_t(2));
+  }
+
+  void cancel_from_another_thread() {
+    const auto m = fixture("qwen2-tied");
+    RuntimeOptions o;
+    o.max_context = 256;
+    auto rt = create_runtime(m, o);
+    Generator gen(*rt);
+    GenerateOptions go;
+    go.max_new_tokens = 250;
+    std::atomic<bool> cancel{false};
+    std::atomic<int> produced{0};
+    std::thread stopper([&] {
+      while (produced.load() < 3) std::this_thread::yield();
+      cancel = true;
+    });
+    const auto res = gen.generate(ids(2, 2), go, SamplingParams{}, [&](int32_t) {
+      ++produced;
+      return true;
+    }, &cancel);
+    stopper.join();
+    QCOMPARE(res.reason, StopReason::Cancelled);
+    QVERIFY(res.tokens.size() < 250);
+  }
+};
+
+QTEST_APPLESS_MAIN(TestRuntimeCpu)
+#include "tst_runtime_cpu.moc"

@@ -22,7 +22,7 @@ class TestSampler : public QObject {
     std::map<int, int> h;
     for (int i = 0; i < n; ++i) {
       auto l = base;
-      h[s.sample(l.data(), {})]++;
+      h[s.sample(l.data(), {}, uint64_t(i))]++;
     }
     return h;
   }
@@ -31,7 +31,7 @@ class TestSampler : public QObject {
   void greedy_is_argmax() {
     Sampler s(SamplingParams::greedy(), 5);
     auto l = logits();
-    QCOMPARE(s.sample(l.data(), {}), 1);
+    QCOMPARE(s.sample(l.data(), {}, 0), 1);
   }
 
   void same_seed_same_tokens() {
@@ -44,8 +44,8 @@ class TestSampler : public QObject {
     std::vector<int> seq1, seq2;
     for (int i = 0; i < 64; ++i) {
       auto l1 = logits(), l2 = logits();
-      seq1.push_back(s1.sample(l1.data(), {}));
-      seq2.push_back(s2.sample(l2.data(), {}));
+      seq1.push_back(s1.sample(l1.data(), {}, uint64_t(i)));
+      seq2.push_back(s2.sample(l2.data(), {}, uint64_t(i)));
     }
     QVERIFY(seq1 != seq2);
   }
@@ -118,7 +118,7 @@ class TestSampler : public QObject {
     auto l = logits();
     const std::vector<int32_t> history = {1, 1};
     // log(0.5)*3 < log(0.25): token 1 falls behind token 3.
-    QCOMPARE(s.sample(l.data(), history), 3);
+    QCOMPARE(s.sample(l.data(), history, 2), 3);
     QVERIFY(std::abs(l[1] - std::log(0.5f) * 3) < 1e-6f);  // applied once despite the repeat
   }
 

@@ -32,13 +32,9 @@ double GenerationResult::decode_tokens_per_second() const {
 
 Generator::Generator(Runtime& runtime, int seq) : rt_(runtime), seq_(seq) {
   rt_.sequence_length(seq);  // validates seq
-  logits_.resize(size_t(rt_.config().vocab_size));
 }
 
-void Generator::reset() {
-  rt_.truncate(seq_, 0);
-  cached_.clear();
-}
+void Generator::reset() { rt_.truncate(seq_, 0); }
 
 GenerationResult Generator::generate(std::span<const int32_t> context, const GenerateOptions& options,
                                      const SamplingParams& sampling, const TokenCallback& on_token,
@@ -49,20 +45,18 @@ GenerationResult Generator::generate(std::span<const int32_t> context, const Gen
     fail("generate: stop strings need a tokenizer to turn tokens into text");
   if (int64_t(context.size()) >= rt_.max_context())
     fail("prompt of ", context.size(), " tokens does not fit the context of ", rt_.max_context(), " tokens");
-  Sampler sampler(sampling, rt_.config().vocab_size);
+  sampling.validate();
   GenerationResult res;
   res.prompt_tokens = int64_t(context.size());
 
   // Reuse the cached prefix; at least one token is fed again to get fresh logits.
-  if (rt_.sequence_length(seq_) != int64_t(cached_.size())) cached_.clear();
+  const auto cached = rt_.sequence_tokens(seq_);
   size_t common = 0;
-  while (common < cached_.size() && common < context.size() && cached_[common] == context[common]) ++common;
+  while (common < cached.size() && common < context.size() && cached[common] == context[common]) ++common;
   common = std::min(common, context.size() - 1);
   rt_.truncate(seq_, int64_t(common));
-  cached_.resize(common);
   res.reused_tokens = int64_t(common);
 
-  std::vector<int32_t> history(context.begin(), context.end());
   std::string text;
   size_t longest_stop = 0;
   for (const auto& s : options.stop_strings) longest_stop = std::max(longest_stop, s.size());
@@ -81,16 +75,14 @@ GenerationResult Generator::generate(std::span<const int32_t> context, const Gen
       break;
     }
     const SequenceInput in{seq_, feed, false};
-    rt_.forward({&in, 1}, logits_.data());
-    cached_.insert(cached_.end(), feed.begin(), feed.end());
-    const int32_t tok = sampler.sample(logits_.data(), history);
+    int32_t tok = 0;
+    rt_.forward_sample({&in, 1}, {&sampling, 1}, &tok);
     if (first) {
       res.prefill_seconds = res.first_token_seconds = seconds_since(t0);
       t_decode = std::chrono::steady_clock::now();
       first = false;
     }
     res.tokens.push_back(tok);
-    history.push_back(tok);
     const bool keep_going = !on_token || on_token(tok);
     if (std::find(options.stop_ids.begin(), options.stop_ids.end(), tok) != options.stop_ids.end()) {
       res.reason = StopReason::Eos;

@@ -50,13 +50,11 @@ class Generator {
 
   // Forgets the cached context (e.g. after the conversation changed).
   void reset();
-  const std::vector<int32_t>& cached_tokens() const { return cached_; }
+  std::span<const int32_t> cached_tokens() const { return rt_.sequence_tokens(seq_); }
 
  private:
   Runtime& rt_;
   int seq_;
-  std::vector<int32_t> cached_;
-  std::vector<float> logits_;
 };
 
 }  // namespace r1

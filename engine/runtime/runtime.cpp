@@ -29,6 +29,27 @@ Runtime::Runtime(std::shared_ptr<const Model> model, const RuntimeOptions& o) : 
     fail("runtime: context of ", max_context_, " tokens exceeds the model's max_position_embeddings (", model_max, ")");
   max_batch_tokens_ = o.max_batch_tokens > 0 ? o.max_batch_tokens : 512;
   lengths_.assign(size_t(max_sequences_), 0);
+  tokens_.resize(size_t(max_sequences_));
+}
+
+std::span<const int32_t> Runtime::sequence_tokens(int seq) const {
+  sequence_length(seq);
+  return tokens_[size_t(seq)];
+}
+
+void Runtime::forward_sample(std::span<const SequenceInput> batch, std::span<const SamplingParams> params,
+                             int32_t* out_tokens) {
+  if (params.size() != batch.size()) fail("forward_sample: ", params.size(), " sampling settings for ", batch.size(), " sequences");
+  for (const auto& e : batch)
+    if (e.all_logits) fail("forward_sample: sequence ", e.seq, " asks for all logits");
+  const int64_t vocab = config().vocab_size;
+  sample_logits_.resize(batch.size() * size_t(vocab));
+  forward(batch, sample_logits_.data());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Sampler sampler(params[i], vocab);
+    const auto& seq = tokens_[size_t(batch[i].seq)];
+    out_tokens[i] = sampler.sample(sample_logits_.data() + i * size_t(vocab), seq, seq.size());
+  }
 }
 
 int64_t Runtime::sequence_length(int seq) const {
@@ -40,6 +61,7 @@ void Runtime::truncate(int seq, int64_t length) {
   if (length < 0 || length > sequence_length(seq))
     fail("cannot truncate sequence ", seq, " of ", sequence_length(seq), " tokens to ", length);
   lengths_[size_t(seq)] = length;
+  tokens_[size_t(seq)].resize(size_t(length));
 }
 
 int64_t Runtime::logit_rows(std::span<const SequenceInput> batch) {
@@ -72,13 +94,15 @@ void Runtime::forward(std::span<const SequenceInput> batch, float* logits) {
     forward_chunk(chunk, starts.data(), out);
     for (size_t i = 0; i < chunk.size(); ++i) {
       lengths_[size_t(chunk[i].seq)] = starts[i] + int64_t(chunk[i].tokens.size());
+      auto& held = tokens_[size_t(chunk[i].seq)];
+      held.insert(held.end(), chunk[i].tokens.begin(), chunk[i].tokens.end());
     }
     out += logit_rows(chunk) * vocab;
     chunk.clear();
     starts.clear();
     rows = 0;
   };
-  std::vector<int64_t> saved = lengths_;
+  const std::vector<int64_t> saved = lengths_;
   try {
     for (const auto& e : batch) {
       size_t done = 0;
@@ -94,6 +118,8 @@ void Runtime::forward(std::span<const SequenceInput> batch, float* logits) {
           starts.push_back(lengths_[size_t(e.seq)]);
           forward_chunk(chunk, starts.data(), nullptr);
           lengths_[size_t(e.seq)] += int64_t(take);
+          auto& held = tokens_[size_t(e.seq)];
+          held.insert(held.end(), piece.tokens.begin(), piece.tokens.end());
           chunk.clear();
           starts.clear();
         } else {
@@ -107,6 +133,7 @@ void Runtime::forward(std::span<const SequenceInput> batch, float* logits) {
     flush();
   } catch (...) {
     lengths_ = saved;
+    for (size_t s = 0; s < tokens_.size(); ++s) tokens_[s].resize(size_t(lengths_[s]));
     throw;
   }
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/model/model.h"
+#include "sampler.h"
 
 namespace r1 {
 
@@ -62,6 +63,15 @@ class Runtime {
   // appears twice.
   void forward(std::span<const SequenceInput> batch, float* logits);
 
+  // As forward, then samples one next token per entry with that entry's params (the repetition penalty
+  // applies to every token the sequence holds). Entries must not ask for all_logits. The CPU runtime samples
+  // on the host; the CUDA runtime samples on the device and copies back only the tokens.
+  virtual void forward_sample(std::span<const SequenceInput> batch, std::span<const SamplingParams> params,
+                              int32_t* out_tokens);
+
+  // The tokens a sequence holds (prompt and generated), as fed through forward.
+  std::span<const int32_t> sequence_tokens(int seq) const;
+
   static int64_t logit_rows(std::span<const SequenceInput> batch);
 
  protected:
@@ -76,6 +86,8 @@ class Runtime {
   int64_t max_context_;
   int64_t max_batch_tokens_;
   std::vector<int64_t> lengths_;
+  std::vector<std::vector<int32_t>> tokens_;
+  std::vector<float> sample_logits_;
 };
 
 std::unique_ptr<Runtime> create_runtime(std::shared_ptr<const Model> model, const RuntimeOptions& options);

@@ -48,15 +48,20 @@ int32_t argmax(const float* logits, int64_t n) {
   return int32_t(best);
 }
 
-Sampler::Sampler(const SamplingParams& params, int64_t vocab)
-    : params_(params), vocab_(vocab), rng_(params.seed) {
+uint64_t draw_seed(uint64_t seed, uint64_t position) {
+  uint64_t z = seed ^ (position * 0xd1b54a32d192ed03ull + 0x8cb92ba72f3d8dd7ull);
+  z = (z ^ (z >> 33)) * 0xff51afd7ed558ccdull;
+  return z ^ (z >> 29);
+}
+
+Sampler::Sampler(const SamplingParams& params, int64_t vocab) : params_(params), vocab_(vocab) {
   params_.validate();
   candidates_.resize(size_t(vocab));
   probs_.resize(size_t(vocab));
   penalized_.assign(size_t(vocab), 0);
 }
 
-int32_t Sampler::sample(float* logits, std::span<const int32_t> history) {
+int32_t Sampler::sample(float* logits, std::span<const int32_t> history, uint64_t position) {
   if (params_.repetition_penalty != 1.0f) {
     for (int32_t id : history) {
       if (id < 0 || id >= vocab_ || penalized_[size_t(id)]) continue;
@@ -116,7 +121,8 @@ int32_t Sampler::sample(float* logits, std::span<const int32_t> history) {
     }
     n = kept;
   }
-  double r = rng_.uniform() * total;
+  Rng rng(draw_seed(params_.seed, position));
+  double r = rng.uniform() * total;
   for (int64_t i = 0; i < n; ++i) {
     r -= probs_[size_t(candidates_[size_t(i)])];
     if (r < 0) return candidates_[size_t(i)];

@@ -2,6 +2,8 @@
 // Token sampling from logits: repetition penalty, then temperature, top-k, top-p and min-p (the order
 // transformers applies them), then a draw from a seeded generator. Same seed and logits -> same tokens.
 // Greedy when temperature is 0. The full vocabulary is never sorted: candidates are selected partially.
+// The random draw depends only on (seed, position): the same seed gives the same text whichever runtime or
+// batch produced the logits, and no per-sequence state has to be kept.
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -34,20 +36,23 @@ class Sampler {
  public:
   Sampler(const SamplingParams& params, int64_t vocab);
 
-  // Samples one token from `logits` (modified in place); `history` holds the ids the penalty applies to.
-  int32_t sample(float* logits, std::span<const int32_t> history);
+  // Samples one token from `logits` (modified in place); `history` holds the ids the penalty applies to and
+  // `position` is the index the sampled token will take in its sequence.
+  int32_t sample(float* logits, std::span<const int32_t> history, uint64_t position);
 
   const SamplingParams& params() const { return params_; }
 
  private:
   SamplingParams params_;
   int64_t vocab_;
-  Rng rng_;
   std::vector<int32_t> candidates_;
   std::vector<float> probs_;
   std::vector<uint8_t> penalized_;
 };
 
 int32_t argmax(const float* logits, int64_t n);
+
+// The generator seed for one draw: a mix of the sampling seed and the token's position.
+uint64_t draw_seed(uint64_t seed, uint64_t position);
 
 }  // namespace r1

@@ -10,7 +10,9 @@ using namespace r1;
 
 namespace {
 
-std::string model_dir(const char* name = "qwen2-tied") { return (test::fixtures() / "models" / name).string(); }
+std::string model_dir(const char* name = "qwen2-tied") {
+  return (test::fixtures() / "models" / name).string();
+}
 
 std::string join_ids(const std::vector<int32_t>& v) {
   std::string s;
@@ -54,7 +56,8 @@ class TestCli : public QObject {
     const auto prompt = read_npy(dir / "prompt.npy").to_i64();
     const std::vector<int32_t> ids(prompt.begin(), prompt.end());
     const auto out = (tmp / "l.npy").string();
-    const auto r = test::run_program("r1wb", {"logits", "--model", dir.string(), "--ids", join_ids(ids), "--out", out});
+    const auto r =
+        test::run_program("r1wb", {"logits", "--model", dir.string(), "--ids", join_ids(ids), "--out", out});
     QVERIFY2(r.exit_code == 0, r.err.c_str());
     const auto ours = read_npy(out), ref = read_npy(dir / "logits.npy");
     QCOMPARE(ours.shape, ref.shape);
@@ -64,17 +67,19 @@ class TestCli : public QObject {
   void generate_greedy_prints_the_reference_ids() {
     const auto dir = test::fixtures() / "models" / "qwen2-untied-bf16-sharded";
     const auto exp = nlohmann::json::parse(read_text_file(dir / "expected.json"));
-    const auto r = test::run_program("r1wb", {"generate", "--model", dir.string(), "--ids",
-                                              join_ids(exp["prompt"].get<std::vector<int32_t>>()), "--max-new-tokens",
-                                              "32", "--greedy", "--print-ids", "--no-stop"});
+    const auto r =
+        test::run_program("r1wb", {"generate", "--model", dir.string(), "--ids",
+                                   join_ids(exp["prompt"].get<std::vector<int32_t>>()), "--max-new-tokens",
+                                   "32", "--greedy", "--print-ids", "--no-stop"});
     QVERIFY2(r.exit_code == 0, r.err.c_str());
     QCOMPARE(r.out, join_ids(exp["greedy"].get<std::vector<int32_t>>()) + "\n");
   }
 
   void generate_with_seed_is_reproducible() {
-    const std::vector<std::string> args = {"generate", "--model", model_dir(), "--ids", "5,6,7", "--max-new-tokens",
-                                           "16", "--temperature", "1.0", "--top-p", "0.9", "--seed", "7", "--print-ids",
-                                           "--no-stop"};
+    const std::vector<std::string> args = {"generate", "--model",          model_dir(), "--ids",
+                                           "5,6,7",    "--max-new-tokens", "16",        "--temperature",
+                                           "1.0",      "--top-p",          "0.9",       "--seed",
+                                           "7",        "--print-ids",      "--no-stop"};
     const auto a = test::run_program("r1wb", args), b = test::run_program("r1wb", args);
     QCOMPARE(a.exit_code, 0);
     QCOMPARE(a.out, b.out);
@@ -87,14 +92,21 @@ class TestCli : public QObject {
     QTest::newRow("unknown command") << QStringList{"frobnicate"} << "unknown command";
     QTest::newRow("missing folder") << QStringList{"info", "--model", "/no/such/model"} << "/no/such/model";
     QTest::newRow("missing option") << QStringList{"info"} << "--model is required";
-    QTest::newRow("unknown option") << QStringList{"info", "--model", m, "--colour"} << "unknown option --colour";
-    QTest::newRow("bad id") << QStringList{"logits", "--model", m, "--ids", "1,x", "--out", "/tmp/x.npy"} << "\"x\" is not an integer";
-    QTest::newRow("id out of range") << QStringList{"generate", "--model", m, "--ids", "1,99999"} << "out of range";
-    QTest::newRow("bad device") << QStringList{"generate", "--model", m, "--ids", "1", "--device", "tpu"} << "unknown device";
+    QTest::newRow("unknown option") << QStringList{"info", "--model", m, "--colour"}
+                                    << "unknown option --colour";
+    QTest::newRow("bad id") << QStringList{"logits", "--model", m, "--ids", "1,x", "--out", "/tmp/x.npy"}
+                            << "\"x\" is not an integer";
+    QTest::newRow("id out of range") << QStringList{"generate", "--model", m, "--ids", "1,99999"}
+                                     << "out of range";
+    QTest::newRow("bad device") << QStringList{"generate", "--model", m, "--ids", "1", "--device", "tpu"}
+                                << "unknown device";
     QTest::newRow("greedy and temperature")
-        << QStringList{"generate", "--model", m, "--ids", "1", "--greedy", "--temperature", "2"} << "--greedy cannot";
+        << QStringList{"generate", "--model", m, "--ids", "1", "--greedy", "--temperature", "2"}
+        << "--greedy cannot";
     QTest::newRow("unknown shape") << QStringList{"bench", "decode", "--shape", "gpt-5"} << "known shapes";
-    QTest::newRow("unwritable out") << QStringList{"logits", "--model", m, "--ids", "1", "--out", "/no/dir/x.npy"} << "/no/dir/x.npy";
+    QTest::newRow("unwritable out") << QStringList{"logits", "--model",      m, "--ids", "1",
+                                                   "--out",  "/no/dir/x.npy"}
+                                    << "/no/dir/x.npy";
   }
   void errors_are_one_line() {
     QFETCH(QStringList, args);
@@ -115,9 +127,11 @@ class TestCli : public QObject {
     std::string bytes = test::read_bytes(tmp / "model.safetensors");
     bytes[3] = '\x7f';  // header length now far past the end
     test::write_bytes(tmp / "model.safetensors", bytes);
-    expect_clean_failure(test::run_program("r1wb", {"info", "--model", tmp.path().string()}), "header length");
+    expect_clean_failure(test::run_program("r1wb", {"info", "--model", tmp.path().string()}),
+                         "header length");
     test::write_bytes(tmp / "config.json", "{\"architectures\": [\"GPT2LMHeadModel\"]}");
-    expect_clean_failure(test::run_program("r1wb", {"info", "--model", tmp.path().string()}), "GPT2LMHeadModel");
+    expect_clean_failure(test::run_program("r1wb", {"info", "--model", tmp.path().string()}),
+                         "GPT2LMHeadModel");
   }
 };
 

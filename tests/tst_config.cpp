@@ -69,23 +69,34 @@ class TestConfig : public QObject {
   void errors_data() {
     QTest::addColumn<QString>("text");
     QTest::addColumn<QString>("fragment");
-    QTest::newRow("malformed") << "{\"vocab_size\": 3," << "not valid JSON";
-    QTest::newRow("array") << "[]" << "not a JSON object";
-    QTest::newRow("unknown arch")
-        << R"({"architectures":["MambaForCausalLM"],"vocab_size":1})"
-        << "\"MambaForCausalLM\" is not supported; supported: LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM";
-    QTest::newRow("no arch") << R"({"vocab_size":1})" << "neither \"architectures\"";
+    QTest::newRow("malformed") << "{\"vocab_size\": 3,"
+                               << "not valid JSON";
+    QTest::newRow("array") << "[]"
+                           << "not a JSON object";
+    QTest::newRow("unknown arch") << R"({"architectures":["MambaForCausalLM"],"vocab_size":1})"
+                                  << "\"MambaForCausalLM\" is not supported; supported: LlamaForCausalLM, "
+                                     "Qwen2ForCausalLM, Qwen3ForCausalLM";
+    QTest::newRow("no arch") << R"({"vocab_size":1})"
+                             << "neither \"architectures\"";
     QTest::newRow("missing field")
-        << R"({"architectures":["LlamaForCausalLM"],"vocab_size":100,"hidden_size":64})" << "\"intermediate_size\" is missing";
-    QTest::newRow("wrong type") << QString::fromStdString(llama(R"(,"rms_norm_eps":"small")")) << "\"rms_norm_eps\" must be a number";
-    QTest::newRow("kv heads") << QString::fromStdString(llama("").replace(llama("").find("\"num_key_value_heads\":2"), 23, "\"num_key_value_heads\":3"))
+        << R"({"architectures":["LlamaForCausalLM"],"vocab_size":100,"hidden_size":64})"
+        << "\"intermediate_size\" is missing";
+    QTest::newRow("wrong type") << QString::fromStdString(llama(R"(,"rms_norm_eps":"small")"))
+                                << "\"rms_norm_eps\" must be a number";
+    QTest::newRow("kv heads") << QString::fromStdString(
+                                     llama("").replace(llama("").find("\"num_key_value_heads\":2"), 23,
+                                                       "\"num_key_value_heads\":3"))
                               << "\"num_key_value_heads\" (3) must divide";
-    QTest::newRow("rope type") << QString::fromStdString(llama(R"(,"rope_scaling":{"type":"longrope","factor":2})"))
+    QTest::newRow("rope type") << QString::fromStdString(
+                                      llama(R"(,"rope_scaling":{"type":"longrope","factor":2})"))
                                << "\"longrope\" is not supported";
-    QTest::newRow("llama3 without original") << QString::fromStdString(llama(R"(,"rope_scaling":{"type":"llama3","factor":2})"))
-                                             << "original_max_position_embeddings";
-    QTest::newRow("activation") << QString::fromStdString(llama(R"(,"hidden_act":"gelu")")) << "\"gelu\" is not supported";
-    QTest::newRow("negative") << QString::fromStdString(llama(R"(,"vocab_size":-3)")) << "\"vocab_size\" must be at least 1";
+    QTest::newRow("llama3 without original")
+        << QString::fromStdString(llama(R"(,"rope_scaling":{"type":"llama3","factor":2})"))
+        << "original_max_position_embeddings";
+    QTest::newRow("activation") << QString::fromStdString(llama(R"(,"hidden_act":"gelu")"))
+                                << "\"gelu\" is not supported";
+    QTest::newRow("negative") << QString::fromStdString(llama(R"(,"vocab_size":-3)"))
+                              << "\"vocab_size\" must be at least 1";
     QTest::newRow("sliding window")
         << R"({"model_type":"qwen2","vocab_size":10,"hidden_size":8,"intermediate_size":8,"num_hidden_layers":1,"num_attention_heads":2,"use_sliding_window":true})"
         << "sliding-window";

@@ -56,7 +56,8 @@ class TestKernelsCpu : public QObject {
     QTest::addColumn<int>("dtype");
     QTest::addColumn<int>("T");
     for (DType t : {DType::F32, DType::BF16, DType::F16})
-      for (int T : {1, 3, 4, 9, 300}) QTest::newRow(qPrintable(QString("%1 T=%2").arg(dtype_name(t).data()).arg(T))) << int(t) << T;
+      for (int T : {1, 3, 4, 9, 300})
+        QTest::newRow(qPrintable(QString("%1 T=%2").arg(dtype_name(t).data()).arg(T))) << int(t) << T;
   }
   void linear_matches_reference() {
     QFETCH(int, dtype);
@@ -85,7 +86,8 @@ class TestKernelsCpu : public QObject {
       }
     std::vector<float> y(ref.size(), NAN), panel(size_t(cpu::linear_scratch_floats(in)));
     const void* w = t == DType::F32 ? static_cast<const void*>(wf.data()) : w16.data();
-    cpu::linear_forward(y.data(), x.data(), w, t, bias.data(), T, in, out, {panel.data(), int64_t(panel.size())});
+    cpu::linear_forward(y.data(), x.data(), w, t, bias.data(), T, in, out,
+                        {panel.data(), int64_t(panel.size())});
     QVERIFY2(rel_err(y, ref) < 1e-5, qPrintable(QString("relative error %1").arg(rel_err(y, ref))));
   }
 
@@ -97,7 +99,8 @@ class TestKernelsCpu : public QObject {
       double ss = 0;
       for (int64_t i = 0; i < dim; ++i) ss += double(x[size_t(r * dim + i)]) * x[size_t(r * dim + i)];
       const double inv = 1.0 / std::sqrt(ss / dim + 1e-6);
-      for (int64_t i = 0; i < dim; ++i) ref[size_t(r * dim + i)] = x[size_t(r * dim + i)] * inv * w[size_t(i)];
+      for (int64_t i = 0; i < dim; ++i)
+        ref[size_t(r * dim + i)] = x[size_t(r * dim + i)] * inv * w[size_t(i)];
     }
     std::vector<float> y(x.size());
     cpu::rmsnorm_forward(y.data(), x.data(), w.data(), rows, dim, 1e-6f);
@@ -140,8 +143,10 @@ class TestKernelsCpu : public QObject {
 
   void attention_matches_naive_softmax() {
     const int64_t H = 4, KVH = 2, Dk = 12, Dv = 8, n_keys = 150, T = 2;
-    const auto q = randn(size_t(T * H * Dk), 7), k = randn(size_t(n_keys * KVH * Dk), 8), v = randn(size_t(n_keys * KVH * Dv), 9);
-    const std::vector<cpu::AttentionRow> rows = {{k.data(), v.data(), 70}, {k.data(), v.data(), int32_t(n_keys)}};
+    const auto q = randn(size_t(T * H * Dk), 7), k = randn(size_t(n_keys * KVH * Dk), 8),
+               v = randn(size_t(n_keys * KVH * Dv), 9);
+    const std::vector<cpu::AttentionRow> rows = {{k.data(), v.data(), 70},
+                                                 {k.data(), v.data(), int32_t(n_keys)}};
     std::vector<float> out(static_cast<size_t>(T * H * Dv));
     const float scale = 0.3f;
     cpu::attention_forward(out.data(), q.data(), rows.data(), T, H, KVH, Dk, Dv, KVH * Dk, KVH * Dv, scale);
@@ -153,7 +158,8 @@ class TestKernelsCpu : public QObject {
         double mx = -1e300, sum = 0;
         for (int64_t j = 0; j < n; ++j) {
           double d = 0;
-          for (int64_t i = 0; i < Dk; ++i) d += double(q[size_t((t * H + h) * Dk + i)]) * k[size_t((j * KVH + g) * Dk + i)];
+          for (int64_t i = 0; i < Dk; ++i)
+            d += double(q[size_t((t * H + h) * Dk + i)]) * k[size_t((j * KVH + g) * Dk + i)];
           s[size_t(j)] = d * scale;
           mx = std::max(mx, s[size_t(j)]);
         }

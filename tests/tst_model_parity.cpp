@@ -16,8 +16,8 @@ class TestModelParity : public QObject {
  private:
   static void models_data() {
     QTest::addColumn<QString>("name");
-    for (const char* n : {"llama-llama3rope", "llama-bias-tied-f16", "qwen2-tied", "qwen2-untied-bf16-sharded",
-                          "qwen2-yarn", "qwen3-qknorm"})
+    for (const char* n : {"llama-llama3rope", "llama-bias-tied-f16", "qwen2-tied",
+                          "qwen2-untied-bf16-sharded", "qwen2-yarn", "qwen3-qknorm"})
       QTest::newRow(n) << n;
   }
 
@@ -79,8 +79,10 @@ class TestModelParity : public QObject {
     const auto want = exp["inv_freq"].get<std::vector<double>>();
     QCOMPARE(tables.inv_freq.size(), want.size());
     for (size_t i = 0; i < want.size(); ++i)
-      QVERIFY2(std::abs(tables.inv_freq[i] - want[i]) <= 1e-6 * std::abs(want[i]) + 1e-12,
-               qPrintable(QString("inv_freq[%1] = %2, transformers %3").arg(i).arg(tables.inv_freq[i]).arg(want[i])));
+      QVERIFY2(
+          std::abs(tables.inv_freq[i] - want[i]) <= 1e-6 * std::abs(want[i]) + 1e-12,
+          qPrintable(
+              QString("inv_freq[%1] = %2, transformers %3").arg(i).arg(tables.inv_freq[i]).arg(want[i])));
     QVERIFY(std::abs(tables.attention_factor - exp["attention_scaling"].get<double>()) < 1e-6);
   }
 };

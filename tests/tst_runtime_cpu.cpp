@@ -152,15 +152,17 @@ class TestRuntimeCpu : public QObject {
     // Make the 5th greedy token a stop id: generation ends there, including it.
     go.stop_ids = {free_run.tokens[4]};
     const auto stopped = gen.generate(p, go, SamplingParams::greedy());
-    const auto first_hit = size_t(std::find(free_run.tokens.begin(), free_run.tokens.end(), free_run.tokens[4]) -
-                                  free_run.tokens.begin());
+    const auto first_hit =
+        size_t(std::find(free_run.tokens.begin(), free_run.tokens.end(), free_run.tokens[4]) -
+               free_run.tokens.begin());
     QCOMPARE(stopped.reason, StopReason::Eos);
     QCOMPARE(stopped.tokens.size(), first_hit + 1);
     QCOMPARE(stopped.reused_tokens, int64_t(p.size() - 1));  // the prompt came from the cache
     // Stop strings work on the token text.
     go.stop_ids.clear();
     go.token_bytes = [](int32_t id) { return "<" + std::to_string(id) + ">"; };
-    go.stop_strings = {"<" + std::to_string(free_run.tokens[2]) + "><" + std::to_string(free_run.tokens[3]) + ">"};
+    go.stop_strings = {"<" + std::to_string(free_run.tokens[2]) + "><" + std::to_string(free_run.tokens[3]) +
+                       ">"};
     const auto by_string = gen.generate(p, go, SamplingParams::greedy());
     QCOMPARE(by_string.reason, StopReason::StopString);
     QVERIFY(by_string.tokens.size() <= 4);
@@ -182,10 +184,13 @@ class TestRuntimeCpu : public QObject {
 
     std::atomic<bool> cancel{false};
     int seen = 0;
-    const auto cancelled = gen.generate(ids(3, 1), go, SamplingParams::greedy(), [&](int32_t) {
-      if (++seen == 2) cancel = true;
-      return true;
-    }, &cancel);
+    const auto cancelled = gen.generate(
+        ids(3, 1), go, SamplingParams::greedy(),
+        [&](int32_t) {
+          if (++seen == 2) cancel = true;
+          return true;
+        },
+        &cancel);
     QCOMPARE(cancelled.reason, StopReason::Cancelled);
     QCOMPARE(cancelled.tokens.size(), size_t(2));
   }
@@ -204,10 +209,13 @@ class TestRuntimeCpu : public QObject {
       while (produced.load() < 3) std::this_thread::yield();
       cancel = true;
     });
-    const auto res = gen.generate(ids(2, 2), go, SamplingParams{}, [&](int32_t) {
-      ++produced;
-      return true;
-    }, &cancel);
+    const auto res = gen.generate(
+        ids(2, 2), go, SamplingParams{},
+        [&](int32_t) {
+          ++produced;
+          return true;
+        },
+        &cancel);
     stopper.join();
     QCOMPARE(res.reason, StopReason::Cancelled);
     QVERIFY(res.tokens.size() < 250);

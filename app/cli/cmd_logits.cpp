@@ -23,7 +23,8 @@ int cmd_logits(const ArgList& argv) {
   o.device = parse_device(args.get("device", "cpu"));
   o.max_context = std::max<int64_t>(int64_t(ids.size()), 1);
   if (o.max_context > model->config.max_position_embeddings)
-    fail("option --ids: ", ids.size(), " tokens exceed the model's context of ", model->config.max_position_embeddings);
+    fail("option --ids: ", ids.size(), " tokens exceed the model's context of ",
+         model->config.max_position_embeddings);
   const auto rt = create_runtime(model, o);
   const int64_t vocab = model->config.vocab_size;
   std::vector<float> logits(ids.size() * size_t(vocab));

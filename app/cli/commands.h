@@ -14,6 +14,7 @@ int cmd_generate(const ArgList& args);
 int cmd_tokenize(const ArgList& args);
 int cmd_bench(const ArgList& args);
 int bench_decode(const ArgList& args);
+int bench_ops(const ArgList& args);
 int bench_tokenize(const ArgList& args);
 
 }  // namespace r1::cli

@@ -21,8 +21,12 @@ const char* kUsage =
     "            --top-k K --top-p P --min-p P --repetition-penalty R --seed S] [--chat] [--print-ids]\n"
     "            [--device cpu|cuda]\n"
     "  tokenize  --tokenizer FILE|DIR (--text TEXT | --text-file F) [--decode]\n"
+    "            prints the ids as a JSON list; --decode adds a second line, the decoded text as a JSON "
+    "string\n"
     "  bench decode   --model DIR | --shape NAME [--device cpu|cuda] [--batch 1,64] [--new-tokens N]\n"
-    "  bench tokenize [--tokenizer FILE|DIR] [--text-file F] [--megabytes N]\n";
+    "  bench ops      --model DIR | --shape NAME [--batch 1,64] [--prefill-tokens N] [--context N]\n"
+    "  bench tokenize [--tokenizer FILE|DIR] [--text-file F | --megabytes N] [--repeats R] [--write-text "
+    "F]\n";
 
 }  // namespace
 

@@ -55,7 +55,8 @@ void write_file_atomic(const std::filesystem::path& path, const std::function<vo
   if (!f) fail(tmp.string(), ": cannot create: ", std::strerror(errno));
   try {
     write(f);
-    if (std::fflush(f) != 0 || ::fsync(::fileno(f)) != 0) fail(tmp.string(), ": write failed: ", std::strerror(errno));
+    if (std::fflush(f) != 0 || ::fsync(::fileno(f)) != 0)
+      fail(tmp.string(), ": write failed: ", std::strerror(errno));
   } catch (...) {
     std::fclose(f);
     std::filesystem::remove(tmp);
@@ -72,7 +73,8 @@ void write_file_atomic(const std::filesystem::path& path, const std::function<vo
     fail(path.string(), ": cannot replace: ", ec.message());
   }
   // Make the rename itself durable.
-  const int dfd = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
+  const int dfd =
+      ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);

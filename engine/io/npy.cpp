@@ -11,12 +11,18 @@ namespace {
 
 const char* descr(DType t) {
   switch (t) {
-    case DType::F32: return "<f4";
-    case DType::F64: return "<f8";
-    case DType::I32: return "<i4";
-    case DType::I64: return "<i8";
-    case DType::F16: return "<f2";
-    default: return nullptr;
+    case DType::F32:
+      return "<f4";
+    case DType::F64:
+      return "<f8";
+    case DType::I32:
+      return "<i4";
+    case DType::I64:
+      return "<i8";
+    case DType::F16:
+      return "<f2";
+    default:
+      return nullptr;
   }
 }
 
@@ -26,7 +32,8 @@ void write_npy(const std::filesystem::path& path, const TensorView& t) {
   const char* d = descr(t.dtype);
   if (!d) fail(path.string(), ": .npy cannot hold ", dtype_name(t.dtype));
   std::string shape = "(";
-  for (size_t i = 0; i < t.shape.size(); ++i) shape += std::to_string(t.shape[i]) + (t.shape.size() == 1 ? "," : (i + 1 < t.shape.size() ? ", " : ""));
+  for (size_t i = 0; i < t.shape.size(); ++i)
+    shape += std::to_string(t.shape[i]) + (t.shape.size() == 1 ? "," : (i + 1 < t.shape.size() ? ", " : ""));
   shape += ")";
   std::string header = cat("{'descr': '", d, "', 'fortran_order': False, 'shape': ", shape, ", }");
   const size_t total = 10 + header.size() + 1;
@@ -45,7 +52,8 @@ void write_npy(const std::filesystem::path& path, const TensorView& t) {
 
 NpyArray read_npy(const std::filesystem::path& path) {
   const std::string data = read_text_file(path);
-  if (data.size() < 10 || std::memcmp(data.data(), "\x93NUMPY", 6) != 0) fail(path.string(), ": not a .npy file");
+  if (data.size() < 10 || std::memcmp(data.data(), "\x93NUMPY", 6) != 0)
+    fail(path.string(), ": not a .npy file");
   const int major = data[6];
   size_t header_len = 0, offset = 0;
   if (major == 1) {
@@ -65,21 +73,28 @@ NpyArray read_npy(const std::filesystem::path& path) {
   if (!std::regex_search(header, m, std::regex("'descr':\\s*'([^']+)'"))) fail(path.string(), ": no descr");
   NpyArray a;
   const std::string d = m[1];
-  if (d == "<f4") a.dtype = DType::F32;
-  else if (d == "<i4") a.dtype = DType::I32;
-  else if (d == "<i8") a.dtype = DType::I64;
-  else if (d == "<f8") a.dtype = DType::F64;
-  else fail(path.string(), ": unsupported dtype ", d);
-  if (std::regex_search(header, std::regex("'fortran_order':\\s*True"))) fail(path.string(), ": Fortran order");
-  if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) fail(path.string(), ": no shape");
+  if (d == "<f4")
+    a.dtype = DType::F32;
+  else if (d == "<i4")
+    a.dtype = DType::I32;
+  else if (d == "<i8")
+    a.dtype = DType::I64;
+  else if (d == "<f8")
+    a.dtype = DType::F64;
+  else
+    fail(path.string(), ": unsupported dtype ", d);
+  if (std::regex_search(header, std::regex("'fortran_order':\\s*True")))
+    fail(path.string(), ": Fortran order");
+  if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)")))
+    fail(path.string(), ": no shape");
   const std::string dims = m[1];
   const std::regex number("[0-9]+");
   for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it)
     a.shape.push_back(std::stoll(it->str()));
   const size_t bytes = size_t(numel(a.shape)) * dtype_size(a.dtype);
   if (data.size() - offset - header_len != bytes)
-    fail(path.string(), ": holds ", data.size() - offset - header_len, " data bytes, shape ", shape_str(a.shape),
-         " needs ", bytes);
+    fail(path.string(), ": holds ", data.size() - offset - header_len, " data bytes, shape ",
+         shape_str(a.shape), " needs ", bytes);
   a.bytes.assign(data.begin() + std::ptrdiff_t(offset + header_len), data.end());
   return a;
 }

@@ -20,7 +20,8 @@ uint64_t read_u64_le(const unsigned char* p) {
   return v;
 }
 
-SafetensorsEntry parse_entry(const std::string& name, const json& j, uint64_t buffer_size, std::string_view origin) {
+SafetensorsEntry parse_entry(const std::string& name, const json& j, uint64_t buffer_size,
+                             std::string_view origin) {
   const auto where = [&] { return cat(origin, ": tensor '", name, "'"); };
   if (!j.is_object()) fail(where(), ": header entry is not an object");
   SafetensorsEntry e;
@@ -34,9 +35,11 @@ SafetensorsEntry parse_entry(const std::string& name, const json& j, uint64_t bu
   if (sh == j.end() || !sh->is_array()) fail(where(), ": missing \"shape\" list");
   uint64_t count = 1;
   for (const auto& d : *sh) {
-    if (!d.is_number_unsigned()) fail(where(), ": shape ", sh->dump(), " has a dimension that is not a count");
+    if (!d.is_number_unsigned())
+      fail(where(), ": shape ", sh->dump(), " has a dimension that is not a count");
     const uint64_t v = d.get<uint64_t>();
-    if (v != 0 && count > std::numeric_limits<uint64_t>::max() / 16 / v) fail(where(), ": shape ", sh->dump(), " is too large");
+    if (v != 0 && count > std::numeric_limits<uint64_t>::max() / 16 / v)
+      fail(where(), ": shape ", sh->dump(), " is too large");
     count *= v;
     e.shape.push_back(int64_t(v));
   }
@@ -63,8 +66,10 @@ SafetensorsHeader parse_safetensors(const unsigned char* data, size_t size, std:
   if (size < 8) fail(origin, ": too short to be a safetensors file (", size, " bytes)");
   const uint64_t n = read_u64_le(data);
   if (n > size - 8)
-    fail(origin, ": header length ", n, " runs past the end of the file (", size, " bytes); the file may be truncated");
-  if (n > kMaxHeaderBytes) fail(origin, ": header length ", n, " is larger than the ", kMaxHeaderBytes, "-byte limit");
+    fail(origin, ": header length ", n, " runs past the end of the file (", size,
+         " bytes); the file may be truncated");
+  if (n > kMaxHeaderBytes)
+    fail(origin, ": header length ", n, " is larger than the ", kMaxHeaderBytes, "-byte limit");
   if (n < 2) fail(origin, ": header is empty");
   json header;
   try {
@@ -97,7 +102,8 @@ SafetensorsHeader parse_safetensors(const unsigned char* data, size_t size, std:
       fail(origin, ": tensor '", e.name, "' (bytes ", e.begin, "..", e.end, ") overlaps tensor '", prev->name,
            "' (bytes ", prev->begin, "..", prev->end, ")");
     if (e.begin > cursor)
-      fail(origin, ": ", e.begin - cursor, " unused bytes before tensor '", e.name, "' (the format allows no holes)");
+      fail(origin, ": ", e.begin - cursor, " unused bytes before tensor '", e.name,
+           "' (the format allows no holes)");
     cursor = e.end;
     prev = &e;
   }
@@ -141,7 +147,8 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
     for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
     bool ok = std::fwrite(len, 1, 8, f) == 8 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
     for (const auto& t : tensors)
-      ok = ok && (t.tensor.nbytes() == 0 || std::fwrite(t.tensor.data, 1, t.tensor.nbytes(), f) == t.tensor.nbytes());
+      ok = ok && (t.tensor.nbytes() == 0 ||
+                  std::fwrite(t.tensor.data, 1, t.tensor.nbytes(), f) == t.tensor.nbytes());
     if (!ok) fail(path.string(), ": short write (disk full?)");
   });
 }

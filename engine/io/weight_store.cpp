@@ -28,7 +28,8 @@ SafetensorsStore::SafetensorsStore(const std::filesystem::path& dir) {
       if (!file.is_string()) fail(index.string(), ": weight_map entry \"", tensor, "\" is not a file name");
       const std::string f = file.get<std::string>();
       if (f.find('/') != std::string::npos || f == ".." || f.empty())
-        fail(index.string(), ": weight_map entry \"", tensor, "\" names \"", f, "\", which is not a file in the folder");
+        fail(index.string(), ": weight_map entry \"", tensor, "\" names \"", f,
+             "\", which is not a file in the folder");
       listed[tensor] = f;
       if (seen.insert(f).second) shards.push_back(f);
     }

@@ -1,64 +1,19 @@
 #include <nlohmann/json.hpp>
 
 #include "config.h"
+#include "deepseek.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
+#include "json_fields.h"
 
 namespace r1 {
 namespace {
 
 using nlohmann::json;
 
-struct Reader {
-  const json& j;
-  const std::string& origin;
-
-  [[noreturn]] void bad(const std::string& field, const std::string& what) const {
-    fail(origin, ": field \"", field, "\" ", what);
-  }
-
-  const json* get(const std::string& field) const {
-    const auto it = j.find(field);
-    return it == j.end() || it->is_null() ? nullptr : &*it;
-  }
-
-  int64_t integer(const std::string& field, int64_t fallback, bool required = false, int64_t min = 1) const {
-    const json* v = get(field);
-    if (!v) {
-      if (required) bad(field, "is missing");
-      return fallback;
-    }
-    if (!v->is_number_integer()) bad(field, cat("must be an integer, found ", v->dump()));
-    const int64_t x = v->get<int64_t>();
-    if (x < min) bad(field, cat("must be at least ", min, ", found ", x));
-    return x;
-  }
-
-  double number(const std::string& field, double fallback) const {
-    const json* v = get(field);
-    if (!v) return fallback;
-    if (!v->is_number()) bad(field, cat("must be a number, found ", v->dump()));
-    return v->get<double>();
-  }
-
-  bool boolean(const std::string& field, bool fallback) const {
-    const json* v = get(field);
-    if (!v) return fallback;
-    if (!v->is_boolean()) bad(field, cat("must be true or false, found ", v->dump()));
-    return v->get<bool>();
-  }
-
-  std::string string(const std::string& field, const std::string& fallback) const {
-    const json* v = get(field);
-    if (!v) return fallback;
-    if (!v->is_string()) bad(field, cat("must be a string, found ", v->dump()));
-    return v->get<std::string>();
-  }
-};
-
 RopeConfig parse_rope(const json& root, const std::string& origin) {
   RopeConfig rope;
-  const Reader top{root, origin};
+  const JsonFields top{root, origin};
   rope.theta = top.number("rope_theta", 10000.0);
   rope.partial_rotary_factor = top.number("partial_rotary_factor", 1.0);
   // transformers 5 writes rope_parameters (with rope_theta inside); older files write rope_scaling.
@@ -71,7 +26,7 @@ RopeConfig parse_rope(const json& root, const std::string& origin) {
   if (!params) return rope;
   if (!params->is_object()) top.bad(field, "must be an object");
   const std::string sub_origin = cat(origin, ": ", field);
-  const Reader r{*params, sub_origin};
+  const JsonFields r{*params, sub_origin};
   rope.theta = r.number("rope_theta", rope.theta);
   rope.partial_rotary_factor = r.number("partial_rotary_factor", rope.partial_rotary_factor);
   std::string type = r.string("rope_type", r.string("type", "default"));
@@ -100,8 +55,10 @@ RopeConfig parse_rope(const json& root, const std::string& origin) {
   rope.attention_factor = r.number("attention_factor", 0.0);
   rope.truncate = r.boolean("truncate", true);
   if (rope.type == RopeType::Llama3) {
-    if (rope.original_max_position == 0) r.bad("original_max_position_embeddings", "is required for llama3 scaling");
-    if (!(rope.high_freq_factor > rope.low_freq_factor)) r.bad("high_freq_factor", "must exceed low_freq_factor");
+    if (rope.original_max_position == 0)
+      r.bad("original_max_position_embeddings", "is required for llama3 scaling");
+    if (!(rope.high_freq_factor > rope.low_freq_factor))
+      r.bad("high_freq_factor", "must exceed low_freq_factor");
   }
   if (!(rope.theta > 0)) r.bad("rope_theta", "must be positive");
   return rope;
@@ -111,25 +68,37 @@ RopeConfig parse_rope(const json& root, const std::string& origin) {
 
 const char* arch_name(Arch a) {
   switch (a) {
-    case Arch::Llama: return "LlamaForCausalLM";
-    case Arch::Qwen2: return "Qwen2ForCausalLM";
-    case Arch::Qwen3: return "Qwen3ForCausalLM";
+    case Arch::Llama:
+      return "LlamaForCausalLM";
+    case Arch::Qwen2:
+      return "Qwen2ForCausalLM";
+    case Arch::Qwen3:
+      return "Qwen3ForCausalLM";
+    case Arch::DeepseekV2:
+      return "DeepseekV2ForCausalLM";
+    case Arch::DeepseekV3:
+      return "DeepseekV3ForCausalLM";
   }
   return "?";
 }
 
 const char* rope_type_name(RopeType t) {
   switch (t) {
-    case RopeType::Default: return "default";
-    case RopeType::Linear: return "linear";
-    case RopeType::Llama3: return "llama3";
-    case RopeType::Yarn: return "yarn";
+    case RopeType::Default:
+      return "default";
+    case RopeType::Linear:
+      return "linear";
+    case RopeType::Llama3:
+      return "llama3";
+    case RopeType::Yarn:
+      return "yarn";
   }
   return "?";
 }
 
 std::vector<std::string> supported_architectures() {
-  return {arch_name(Arch::Llama), arch_name(Arch::Qwen2), arch_name(Arch::Qwen3)};
+  return {arch_name(Arch::Llama), arch_name(Arch::Qwen2), arch_name(Arch::Qwen3), arch_name(Arch::DeepseekV2),
+          arch_name(Arch::DeepseekV3)};
 }
 
 ModelConfig parse_hf_config(const std::string& text, const std::string& origin) {
@@ -140,7 +109,7 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& origin) 
     fail(origin, ": not valid JSON: ", ex.what());
   }
   if (!j.is_object()) fail(origin, ": not a JSON object");
-  const Reader r{j, origin};
+  const JsonFields r{j, origin};
   ModelConfig c;
   const json* archs = r.get("architectures");
   if (archs) {
@@ -152,10 +121,13 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& origin) 
     if (mt == "llama") c.architecture = arch_name(Arch::Llama);
     if (mt == "qwen2") c.architecture = arch_name(Arch::Qwen2);
     if (mt == "qwen3") c.architecture = arch_name(Arch::Qwen3);
-    if (c.architecture.empty()) fail(origin, ": neither \"architectures\" nor a known \"model_type\" is given");
+    if (mt == "deepseek_v2") c.architecture = arch_name(Arch::DeepseekV2);
+    if (mt == "deepseek_v3") c.architecture = arch_name(Arch::DeepseekV3);
+    if (c.architecture.empty())
+      fail(origin, ": neither \"architectures\" nor a known \"model_type\" is given");
   }
   bool known = false;
-  for (Arch a : {Arch::Llama, Arch::Qwen2, Arch::Qwen3}) {
+  for (Arch a : {Arch::Llama, Arch::Qwen2, Arch::Qwen3, Arch::DeepseekV2, Arch::DeepseekV3}) {
     if (c.architecture == arch_name(a)) {
       c.arch = a;
       known = true;
@@ -173,9 +145,11 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& origin) 
   c.num_heads = r.integer("num_attention_heads", 0, true);
   c.num_kv_heads = r.integer("num_key_value_heads", c.num_heads);
   if (c.num_heads % c.num_kv_heads != 0)
-    r.bad("num_key_value_heads", cat("(", c.num_kv_heads, ") must divide num_attention_heads (", c.num_heads, ")"));
-  if (c.arch != Arch::Qwen3 && !r.get("head_dim") && c.hidden_size % c.num_heads != 0)
-    r.bad("hidden_size", cat("(", c.hidden_size, ") must be a multiple of num_attention_heads (", c.num_heads, ")"));
+    r.bad("num_key_value_heads",
+          cat("(", c.num_kv_heads, ") must divide num_attention_heads (", c.num_heads, ")"));
+  if (c.arch != Arch::Qwen3 && !c.is_deepseek() && !r.get("head_dim") && c.hidden_size % c.num_heads != 0)
+    r.bad("hidden_size",
+          cat("(", c.hidden_size, ") must be a multiple of num_attention_heads (", c.num_heads, ")"));
   c.head_dim = r.integer("head_dim", c.hidden_size / c.num_heads);
   if (c.head_dim % 2 != 0) r.bad("head_dim", cat("must be even, found ", c.head_dim));
   c.rms_norm_eps = r.number("rms_norm_eps", 1e-6);
@@ -200,6 +174,10 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& origin) 
       c.qk_norm = true;
       if (r.boolean("use_sliding_window", false))
         r.bad("use_sliding_window", "is true; sliding-window attention is not supported");
+      break;
+    case Arch::DeepseekV2:
+    case Arch::DeepseekV3:
+      parse_deepseek_config(j, origin, c);
       break;
   }
   c.rope = parse_rope(j, origin);

@@ -16,7 +16,8 @@ class Binder {
 
   TensorView need(const std::string& name, const Shape& shape) const {
     TensorView t = store_.find(name);
-    if (!t) fail(store_.origin(name), ": missing tensor '", name, "' (expected shape ", shape_str(shape), ")");
+    if (!t)
+      fail(store_.origin(name), ": missing tensor '", name, "' (expected shape ", shape_str(shape), ")");
     check(name, t, shape);
     return t;
   }
@@ -24,7 +25,8 @@ class Binder {
   TensorView maybe(const std::string& name, const Shape& shape, bool expected) const {
     TensorView t = store_.find(name);
     if (!t) {
-      if (expected) fail(store_.origin(name), ": missing tensor '", name, "' (expected shape ", shape_str(shape), ")");
+      if (expected)
+        fail(store_.origin(name), ": missing tensor '", name, "' (expected shape ", shape_str(shape), ")");
       return {};
     }
     check(name, t, shape);
@@ -53,7 +55,8 @@ class Binder {
 ModelWeights bind_weights(const ModelConfig& c, const WeightStore& store) {
   const TensorView embed = store.find("model.embed_tokens.weight");
   if (!embed)
-    fail(store.origin("model.embed_tokens.weight"), ": missing tensor 'model.embed_tokens.weight' (expected shape ",
+    fail(store.origin("model.embed_tokens.weight"),
+         ": missing tensor 'model.embed_tokens.weight' (expected shape ",
          shape_str({c.vocab_size, c.hidden_size}), ")");
   const Binder b(store, embed.dtype);
   const int64_t H = c.hidden_size, I = c.intermediate_size, Q = c.q_dim(), KV = c.kv_dim();
@@ -65,6 +68,7 @@ ModelWeights bind_weights(const ModelConfig& c, const WeightStore& store) {
   } else {
     w.lm_head = b.need("lm_head.weight", {c.vocab_size, H});
   }
+  if (c.is_deepseek()) return w;  // layers: bind_deepseek_layers
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const std::string p = cat("model.layers.", l, ".");
     LayerWeights L;
@@ -97,10 +101,12 @@ int64_t Model::parameter_count() const {
   int64_t n = weights.embed.numel() + weights.final_norm.numel();
   if (weights.lm_head.data != weights.embed.data) n += weights.lm_head.numel();
   for (const auto& L : weights.layers) {
-    for (const TensorView* t : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.bo, &L.q_norm,
-                                &L.k_norm, &L.mlp_norm, &L.w_gate, &L.w_up, &L.w_down, &L.b_gate, &L.b_up, &L.b_down})
+    for (const TensorView* t :
+         {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.bo, &L.q_norm, &L.k_norm,
+          &L.mlp_norm, &L.w_gate, &L.w_up, &L.w_down, &L.b_gate, &L.b_up, &L.b_down})
       if (*t) n += t->numel();
   }
+  for (const auto& L : deepseek_layers) n += deepseek_layer_parameters(L);
   return n;
 }
 
@@ -109,7 +115,8 @@ std::shared_ptr<const Model> load_model(const std::filesystem::path& dir) {
   auto m = std::make_shared<Model>();
   m->dir = dir;
   m->name = std::filesystem::absolute(dir).lexically_normal().filename().string();
-  if (m->name.empty()) m->name = std::filesystem::absolute(dir).lexically_normal().parent_path().filename().string();
+  if (m->name.empty())
+    m->name = std::filesystem::absolute(dir).lexically_normal().parent_path().filename().string();
   m->config = load_hf_config(dir);
   m->stop_ids = m->config.eos_token_ids;
   const auto gen = dir / "generation_config.json";
@@ -122,10 +129,11 @@ std::shared_ptr<const Model> load_model(const std::filesystem::path& dir) {
     }
     const auto eos = j.is_object() ? j.find("eos_token_id") : j.end();
     if (j.is_object() && eos != j.end() && !eos->is_null()) {
-      std::vector<nlohmann::json> items = eos->is_array() ? eos->get<std::vector<nlohmann::json>>()
-                                                          : std::vector<nlohmann::json>{*eos};
+      std::vector<nlohmann::json> items =
+          eos->is_array() ? eos->get<std::vector<nlohmann::json>>() : std::vector<nlohmann::json>{*eos};
       for (const auto& e : items) {
-        if (!e.is_number_integer()) fail(gen.string(), ": field \"eos_token_id\" must be an integer or a list of integers");
+        if (!e.is_number_integer())
+          fail(gen.string(), ": field \"eos_token_id\" must be an integer or a list of integers");
         if (std::find(m->stop_ids.begin(), m->stop_ids.end(), e.get<int64_t>()) == m->stop_ids.end())
           m->stop_ids.push_back(e.get<int64_t>());
       }
@@ -133,6 +141,8 @@ std::shared_ptr<const Model> load_model(const std::filesystem::path& dir) {
   }
   auto store = std::make_shared<SafetensorsStore>(dir);
   m->weights = bind_weights(m->config, *store);
+  if (m->config.is_deepseek())
+    m->deepseek_layers = bind_deepseek_layers(m->config, *store, m->weights.embed.dtype);
   m->store = std::move(store);
   return m;
 }

@@ -7,7 +7,9 @@
 namespace r1 {
 namespace {
 
-double yarn_mscale(double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; }
+double yarn_mscale(double scale, double m) {
+  return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0;
+}
 
 double yarn_correction_dim(double rotations, double dim, double base, double max_pos) {
   return dim * std::log(max_pos / (rotations * 2 * std::numbers::pi)) / (2 * std::log(base));
@@ -46,7 +48,8 @@ RopeTables rope_frequencies(const ModelConfig& c) {
         } else if (wavelen > low_wavelen) {
           v = f / r.factor;
         } else {
-          const double smooth = (old_len / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+          const double smooth =
+              (old_len / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
           v = (1 - smooth) * f / r.factor + smooth * f;
         }
         out.inv_freq[size_t(i)] = float(v);

@@ -8,7 +8,7 @@
 namespace r1 {
 
 struct RopeTables {
-  std::vector<float> inv_freq;  // rotary_dim / 2
+  std::vector<float> inv_freq;    // rotary_dim / 2
   float attention_factor = 1.0f;  // cos/sin are multiplied by this (YaRN)
 };
 

@@ -10,8 +10,8 @@
 namespace r1 {
 namespace {
 
-ModelConfig qwen2_shape(int64_t vocab, int64_t hidden, int64_t inter, int64_t layers, int64_t heads, int64_t kv,
-                        double theta, int64_t max_pos, bool tied) {
+ModelConfig qwen2_shape(int64_t vocab, int64_t hidden, int64_t inter, int64_t layers, int64_t heads,
+                        int64_t kv, double theta, int64_t max_pos, bool tied) {
   ModelConfig c;
   c.arch = Arch::Qwen2;
   c.architecture = arch_name(Arch::Qwen2);
@@ -28,6 +28,51 @@ ModelConfig qwen2_shape(int64_t vocab, int64_t hidden, int64_t inter, int64_t la
   c.tie_word_embeddings = tied;
   c.qkv_bias = true;
   c.eos_token_ids = {151643};
+  c.torch_dtype = "bfloat16";
+  return c;
+}
+
+// deepseek-ai/DeepSeek-V2-Lite's config.json; `layers` below 27 gives a scaled-down copy for small machines.
+ModelConfig deepseek_v2_lite_shape(int64_t layers) {
+  ModelConfig c;
+  c.arch = Arch::DeepseekV2;
+  c.architecture = arch_name(Arch::DeepseekV2);
+  c.vocab_size = 102400;
+  c.hidden_size = 2048;
+  c.intermediate_size = 10944;
+  c.num_layers = layers;
+  c.num_heads = 16;
+  c.num_kv_heads = 16;
+  c.rms_norm_eps = 1e-6;
+  c.max_position_embeddings = 163840;
+  c.mla = {.q_lora_rank = 0,
+           .kv_lora_rank = 512,
+           .qk_nope_head_dim = 128,
+           .qk_rope_head_dim = 64,
+           .v_head_dim = 128,
+           .rope_interleave = true};
+  c.head_dim = c.mla.qk_rope_head_dim;
+  c.moe = {.n_routed_experts = 64,
+           .num_experts_per_tok = 6,
+           .n_shared_experts = 2,
+           .moe_intermediate_size = 1408,
+           .first_k_dense_replace = 1,
+           .n_group = 1,
+           .topk_group = 1,
+           .scoring = MoeScoring::Softmax,
+           .topk_method = MoeTopkMethod::Greedy,
+           .norm_topk_prob = false,
+           .routed_scaling_factor = 1.0};
+  c.rope.type = RopeType::Yarn;
+  c.rope.theta = 10000.0;
+  c.rope.factor = 40.0;
+  c.rope.original_max_position = 4096;
+  c.rope.beta_fast = 32.0;
+  c.rope.beta_slow = 1.0;
+  c.rope.mscale = 0.707;
+  c.rope.mscale_all_dim = 0.707;
+  c.bos_token_id = 100000;
+  c.eos_token_ids = {100001};
   c.torch_dtype = "bfloat16";
   return c;
 }
@@ -72,10 +117,13 @@ void fill_ones(void* dst, DType dtype, int64_t n) {
 
 }  // namespace
 
-std::vector<std::string> known_shapes() { return {"r1-distill-qwen-1.5b", "qwen2.5-0.5b", "qwen3-0.6b"}; }
+std::vector<std::string> known_shapes() {
+  return {"r1-distill-qwen-1.5b", "qwen2.5-0.5b", "qwen3-0.6b", "deepseek-v2-lite", "deepseek-v2-lite-4l"};
+}
 
 ModelConfig shape_config(const std::string& shape) {
-  if (shape == "r1-distill-qwen-1.5b") return qwen2_shape(151936, 1536, 8960, 28, 12, 2, 10000.0, 131072, false);
+  if (shape == "r1-distill-qwen-1.5b")
+    return qwen2_shape(151936, 1536, 8960, 28, 12, 2, 10000.0, 131072, false);
   if (shape == "qwen2.5-0.5b") return qwen2_shape(151936, 896, 4864, 24, 14, 2, 1e6, 32768, true);
   if (shape == "qwen3-0.6b") {
     ModelConfig c = qwen2_shape(151936, 1024, 3072, 28, 16, 8, 1e6, 40960, true);
@@ -87,6 +135,8 @@ ModelConfig shape_config(const std::string& shape) {
     c.eos_token_ids = {151645};
     return c;
   }
+  if (shape == "deepseek-v2-lite") return deepseek_v2_lite_shape(27);
+  if (shape == "deepseek-v2-lite-4l") return deepseek_v2_lite_shape(4);
   std::string list;
   for (const auto& s : known_shapes()) list += (list.empty() ? "" : ", ") + s;
   fail("unknown shape \"", shape, "\"; known shapes: ", list);
@@ -94,6 +144,8 @@ ModelConfig shape_config(const std::string& shape) {
 
 std::shared_ptr<const Model> random_model(const ModelConfig& c, DType dtype, uint64_t seed, float stddev) {
   if (!is_float_weight(dtype)) fail("random weights must be F32, F16 or BF16");
+  if (c.is_deepseek())
+    check_random_weights_fit(c, dtype, cat(c.architecture, " (", c.num_layers, " layers)"));
   auto store = std::make_shared<MemoryStore>();
   uint64_t tensor_seed = seed;
   const auto add = [&](const std::string& name, const Shape& shape, bool ones = false) {
@@ -108,7 +160,11 @@ std::shared_ptr<const Model> random_model(const ModelConfig& c, DType dtype, uin
   add("model.embed_tokens.weight", {c.vocab_size, H});
   add("model.norm.weight", {H}, true);
   if (!c.tie_word_embeddings) add("lm_head.weight", {c.vocab_size, H});
-  for (int64_t l = 0; l < c.num_layers; ++l) {
+  std::vector<DeepseekLayerWeights> deepseek_layers;
+  if (c.is_deepseek())
+    for (const DeepseekTensor& t : deepseek_layer_tensors(c, deepseek_layers))
+      add(t.name, t.shape, t.is_norm);
+  for (int64_t l = 0; !c.is_deepseek() && l < c.num_layers; ++l) {
     const std::string p = cat("model.layers.", l, ".");
     add(p + "input_layernorm.weight", {H}, true);
     add(p + "post_attention_layernorm.weight", {H}, true);
@@ -134,6 +190,7 @@ std::shared_ptr<const Model> random_model(const ModelConfig& c, DType dtype, uin
   m->config = c;
   m->name = "random";
   m->weights = bind_weights(c, *store);
+  if (c.is_deepseek()) m->deepseek_layers = bind_deepseek_layers(c, *store, dtype);
   m->store = std::move(store);
   return m;
 }

@@ -1,6 +1,7 @@
 // CPU backend for the Llama-family decoder (Llama, Qwen2, Qwen3): fp32 activations, weights read in their
 // stored dtype. Every buffer is sized when the runtime is created; forward allocates nothing.
 #include "cpu_runtime.h"
+#include "cpu_mla_runtime.h"
 
 #include <algorithm>
 #include <cmath>
@@ -30,7 +31,9 @@ struct LayerVectors {  // small per-layer tensors widened to fp32 once
   std::vector<float> attn_norm, mlp_norm, q_norm, k_norm, bq, bk, bv, bo, b_gate, b_up, b_down;
 };
 
-const float* ptr(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+const float* ptr(const std::vector<float>& v) {
+  return v.empty() ? nullptr : v.data();
+}
 
 class CpuRuntime final : public Runtime {
  public:
@@ -55,8 +58,8 @@ class CpuRuntime final : public Runtime {
       rope_.resize(size_t(max_context_ * c.rotary_dim()));
     } catch (const std::bad_alloc&) {
       throw OutOfMemoryError(cat("not enough host memory for the CPU runtime: KV cache ",
-                                 2 * cache_floats * 4 / (1 << 20), " MiB for ", max_sequences_, " x ", max_context_,
-                                 " tokens; lower the context or the number of sequences"));
+                                 2 * cache_floats * 4 / (1 << 20), " MiB for ", max_sequences_, " x ",
+                                 max_context_, " tokens; lower the context or the number of sequences"));
     }
     ids_.resize(size_t(T));
     positions_.resize(size_t(T));
@@ -65,16 +68,17 @@ class CpuRuntime final : public Runtime {
     fill_rope_table(rope_.data(), rope_frequencies(c), max_context_);
     final_norm_ = to_f32(model_->weights.final_norm);
     for (const auto& L : model_->weights.layers) {
-      layers_.push_back({to_f32(L.attn_norm), to_f32(L.mlp_norm), to_f32(L.q_norm), to_f32(L.k_norm), to_f32(L.bq),
-                         to_f32(L.bk), to_f32(L.bv), to_f32(L.bo), to_f32(L.b_gate), to_f32(L.b_up),
-                         to_f32(L.b_down)});
+      layers_.push_back({to_f32(L.attn_norm), to_f32(L.mlp_norm), to_f32(L.q_norm), to_f32(L.k_norm),
+                         to_f32(L.bq), to_f32(L.bk), to_f32(L.bv), to_f32(L.bo), to_f32(L.b_gate),
+                         to_f32(L.b_up), to_f32(L.b_down)});
     }
   }
 
   Device device() const override { return Device::Cpu; }
 
   std::string device_description() const override {
-    return cat("CPU, ", cpu::num_threads(), " threads, fp32 compute, ", dtype_name(model_->weight_dtype()), " weights");
+    return cat("CPU, ", cpu::num_threads(), " threads, fp32 compute, ", dtype_name(model_->weight_dtype()),
+               " weights");
   }
 
   KvCacheStats kv_stats() const override {
@@ -92,7 +96,17 @@ class CpuRuntime final : public Runtime {
   }
 
  protected:
-  void forward_chunk(std::span<const SequenceInput> batch, const int64_t* starts, float* logits) override {
+  void on_fork(int src, int dst) override {
+    const int64_t n = lengths_[size_t(src)] * config().kv_dim();
+    for (int64_t l = 0; l < config().num_layers; ++l) {
+      std::copy_n(k_cache_.data() + cache_offset(src, l), n, k_cache_.data() + cache_offset(dst, l));
+      std::copy_n(v_cache_.data() + cache_offset(src, l), n, v_cache_.data() + cache_offset(dst, l));
+    }
+  }
+
+  void forward_chunk(std::span<const SequenceInput> batch, const int64_t* starts,
+                     LogitTarget target) override {
+    float* logits = target.data;
     const ModelConfig& c = config();
     const ModelWeights& W = model_->weights;
     const int64_t H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(), I = c.intermediate_size;
@@ -123,11 +137,14 @@ class CpuRuntime final : public Runtime {
       linear(k_.data(), h_.data(), L.wk, V.bk, H, KV);
       linear(v_.data(), h_.data(), L.wv, V.bv, H, KV);
       if (c.qk_norm) {
-        cpu::rmsnorm_forward(q_.data(), q_.data(), V.q_norm.data(), T * c.num_heads, D, float(c.rms_norm_eps));
-        cpu::rmsnorm_forward(k_.data(), k_.data(), V.k_norm.data(), T * c.num_kv_heads, D, float(c.rms_norm_eps));
+        cpu::rmsnorm_forward(q_.data(), q_.data(), V.q_norm.data(), T * c.num_heads, D,
+                             float(c.rms_norm_eps));
+        cpu::rmsnorm_forward(k_.data(), k_.data(), V.k_norm.data(), T * c.num_kv_heads, D,
+                             float(c.rms_norm_eps));
       }
       cpu::rope_forward(q_.data(), positions_.data(), rope_.data(), T, c.num_heads, D, c.rotary_dim(), false);
-      cpu::rope_forward(k_.data(), positions_.data(), rope_.data(), T, c.num_kv_heads, D, c.rotary_dim(), false);
+      cpu::rope_forward(k_.data(), positions_.data(), rope_.data(), T, c.num_kv_heads, D, c.rotary_dim(),
+                        false);
       int64_t row = 0;
       for (size_t b = 0; b < batch.size(); ++b) {
         float* kc = k_cache_.data() + cache_offset(batch[b].seq, l);
@@ -139,8 +156,8 @@ class CpuRuntime final : public Runtime {
           rows_[size_t(row)] = {kc, vc, int32_t(pos + 1)};
         }
       }
-      cpu::attention_forward(att_.data(), q_.data(), rows_.data(), T, c.num_heads, c.num_kv_heads, D, D, KV, KV,
-                             scale);
+      cpu::attention_forward(att_.data(), q_.data(), rows_.data(), T, c.num_heads, c.num_kv_heads, D, D, KV,
+                             KV, scale);
       linear(h_.data(), att_.data(), L.wo, V.bo, Q, H);
       cpu::add_inplace(x_.data(), h_.data(), T * H);
       // MLP block.
@@ -156,7 +173,8 @@ class CpuRuntime final : public Runtime {
     for (int64_t r = 0; r < n_out; ++r)
       cpu::rmsnorm_forward(h_.data() + r * H, x_.data() + out_rows_[size_t(r)] * H, final_norm_.data(), 1, H,
                            float(c.rms_norm_eps));
-    cpu::linear_forward(logits, h_.data(), W.lm_head.data, W.lm_head.dtype, nullptr, n_out, H, c.vocab_size, scratch);
+    cpu::linear_forward(logits, h_.data(), W.lm_head.data, W.lm_head.dtype, nullptr, n_out, H, c.vocab_size,
+                        scratch);
   }
 
  private:
@@ -175,7 +193,9 @@ class CpuRuntime final : public Runtime {
 
 }  // namespace
 
-std::unique_ptr<Runtime> create_cpu_runtime(std::shared_ptr<const Model> model, const RuntimeOptions& options) {
+std::unique_ptr<Runtime> create_cpu_runtime(std::shared_ptr<const Model> model,
+                                            const RuntimeOptions& options) {
+  if (model->config.is_deepseek()) return create_cpu_mla_runtime(std::move(model), options);
   return std::make_unique<CpuRuntime>(std::move(model), options);
 }
 

@@ -16,11 +16,16 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 const char* stop_reason_name(StopReason r) {
   switch (r) {
-    case StopReason::Eos: return "eos";
-    case StopReason::StopString: return "stop_string";
-    case StopReason::MaxTokens: return "max_tokens";
-    case StopReason::ContextFull: return "context_full";
-    case StopReason::Cancelled: return "cancelled";
+    case StopReason::Eos:
+      return "eos";
+    case StopReason::StopString:
+      return "stop_string";
+    case StopReason::MaxTokens:
+      return "max_tokens";
+    case StopReason::ContextFull:
+      return "context_full";
+    case StopReason::Cancelled:
+      return "cancelled";
   }
   return "?";
 }
@@ -34,7 +39,9 @@ Generator::Generator(Runtime& runtime, int seq) : rt_(runtime), seq_(seq) {
   rt_.sequence_length(seq);  // validates seq
 }
 
-void Generator::reset() { rt_.truncate(seq_, 0); }
+void Generator::reset() {
+  rt_.truncate(seq_, 0);
+}
 
 GenerationResult Generator::generate(std::span<const int32_t> context, const GenerateOptions& options,
                                      const SamplingParams& sampling, const TokenCallback& on_token,
@@ -93,7 +100,8 @@ GenerationResult Generator::generate(std::span<const int32_t> context, const Gen
       const size_t window = longest_stop + 64;
       const size_t from = text.size() > window ? text.size() - window : 0;
       bool hit = false;
-      for (const auto& s : options.stop_strings) hit = hit || (!s.empty() && text.find(s, from) != std::string::npos);
+      for (const auto& s : options.stop_strings)
+        hit = hit || (!s.empty() && text.find(s, from) != std::string::npos);
       if (hit) {
         res.reason = StopReason::StopString;
         break;

@@ -7,6 +7,7 @@
 #include "engine/core/error.h"
 
 #ifdef R1WB_HAVE_CUDA
+#include "cuda_op_bench.h"
 #include "cuda_runtime_factory.h"
 #endif
 
@@ -18,7 +19,9 @@ Device parse_device(const std::string& name) {
   fail("unknown device \"", name, "\"; use cpu or cuda");
 }
 
-const char* device_name(Device d) { return d == Device::Cpu ? "cpu" : "cuda"; }
+const char* device_name(Device d) {
+  return d == Device::Cpu ? "cpu" : "cuda";
+}
 
 Runtime::Runtime(std::shared_ptr<const Model> model, const RuntimeOptions& o) : model_(std::move(model)) {
   if (o.max_sequences < 1) fail("runtime: max_sequences must be at least 1");
@@ -26,7 +29,8 @@ Runtime::Runtime(std::shared_ptr<const Model> model, const RuntimeOptions& o) : 
   const int64_t model_max = model_->config.max_position_embeddings;
   max_context_ = o.max_context > 0 ? o.max_context : std::min<int64_t>(model_max, 4096);
   if (max_context_ > model_max)
-    fail("runtime: context of ", max_context_, " tokens exceeds the model's max_position_embeddings (", model_max, ")");
+    fail("runtime: context of ", max_context_, " tokens exceeds the model's max_position_embeddings (",
+         model_max, ")");
   max_batch_tokens_ = o.max_batch_tokens > 0 ? o.max_batch_tokens : 512;
   lengths_.assign(size_t(max_sequences_), 0);
   tokens_.resize(size_t(max_sequences_));
@@ -39,7 +43,8 @@ std::span<const int32_t> Runtime::sequence_tokens(int seq) const {
 
 void Runtime::forward_sample(std::span<const SequenceInput> batch, std::span<const SamplingParams> params,
                              int32_t* out_tokens) {
-  if (params.size() != batch.size()) fail("forward_sample: ", params.size(), " sampling settings for ", batch.size(), " sequences");
+  if (params.size() != batch.size())
+    fail("forward_sample: ", params.size(), " sampling settings for ", batch.size(), " sequences");
   for (const auto& e : batch)
     if (e.all_logits) fail("forward_sample: sequence ", e.seq, " asks for all logits");
   const int64_t vocab = config().vocab_size;
@@ -53,7 +58,8 @@ void Runtime::forward_sample(std::span<const SequenceInput> batch, std::span<con
 }
 
 int64_t Runtime::sequence_length(int seq) const {
-  if (seq < 0 || seq >= max_sequences_) fail("sequence ", seq, " is out of range (", max_sequences_, " sequences)");
+  if (seq < 0 || seq >= max_sequences_)
+    fail("sequence ", seq, " is out of range (", max_sequences_, " sequences)");
   return lengths_[size_t(seq)];
 }
 
@@ -62,6 +68,7 @@ void Runtime::truncate(int seq, int64_t length) {
     fail("cannot truncate sequence ", seq, " of ", sequence_length(seq), " tokens to ", length);
   lengths_[size_t(seq)] = length;
   tokens_[size_t(seq)].resize(size_t(length));
+  on_truncate(seq, length);
 }
 
 int64_t Runtime::logit_rows(std::span<const SequenceInput> batch) {
@@ -70,7 +77,21 @@ int64_t Runtime::logit_rows(std::span<const SequenceInput> batch) {
   return n;
 }
 
+void Runtime::fork(int src, int dst) {
+  sequence_length(src);
+  sequence_length(dst);
+  if (src == dst) return;
+  truncate(dst, 0);
+  on_fork(src, dst);
+  lengths_[size_t(dst)] = lengths_[size_t(src)];
+  tokens_[size_t(dst)] = tokens_[size_t(src)];
+}
+
 void Runtime::forward(std::span<const SequenceInput> batch, float* logits) {
+  forward_to(batch, logits, false);
+}
+
+void Runtime::forward_to(std::span<const SequenceInput> batch, float* logits, bool on_device) {
   const int64_t vocab = config().vocab_size;
   std::set<int> seen;
   for (const auto& e : batch) {
@@ -81,8 +102,8 @@ void Runtime::forward(std::span<const SequenceInput> batch, float* logits) {
       if (id < 0 || id >= vocab) fail("token id ", id, " is out of range for a vocabulary of ", vocab);
     const int64_t len = lengths_[size_t(e.seq)], n = int64_t(e.tokens.size());
     if (len + n > max_context_)
-      fail("context full: sequence ", e.seq, " holds ", len, " tokens and ", n, " more exceed the context of ",
-           max_context_);
+      fail("context full: sequence ", e.seq, " holds ", len, " tokens and ", n,
+           " more exceed the context of ", max_context_);
   }
   // Split into chunks of at most max_batch_tokens rows; a long entry is split into consecutive pieces.
   std::vector<SequenceInput> chunk;
@@ -91,13 +112,13 @@ void Runtime::forward(std::span<const SequenceInput> batch, float* logits) {
   float* out = logits;
   const auto flush = [&] {
     if (chunk.empty()) return;
-    forward_chunk(chunk, starts.data(), out);
+    forward_chunk(chunk, starts.data(), LogitTarget{out, on_device});
     for (size_t i = 0; i < chunk.size(); ++i) {
       lengths_[size_t(chunk[i].seq)] = starts[i] + int64_t(chunk[i].tokens.size());
       auto& held = tokens_[size_t(chunk[i].seq)];
       held.insert(held.end(), chunk[i].tokens.begin(), chunk[i].tokens.end());
     }
-    out += logit_rows(chunk) * vocab;
+    if (out) out += logit_rows(chunk) * vocab;
     chunk.clear();
     starts.clear();
     rows = 0;
@@ -116,7 +137,7 @@ void Runtime::forward(std::span<const SequenceInput> batch, float* logits) {
           flush();
           chunk.push_back(piece);
           starts.push_back(lengths_[size_t(e.seq)]);
-          forward_chunk(chunk, starts.data(), nullptr);
+          forward_chunk(chunk, starts.data(), LogitTarget{});
           lengths_[size_t(e.seq)] += int64_t(take);
           auto& held = tokens_[size_t(e.seq)];
           held.insert(held.end(), piece.tokens.begin(), piece.tokens.end());
@@ -133,7 +154,10 @@ void Runtime::forward(std::span<const SequenceInput> batch, float* logits) {
     flush();
   } catch (...) {
     lengths_ = saved;
-    for (size_t s = 0; s < tokens_.size(); ++s) tokens_[s].resize(size_t(lengths_[s]));
+    for (size_t s = 0; s < tokens_.size(); ++s) {
+      tokens_[s].resize(size_t(lengths_[s]));
+      on_truncate(int(s), lengths_[s]);
+    }
     throw;
   }
 }
@@ -154,12 +178,34 @@ int cuda_device_count() {
 #endif
 }
 
+double measure_device_copy_bandwidth() {
+#ifdef R1WB_HAVE_CUDA
+  if (cuda_device_count() == 0) fail("no CUDA device found");
+  return cuda_measure_copy_bandwidth();
+#else
+  fail("this build has no CUDA backend");
+#endif
+}
+
+std::string cuda_op_benchmark(const ModelConfig& c, const std::vector<int64_t>& batches,
+                              int64_t prefill_tokens, int64_t context) {
+#ifdef R1WB_HAVE_CUDA
+  if (cuda_device_count() == 0) fail("no CUDA device found");
+  return bench_cuda_ops(c, batches, prefill_tokens, context).dump(2);
+#else
+  (void)c, (void)batches, (void)prefill_tokens, (void)context;
+  fail("this build has no CUDA backend");
+#endif
+}
+
 std::unique_ptr<Runtime> create_runtime(std::shared_ptr<const Model> model, const RuntimeOptions& options) {
   if (options.device == Device::Cpu) return create_cpu_runtime(std::move(model), options);
 #ifdef R1WB_HAVE_CUDA
   return create_cuda_runtime(std::move(model), options);
 #else
-  fail("this build has no CUDA backend (configure with -DR1WB_CUDA=ON where nvcc is installed); use --device cpu");
+  fail(
+      "this build has no CUDA backend (configure with -DR1WB_CUDA=ON where nvcc is installed); use --device "
+      "cpu");
 #endif
 }
 

@@ -18,11 +18,17 @@ enum class Device { Cpu, Cuda };
 Device parse_device(const std::string& name);
 const char* device_name(Device d);
 
+// Multi-head latent attention (DeepSeek): Expanded rebuilds per-head K/V from the latent cache; Absorbed
+// folds the up-projections into query and output and attends over the latent itself. Auto expands
+// multi-token entries (prefill) and absorbs single-token ones (decode). Both give the same logits.
+enum class MlaPath { Auto, Expanded, Absorbed };
+
 struct RuntimeOptions {
   Device device = Device::Cpu;
   int max_sequences = 1;
-  int64_t max_context = 0;       // 0: min(max_position_embeddings, 4096)
-  int64_t max_batch_tokens = 0;  // rows per internal forward pass; 0: 512
+  int64_t max_context = 0;           // 0: min(max_position_embeddings, 4096)
+  int64_t max_batch_tokens = 0;      // rows per internal forward pass; 0: 512
+  MlaPath mla_path = MlaPath::Auto;  // DeepSeek models only
 };
 
 struct SequenceInput {
@@ -32,12 +38,14 @@ struct SequenceInput {
 };
 
 struct KvCacheStats {
-  int64_t bytes_per_token = 0;        // all layers
+  int64_t bytes_per_token = 0;  // all layers
   int64_t bytes_per_token_layer = 0;
-  int64_t capacity_tokens = 0;        // over all sequences
+  int64_t capacity_tokens = 0;  // over all sequences
   int64_t used_tokens = 0;
   int64_t total_bytes = 0;
   int sequences_active = 0;
+  int64_t blocks_total = 0;  // paged caches only
+  int64_t blocks_used = 0;
 };
 
 class Runtime {
@@ -56,6 +64,10 @@ class Runtime {
 
   // Forgets cached tokens from `length` on (0 frees the sequence).
   void truncate(int seq, int64_t length);
+
+  // Makes `dst` hold the same tokens as `src` (dst's old contents are dropped). The paged CUDA cache shares
+  // the full blocks of the prefix instead of copying them: G completions of one prompt store it once.
+  void fork(int src, int dst);
 
   // Appends each entry's tokens to its sequence and writes logits to `logits` (fp32, row-major, vocab wide):
   // one row per entry, or one per token where all_logits, in batch order. Throws r1::Error, leaving every
@@ -77,9 +89,21 @@ class Runtime {
  protected:
   Runtime(std::shared_ptr<const Model> model, const RuntimeOptions& options);
 
+  // Where a chunk's logit rows go: host or device memory; data == nullptr when no rows are wanted.
+  struct LogitTarget {
+    float* data = nullptr;
+    bool on_device = false;
+  };
+
   // Entries fit: total tokens <= max_batch_tokens, context checked, each sequence at most once.
   virtual void forward_chunk(std::span<const SequenceInput> batch, const int64_t* start_positions,
-                             float* logits) = 0;
+                             LogitTarget out) = 0;
+  // Called after truncate/fork changed a sequence's length, so a backend can release or share cache space.
+  virtual void on_truncate(int /*seq*/, int64_t /*length*/) {}
+  virtual void on_fork(int src, int dst) = 0;
+
+  // forward() with the rows written from `logits` on, in host or device memory.
+  void forward_to(std::span<const SequenceInput> batch, float* logits, bool on_device);
 
   std::shared_ptr<const Model> model_;
   int max_sequences_;
@@ -95,5 +119,10 @@ std::unique_ptr<Runtime> create_runtime(std::shared_ptr<const Model> model, cons
 // Whether this build has the CUDA backend, and how many devices it sees (0 without one).
 bool cuda_built();
 int cuda_device_count();
+// Device-to-device copy bandwidth of GPU 0 (bytes read + written per second): the decode roofline.
+double measure_device_copy_bandwidth();
+// Per-op CUDA timings at this configuration's decode (each batch) and prefill shapes, as JSON text.
+std::string cuda_op_benchmark(const ModelConfig& c, const std::vector<int64_t>& batches,
+                              int64_t prefill_tokens, int64_t context);
 
 }  // namespace r1

@@ -13,7 +13,8 @@ void SamplingParams::validate() const {
   if (top_k < 0) fail("top_k must be 0 (off) or positive");
   if (!(top_p > 0 && top_p <= 1)) fail("top_p must be in (0, 1]");
   if (!(min_p >= 0 && min_p < 1)) fail("min_p must be in [0, 1)");
-  if (!(repetition_penalty > 0) || !std::isfinite(repetition_penalty)) fail("repetition_penalty must be positive");
+  if (!(repetition_penalty > 0) || !std::isfinite(repetition_penalty))
+    fail("repetition_penalty must be positive");
 }
 
 Rng::Rng(uint64_t seed) {
@@ -39,7 +40,9 @@ uint64_t Rng::next() {  // xoshiro256**
   return result;
 }
 
-double Rng::uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
+double Rng::uniform() {
+  return double(next() >> 11) * (1.0 / 9007199254740992.0);
+}
 
 int32_t argmax(const float* logits, int64_t n) {
   int64_t best = 0;
@@ -92,13 +95,15 @@ int32_t Sampler::sample(float* logits, std::span<const int32_t> history, uint64_
     total += p;
   }
   if (params_.top_p < 1.0f) {
-    // Sort a growing prefix until it holds top_p of the mass: usually a few hundred tokens, not the vocabulary.
+    // Sort a growing prefix until it holds top_p of the mass: usually a few hundred tokens, not the
+    // vocabulary.
     int64_t sorted = std::min<int64_t>(n, 256);
     for (;;) {
       std::partial_sort(candidates_.begin(), candidates_.begin() + sorted, candidates_.begin() + n, by_logit);
       double mass = 0;
       int64_t keep = 0;
-      while (keep < sorted && mass < params_.top_p * total) mass += probs_[size_t(candidates_[size_t(keep++)])];
+      while (keep < sorted && mass < params_.top_p * total)
+        mass += probs_[size_t(candidates_[size_t(keep++)])];
       if (mass >= params_.top_p * total || sorted == n) {
         n = std::max<int64_t>(keep, 1);
         break;

@@ -6,7 +6,9 @@ namespace r1 {
 
 namespace {
 
-uint64_t pair_key(int32_t left, int32_t right) { return uint64_t(uint32_t(left)) << 32 | uint32_t(right); }
+uint64_t pair_key(int32_t left, int32_t right) {
+  return uint64_t(uint32_t(left)) << 32 | uint32_t(right);
+}
 
 uint64_t mix(uint64_t x) {  // splitmix64 finalizer
   x ^= x >> 30;
@@ -49,7 +51,8 @@ BpeModel::BpeModel(const std::array<int32_t, 256>& byte_ids, const std::vector<M
     const uint64_t key = pair_key(m.left, m.right);
     for (uint64_t i = mix(key) & merge_mask_;; i = (i + 1) & merge_mask_) {
       MergeSlot& slot = merge_table_[i];
-      if (slot.key == key || slot.key == ~uint64_t(0)) {  // a repeated pair keeps its last rank, as the reference
+      if (slot.key == key ||
+          slot.key == ~uint64_t(0)) {  // a repeated pair keeps its last rank, as the reference
         slot = {key, uint32_t(rank), m.result};
         break;
       }

@@ -1,7 +1,7 @@
 #pragma once
-// Byte-level BPE over one pre-token: start from one symbol per byte, then apply merges lowest rank first (leftmost
-// among equal ranks) with a heap over a linked list of symbols, O(n log n) in the pre-token's length. Results for
-// short pre-tokens are cached; the cache is bounded and shared by threads.
+// Byte-level BPE over one pre-token: start from one symbol per byte, then apply merges lowest rank first
+// (leftmost among equal ranks) with a heap over a linked list of symbols, O(n log n) in the pre-token's
+// length. Results for short pre-tokens are cached; the cache is bounded and shared by threads.
 #include <array>
 #include <cstdint>
 #include <mutex>

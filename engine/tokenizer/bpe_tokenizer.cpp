@@ -1,7 +1,6 @@
 #include "engine/tokenizer/bpe_tokenizer.h"
 
 #include <algorithm>
-#include <deque>
 #include <filesystem>
 #include <unordered_set>
 
@@ -12,25 +11,21 @@
 
 namespace r1 {
 
-struct BpeTokenizer::Scratch {
-  std::vector<AddedTokenMatcher::Piece> added;
-  std::vector<std::string_view> pieces;
-  std::deque<std::string> storage;
-  std::string normalized;
-};
-
 namespace {
 
-// What a vocabulary string stands for: its bytes in the byte-level alphabet, or (as the ByteLevel decoder does
-// for strings outside that alphabet) its own UTF-8.
-std::string bytes_of(const std::string& token) { return byte_level::decode(token).value_or(token); }
+// What a vocabulary string stands for: its bytes in the byte-level alphabet, or (as the ByteLevel decoder
+// does for strings outside that alphabet) its own UTF-8.
+std::string bytes_of(const std::string& token) {
+  return byte_level::decode(token).value_or(token);
+}
 
 }  // namespace
 
 BpeTokenizer::BpeTokenizer(const TokenizerConfig& config, const std::string& origin) {
   if (config.nfc) normalizer_ = Normalizer::nfc();
   for (const auto& split : config.splits)
-    pre_tokenizer_.add_split(std::make_unique<Regex>(split.pattern, split.literal, origin + ": " + split.field));
+    pre_tokenizer_.add_split(
+        std::make_unique<Regex>(split.pattern, split.literal, origin + ": " + split.field));
   pre_tokenizer_.set_byte_level(config.add_prefix_space, config.use_regex);
   build_vocabulary(config, origin);
   build_added_tokens(config, config.vocab.size());
@@ -83,8 +78,8 @@ void BpeTokenizer::build_vocabulary(const TokenizerConfig& config, const std::st
 }
 
 // Ids as the reference library assigns them when it loads the file: a token whose content is already in the
-// vocabulary takes that id; any other takes the next id after the vocabulary and the added tokens so far (the ids
-// written in the file agree with this in every real tokenizer.json). Repeated contents are ignored.
+// vocabulary takes that id; any other takes the next id after the vocabulary and the added tokens so far (the
+// ids written in the file agree with this in every real tokenizer.json). Repeated contents are ignored.
 void BpeTokenizer::build_added_tokens(const TokenizerConfig& config, size_t model_entries) {
   StringMap<int32_t> added_ids;
   std::unordered_set<std::string> special;
@@ -103,21 +98,17 @@ void BpeTokenizer::build_added_tokens(const TokenizerConfig& config, size_t mode
     max_added = std::max<int64_t>(max_added, t.id);
     added_ids[t.content] = t.id;
     ids_[t.content] = t.id;
-    set_token(t.id, bytes_of(t.content), special.count(t.content) ? Kind::Special : Kind::Added);
-    if (!t.normalized) {
-      raw_added_.add(t, t.content);
-    } else {
-      std::string normalized;
-      const bool changed = utf8::is_valid(t.content) && normalizer_.apply(t.content, normalized);
-      normalized_added_.add(t, changed ? normalized : t.content);
-    }
+    // A normalized token is found in, and decodes to, its normalized form.
+    std::string text = t.content;
+    if (t.normalized && utf8::is_valid(t.content) && normalizer_.apply(t.content, text)) ids_[text] = t.id;
+    set_token(t.id, bytes_of(text), special.count(t.content) ? Kind::Special : Kind::Added);
+    (t.normalized ? normalized_added_ : raw_added_).add(t, text);
   }
 }
 
 std::vector<int32_t> BpeTokenizer::encode(std::string_view text) const {
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 1);
-  Scratch scratch;
   size_t i = 0, run = 0;  // [run, i) is valid UTF-8 not yet encoded
   while (i < text.size()) {
     if (static_cast<unsigned char>(text[i]) < 0x80) {
@@ -129,47 +120,44 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text) const {
       i += s.length;
       continue;
     }
-    encode_valid(text.substr(run, i - run), scratch, out);
+    encode_valid(text.substr(run, i - run), out);
     for (size_t k = 0; k < s.length; ++k) bpe_->encode(text.substr(i + k, 1), out);
     i += s.length;
     run = i;
   }
-  encode_valid(text.substr(run), scratch, out);
+  encode_valid(text.substr(run), out);
   return out;
 }
 
-void BpeTokenizer::encode_valid(std::string_view text, Scratch& s, std::vector<int32_t>& out) const {
+void BpeTokenizer::encode_valid(std::string_view text, std::vector<int32_t>& out) const {
   if (text.empty()) return;
-  if (raw_added_.empty()) return encode_segment(text, s, out);
+  if (raw_added_.empty()) return encode_segment(text, out);
   std::vector<AddedTokenMatcher::Piece> pieces;
   raw_added_.split(text, pieces);
   for (const auto& p : pieces) {
     if (p.id >= 0)
       out.push_back(p.id);
     else
-      encode_segment(text.substr(p.begin, p.end - p.begin), s, out);
+      encode_segment(text.substr(p.begin, p.end - p.begin), out);
   }
 }
 
-void BpeTokenizer::encode_segment(std::string_view text, Scratch& s, std::vector<int32_t>& out) const {
+void BpeTokenizer::encode_segment(std::string_view text, std::vector<int32_t>& out) const {
   std::string normalized;
   if (normalizer_.apply(text, normalized)) text = normalized;
-  if (normalized_added_.empty()) return encode_pieces(text, s, out);
-  s.added.clear();
-  normalized_added_.split(text, s.added);
-  for (const auto& p : s.added) {
+  if (normalized_added_.empty()) return encode_pieces(text, out);
+  std::vector<AddedTokenMatcher::Piece> pieces;
+  normalized_added_.split(text, pieces);
+  for (const auto& p : pieces) {
     if (p.id >= 0)
       out.push_back(p.id);
     else
-      encode_pieces(text.substr(p.begin, p.end - p.begin), s, out);
+      encode_pieces(text.substr(p.begin, p.end - p.begin), out);
   }
 }
 
-void BpeTokenizer::encode_pieces(std::string_view text, Scratch& s, std::vector<int32_t>& out) const {
-  s.pieces.clear();
-  s.storage.clear();
-  pre_tokenizer_.split(text, s.pieces, s.storage);
-  for (const std::string_view piece : s.pieces) bpe_->encode(piece, out);
+void BpeTokenizer::encode_pieces(std::string_view text, std::vector<int32_t>& out) const {
+  pre_tokenizer_.split(text, [&](std::string_view piece) { bpe_->encode(piece, out); });
 }
 
 std::string BpeTokenizer::decode(std::span<const int32_t> ids, bool skip_special) const {

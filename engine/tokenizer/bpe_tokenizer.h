@@ -29,13 +29,11 @@ class BpeTokenizer final : public Tokenizer {
 
  private:
   enum class Kind : uint8_t { None, Model, Added, Special };
-  struct Scratch;
-
   void build_vocabulary(const TokenizerConfig& config, const std::string& origin);
   void build_added_tokens(const TokenizerConfig& config, size_t model_entries);
-  void encode_valid(std::string_view text, Scratch& s, std::vector<int32_t>& out) const;
-  void encode_segment(std::string_view text, Scratch& s, std::vector<int32_t>& out) const;
-  void encode_pieces(std::string_view text, Scratch& s, std::vector<int32_t>& out) const;
+  void encode_valid(std::string_view text, std::vector<int32_t>& out) const;
+  void encode_segment(std::string_view text, std::vector<int32_t>& out) const;
+  void encode_pieces(std::string_view text, std::vector<int32_t>& out) const;
   void set_token(int32_t id, std::string bytes, Kind kind);
 
   std::vector<std::string> bytes_;  // by id

@@ -30,7 +30,9 @@ const Tables& tables() {
 
 }  // namespace
 
-uint32_t code_point_of(unsigned char byte) { return tables().to_code_point[byte]; }
+uint32_t code_point_of(unsigned char byte) {
+  return tables().to_code_point[byte];
+}
 
 std::optional<unsigned char> byte_of(uint32_t code_point) {
   if (code_point >= tables().to_byte.size() || tables().to_byte[code_point] < 0) return std::nullopt;

@@ -1,6 +1,7 @@
 #pragma once
 // GPT-2's byte-level alphabet: every byte is written as one printable code point (printable ASCII and most of
-// Latin-1 stand for themselves; the others are moved to U+0100 and up), so a vocabulary of strings covers all bytes.
+// Latin-1 stand for themselves; the others are moved to U+0100 and up), so a vocabulary of strings covers all
+// bytes.
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -33,7 +33,8 @@ class UnstableSet {
     if (p->combining_class != 0) return true;
     if (p->comb_index != UINT16_MAX && (p->comb_index & 0x8000)) return true;  // second of a composition pair
     if ((cp >= 0x1161 && cp <= 0x1175) || (cp >= 0x11A8 && cp <= 0x11C2)) return true;  // Hangul V and T jamo
-    if (p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0) {  // canonical decomposition: stable if NFC keeps it
+    if (p->decomp_seqindex != UINT16_MAX &&
+        p->decomp_type == 0) {  // canonical decomposition: stable if NFC keeps it
       std::string one;
       utf8::append(one, cp);
       return nfc(one) != one;
@@ -54,8 +55,8 @@ const UnstableSet& unstable_set() {
 std::string nfc(std::string_view text) {
   utf8proc_uint8_t* raw = nullptr;
   const utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()), utf8proc_ssize_t(text.size()), &raw,
-                   utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()), utf8proc_ssize_t(text.size()),
+                   &raw, utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   const std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(raw, &std::free);
   if (n < 0) fail("NFC normalization failed: ", utf8proc_errmsg(n));
   return std::string(reinterpret_cast<const char*>(raw), size_t(n));

@@ -11,8 +11,8 @@ class Normalizer {
   static Normalizer nfc();
 
   bool is_identity() const { return !nfc_; }
-  // Normalizes valid UTF-8 text; returns false (and leaves `out` alone) when the text is already normal, which a
-  // quick check decides for most text without running the full algorithm.
+  // Normalizes valid UTF-8 text; returns false (and leaves `out` alone) when the text is already normal,
+  // which a quick check decides for most text without running the full algorithm.
   bool apply(std::string_view text, std::string& out) const;
 
  private:

@@ -5,17 +5,16 @@ namespace r1 {
 namespace {
 
 // Isolated behaviour: every match is a piece and so is every stretch between matches.
-void split_isolated(const Regex& re, std::string_view text, std::vector<std::string_view>& out,
-                    std::vector<std::pair<size_t, size_t>>& matches) {
-  matches.clear();
-  re.find_all(text, matches);
+template <typename Emit>
+void split_isolated(const Regex& re, std::string_view text, const Emit& emit) {
   size_t prev = 0;
-  for (const auto& [begin, end] : matches) {
-    if (begin > prev) out.push_back(text.substr(prev, begin - prev));
-    out.push_back(text.substr(begin, end - begin));
+  while (const auto match = re.find(text, prev)) {
+    const auto [begin, end] = *match;
+    if (begin > prev) emit(text.substr(prev, begin - prev));
+    emit(text.substr(begin, end - begin));
     prev = end;
   }
-  if (prev < text.size()) out.push_back(text.substr(prev));
+  if (prev < text.size()) emit(text.substr(prev));
 }
 
 }  // namespace
@@ -25,27 +24,25 @@ void PreTokenizer::set_byte_level(bool add_prefix_space, bool use_regex) {
   byte_level_regex_ = use_regex ? std::make_unique<Regex>(kGpt2Pattern, false, "ByteLevel pattern") : nullptr;
 }
 
-void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& pieces,
-                         std::deque<std::string>& storage) const {
-  if (text.empty()) return;
-  std::vector<std::pair<size_t, size_t>> matches;
-  std::vector<std::string_view> current{text}, next;
-  for (const auto& re : splits_) {
-    next.clear();
-    for (const std::string_view piece : current) split_isolated(*re, piece, next, matches);
-    current.swap(next);
+void PreTokenizer::split(std::string_view text, const Emit& emit) const {
+  if (!text.empty()) split_from(0, text, emit);
+}
+
+void PreTokenizer::split_from(size_t step, std::string_view text, const Emit& emit) const {
+  if (step == splits_.size()) return byte_level(text, emit);
+  split_isolated(*splits_[step], text, [&](std::string_view piece) { split_from(step + 1, piece, emit); });
+}
+
+void PreTokenizer::byte_level(std::string_view piece, const Emit& emit) const {
+  std::string prefixed;
+  if (add_prefix_space_ && piece.front() != ' ') {
+    prefixed = " " + std::string(piece);
+    piece = prefixed;
   }
-  if (!add_prefix_space_ && !byte_level_regex_) {
-    pieces.insert(pieces.end(), current.begin(), current.end());
-    return;
-  }
-  for (std::string_view piece : current) {
-    if (add_prefix_space_ && piece.front() != ' ') piece = storage.emplace_back(" " + std::string(piece));
-    if (byte_level_regex_)
-      split_isolated(*byte_level_regex_, piece, pieces, matches);
-    else
-      pieces.push_back(piece);
-  }
+  if (byte_level_regex_)
+    split_isolated(*byte_level_regex_, piece, emit);
+  else
+    emit(piece);
 }
 
 }  // namespace r1

@@ -13,7 +13,9 @@ namespace {
 constexpr std::string_view kWhiteSpaceItems =
     "\\t-\\r\\x20\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
 
-pcre2_code* as_code(void* p) { return static_cast<pcre2_code*>(p); }
+pcre2_code* as_code(void* p) {
+  return static_cast<pcre2_code*>(p);
+}
 
 // Per-thread match state, shared by every pattern: a match block large enough for one match and a JIT stack
 // that can grow to 1 MiB for long runs.
@@ -84,45 +86,40 @@ Regex::Regex(std::string_view pattern, bool literal, const std::string& origin) 
   const std::string source = literal ? std::string(pattern) : translate_pattern(pattern);
   int error = 0;
   PCRE2_SIZE offset = 0;
-  const uint32_t options = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(source.data()), source.size(), options, &error,
-                                   &offset, nullptr);
+  const uint32_t options = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(source.data()), source.size(), options,
+                                   &error, &offset, nullptr);
   if (!code) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error, message, sizeof message);
-    fail(origin, ": the pattern does not compile (", reinterpret_cast<const char*>(message), " at offset ", offset,
-         ")");
+    fail(origin, ": the pattern does not compile (", reinterpret_cast<const char*>(message), " at offset ",
+         offset, ")");
   }
   code_ = code;
   jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
 }
 
-Regex::~Regex() { pcre2_code_free(as_code(code_)); }
+Regex::~Regex() {
+  pcre2_code_free(as_code(code_));
+}
 
-void Regex::find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const {
+std::optional<std::pair<size_t, size_t>> Regex::find(std::string_view text, size_t pos) const {
   MatchScratch& s = scratch();
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-  size_t pos = 0;
   while (pos < text.size()) {
-    int rc = jit_ ? pcre2_jit_match(as_code(code_), subject, text.size(), pos, PCRE2_NO_UTF_CHECK, s.data, s.context)
+    int rc = jit_ ? pcre2_jit_match(as_code(code_), subject, text.size(), pos, PCRE2_NO_UTF_CHECK, s.data,
+                                    s.context)
                   : PCRE2_ERROR_JIT_BADOPTION;
     if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)  // JIT unavailable or out of stack: the interpreter has a heap
       rc = pcre2_match(as_code(code_), subject, text.size(), pos, PCRE2_NO_UTF_CHECK, s.data, nullptr);
-    if (rc == PCRE2_ERROR_NOMATCH) return;
-    if (rc < 0) {
-      out.emplace_back(pos, text.size());
-      return;
-    }
+    if (rc == PCRE2_ERROR_NOMATCH) return std::nullopt;
+    if (rc < 0) return std::pair<size_t, size_t>(pos, text.size());
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(s.data);
-    const size_t begin = ov[0], end = ov[1];
-    if (end > begin) {
-      out.emplace_back(begin, end);
-      pos = end;
-    } else {  // an empty match yields nothing; step over one character
-      pos = begin + 1;
-      while (pos < text.size() && (static_cast<unsigned char>(text[pos]) & 0xC0) == 0x80) ++pos;
-    }
+    if (ov[1] > ov[0]) return std::pair<size_t, size_t>(ov[0], ov[1]);
+    pos = ov[0] + 1;  // an empty match yields nothing; step over one character
+    while (pos < text.size() && (static_cast<unsigned char>(text[pos]) & 0xC0) == 0x80) ++pos;
   }
+  return std::nullopt;
 }
 
 }  // namespace r1

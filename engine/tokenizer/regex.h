@@ -1,12 +1,13 @@
 #pragma once
-// The Split pre-tokenizer's pattern, compiled with PCRE2 (UTF + UCP, JIT when available). tokenizer.json patterns
-// are written for Oniguruma; the one difference that matters for real patterns, Oniguruma's `\s` being exactly
-// Unicode White_Space while PCRE2's also takes U+180E, is removed by spelling `\s` out (see translate_pattern).
+// The Split pre-tokenizer's pattern, compiled with PCRE2 (UTF + UCP, JIT when available). tokenizer.json
+// patterns are written for Oniguruma; the one difference that matters for real patterns, Oniguruma's `\s`
+// being exactly Unicode White_Space while PCRE2's also takes U+180E, is removed by spelling `\s` out (see
+// translate_pattern).
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 namespace r1 {
 
@@ -18,9 +19,10 @@ class Regex {
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;
 
-  // Appends the [begin, end) byte ranges of the non-empty, non-overlapping matches in `text` (valid UTF-8),
-  // left to right. A match that fails for resource reasons ends the search; the rest of the text is one range.
-  void find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const;
+  // The first non-empty match in `text` (valid UTF-8) at or after `pos`, as [begin, end) byte offsets;
+  // nullopt when there is none. A match that fails for resource reasons is reported as the whole rest of the
+  // text.
+  std::optional<std::pair<size_t, size_t>> find(std::string_view text, size_t pos) const;
 
  private:
   void* code_ = nullptr;  // pcre2_code_8

@@ -18,8 +18,11 @@ class Reader {
   [[noreturn]] void bad(const std::string& field, const std::string& what) const {
     fail(origin_, ": field \"", field, "\": ", what);
   }
-  [[noreturn]] void missing(const std::string& field) const { fail(origin_, ": field \"", field, "\" is missing"); }
-  [[noreturn]] void unsupported(const std::string& field, const std::string& value, const std::string& known) const {
+  [[noreturn]] void missing(const std::string& field) const {
+    fail(origin_, ": field \"", field, "\" is missing");
+  }
+  [[noreturn]] void unsupported(const std::string& field, const std::string& value,
+                                const std::string& known) const {
     bad(field, cat("\"", value, "\" is not supported (supported: ", known, ")"));
   }
 
@@ -45,7 +48,8 @@ class Reader {
   void must_be_empty(const json& parent, const char* key, const std::string& field) const {
     const auto it = parent.find(key);
     if (it == parent.end() || it->is_null()) return;
-    if (!it->is_string() || !it->get<std::string>().empty()) bad(field, "only an empty value or null is supported");
+    if (!it->is_string() || !it->get<std::string>().empty())
+      bad(field, "only an empty value or null is supported");
   }
   std::string type_of(const json& node, const std::string& field) const {
     if (!node.is_object()) bad(field, "expected an object");
@@ -132,7 +136,8 @@ void read_normalizer(const Reader& r, const json& node, const std::string& field
   } else if (type == "Sequence") {
     const auto list = node.find("normalizers");
     if (list == node.end() || !list->is_array()) r.bad(field + ".normalizers", "expected a list");
-    for (size_t i = 0; i < list->size(); ++i) read_normalizer(r, (*list)[i], cat(field, ".normalizers[", i, "]"), c);
+    for (size_t i = 0; i < list->size(); ++i)
+      read_normalizer(r, (*list)[i], cat(field, ".normalizers[", i, "]"), c);
   } else {
     r.unsupported(field + ".type", type, "NFC, Sequence");
   }
@@ -161,10 +166,12 @@ void read_pre_tokenizer(const Reader& r, const json& node, const std::string& fi
     }
     const std::string behavior = r.string(node, "behavior", field + ".behavior");
     if (behavior != "Isolated") r.unsupported(field + ".behavior", behavior, "Isolated");
-    if (r.boolean(node, "invert", field + ".invert", false)) r.bad(field + ".invert", "only false is supported");
+    if (r.boolean(node, "invert", field + ".invert", false))
+      r.bad(field + ".invert", "only false is supported");
     c.splits.push_back(std::move(step));
   } else if (type == "ByteLevel") {
-    byte_level = true;  // the reference's defaults: add_prefix_space and use_regex are on unless the file says not
+    byte_level =
+        true;  // the reference's defaults: add_prefix_space and use_regex are on unless the file says not
     c.add_prefix_space = r.boolean(node, "add_prefix_space", field + ".add_prefix_space", true);
     c.use_regex = r.boolean(node, "use_regex", field + ".use_regex", true);
   } else {

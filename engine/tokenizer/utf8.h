@@ -1,6 +1,6 @@
 #pragma once
-// UTF-8 scanning by the Unicode rules (the same ones Rust's String::from_utf8_lossy follows): a bad sequence is
-// replaced by one U+FFFD per maximal subpart, so decoded text matches the reference library byte for byte.
+// UTF-8 scanning by the Unicode rules (the same ones Rust's String::from_utf8_lossy follows): a bad sequence
+// is replaced by one U+FFFD per maximal subpart, so decoded text matches the reference library byte for byte.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -26,8 +26,9 @@ void append(std::string& out, uint32_t code_point);
 bool is_valid(std::string_view text);
 // `text` with every bad sequence replaced by U+FFFD.
 std::string to_valid(std::string_view text);
-// Appends the longest prefix of `pending` that can no longer change (complete characters, and U+FFFD for bytes
-// that can never become one) to `out` and returns its length; a cut-off character at the end is kept back.
+// Appends the longest prefix of `pending` that can no longer change (complete characters, and U+FFFD for
+// bytes that can never become one) to `out` and returns its length; a cut-off character at the end is kept
+// back.
 size_t append_complete(std::string& out, std::string_view pending);
 
 }  // namespace r1::utf8

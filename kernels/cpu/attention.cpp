@@ -9,9 +9,10 @@
 
 namespace r1::cpu {
 
-void attention_forward(float* out, const float* q, const AttentionRow* rows, int64_t T, int64_t H, int64_t KVH,
-                       int64_t Dk, int64_t Dv, int64_t k_stride, int64_t v_stride, float scale) {
-  if (Dv > kMaxAttentionDim || H % KVH != 0) throw std::invalid_argument("attention_forward: bad head layout");
+void attention_forward(float* out, const float* q, const AttentionRow* rows, int64_t T, int64_t H,
+                       int64_t KVH, int64_t Dk, int64_t Dv, int64_t k_stride, int64_t v_stride, float scale) {
+  if (Dv > kMaxAttentionDim || H % KVH != 0)
+    throw std::invalid_argument("attention_forward: bad head layout");
   const int64_t group = H / KVH;
   constexpr int kBlock = 64;
   parallel_for(

@@ -15,7 +15,7 @@ struct AttentionRow {
 
 constexpr int64_t kMaxAttentionDim = 1024;
 
-void attention_forward(float* out, const float* q, const AttentionRow* rows, int64_t T, int64_t H, int64_t KVH,
-                       int64_t Dk, int64_t Dv, int64_t k_stride, int64_t v_stride, float scale);
+void attention_forward(float* out, const float* q, const AttentionRow* rows, int64_t T, int64_t H,
+                       int64_t KVH, int64_t Dk, int64_t Dv, int64_t k_stride, int64_t v_stride, float scale);
 
 }  // namespace r1::cpu

@@ -17,8 +17,8 @@ constexpr int64_t kPanelRows = 256;
 constexpr int64_t kGemvMaxTokens = 4;
 
 bool has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("f16c");
+  static const bool yes =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return yes;
 }
 
@@ -38,16 +38,19 @@ __attribute__((target("avx2,fma,f16c"))) inline float hsum(__m256 v) {
 
 inline float widen(const void* w, DType t, int64_t i) {
   switch (t) {
-    case DType::F32: return static_cast<const float*>(w)[i];
-    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(w)[i]);
-    default: return bf16_to_f32(static_cast<const uint16_t*>(w)[i]);
+    case DType::F32:
+      return static_cast<const float*>(w)[i];
+    case DType::F16:
+      return f16_to_f32(static_cast<const uint16_t*>(w)[i]);
+    default:
+      return bf16_to_f32(static_cast<const uint16_t*>(w)[i]);
   }
 }
 
 // Rows [r0, r1) of y for up to kGemvMaxTokens tokens, 16-bit weights, AVX2.
-__attribute__((target("avx2,fma,f16c"))) void gemv16_avx2(float* y, const float* x, const uint16_t* w, DType t,
-                                                           const float* bias, int64_t T, int64_t in,
-                                                           int64_t out, int64_t r0, int64_t r1) {
+__attribute__((target("avx2,fma,f16c"))) void gemv16_avx2(float* y, const float* x, const uint16_t* w,
+                                                          DType t, const float* bias, int64_t T, int64_t in,
+                                                          int64_t out, int64_t r0, int64_t r1) {
   for (int64_t r = r0; r < r1; ++r) {
     const uint16_t* row = w + r * in;
     __m256 acc[kGemvMaxTokens];
@@ -76,7 +79,8 @@ void gemv_scalar(float* y, const float* x, const void* w, DType t, const float* 
   }
 }
 
-__attribute__((target("avx2,fma,f16c"))) void widen_avx2(float* dst, const uint16_t* src, DType t, int64_t n) {
+__attribute__((target("avx2,fma,f16c"))) void widen_avx2(float* dst, const uint16_t* src, DType t,
+                                                         int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8(src + i, t));
   for (; i < n; ++i) dst[i] = widen(src, t, i);
@@ -90,7 +94,9 @@ void add_bias(float* y, const float* bias, int64_t T, int64_t out) {
 
 }  // namespace
 
-int64_t linear_scratch_floats(int64_t in_features) { return kPanelRows * in_features; }
+int64_t linear_scratch_floats(int64_t in_features) {
+  return kPanelRows * in_features;
+}
 
 void widen_row(float* dst, const void* src, DType dtype, int64_t n) {
   if (dtype == DType::F32) {
@@ -102,14 +108,15 @@ void widen_row(float* dst, const void* src, DType dtype, int64_t n) {
   }
 }
 
-void linear_forward(float* y, const float* x, const void* w, DType t, const float* bias, int64_t T, int64_t in,
-                    int64_t out, LinearScratch scratch) {
-  if (!is_float_weight(t)) throw std::invalid_argument("linear_forward: weight dtype must be F32, F16 or BF16");
+void linear_forward(float* y, const float* x, const void* w, DType t, const float* bias, int64_t T,
+                    int64_t in, int64_t out, LinearScratch scratch) {
+  if (!is_float_weight(t))
+    throw std::invalid_argument("linear_forward: weight dtype must be F32, F16 or BF16");
   if (T <= 0) return;
   if (t == DType::F32) {
     if (T == 1) {
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, int(out), int(in), 1.0f, static_cast<const float*>(w), int(in), x,
-                  1, 0.0f, y, 1);
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, int(out), int(in), 1.0f, static_cast<const float*>(w), int(in),
+                  x, 1, 0.0f, y, 1);
     } else {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(out), int(in), 1.0f, x, int(in),
                   static_cast<const float*>(w), int(in), 0.0f, y, int(out));

@@ -27,7 +27,8 @@ class Pool {
   }
 
   void run(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t min_chunk) {
-    const int64_t parts = std::min<int64_t>(size(), std::max<int64_t>(1, n / std::max<int64_t>(1, min_chunk)));
+    const int64_t parts =
+        std::min<int64_t>(size(), std::max<int64_t>(1, n / std::max<int64_t>(1, min_chunk)));
     if (parts <= 1 || in_parallel_region) {
       fn(0, n);
       return;
@@ -115,8 +116,12 @@ void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, in
   pool().run(n, fn, min_chunk);
 }
 
-int num_threads() { return pool().size(); }
+int num_threads() {
+  return pool().size();
+}
 
-void set_num_threads(int n) { pool().resize(std::max(1, n)); }
+void set_num_threads(int n) {
+  pool().resize(std::max(1, n));
+}
 
 }  // namespace r1::cpu

@@ -6,7 +6,8 @@
 
 namespace r1::cpu {
 
-void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn, int64_t min_chunk = 1);
+void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn,
+                  int64_t min_chunk = 1);
 int num_threads();
 void set_num_threads(int n);
 

@@ -1,7 +1,8 @@
 #pragma once
 // Rotary position embedding, in place on x[T, heads, head_dim]: the first rot_dim dims of each head rotate by
 // angle pos * inv_freq[i]. cos_sin holds, per position, rot_dim/2 cosines then rot_dim/2 sines.
-// Rotate-half layout (Llama, Qwen): pairs (i, i + rot_dim/2). Interleaved (DeepSeek rope_interleave): (2i, 2i+1).
+// Rotate-half layout (Llama, Qwen): pairs (i, i + rot_dim/2). Interleaved (DeepSeek rope_interleave): (2i,
+// 2i+1).
 #include <cstdint>
 
 namespace r1::cpu {

@@ -2,6 +2,7 @@
 
 #include <QProcess>
 #include <QTemporaryDir>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -10,13 +11,30 @@
 
 namespace r1::test {
 
-std::filesystem::path fixtures() { return R1WB_FIXTURES; }
-std::filesystem::path downloaded() { return R1WB_TEST_DATA; }
-std::filesystem::path bin_dir() { return R1WB_BIN_DIR; }
+namespace {
+
+// The build folder's paths, unless the environment moves them (a bundle run on another machine).
+std::filesystem::path from_env(const char* var, const char* fallback) {
+  const char* v = std::getenv(var);
+  return v && *v ? v : fallback;
+}
+
+}  // namespace
+
+std::filesystem::path fixtures() {
+  return from_env("R1WB_FIXTURES_DIR", R1WB_FIXTURES);
+}
+std::filesystem::path downloaded() {
+  return from_env("R1WB_TEST_DATA_DIR", R1WB_TEST_DATA);
+}
+std::filesystem::path bin_dir() {
+  return from_env("R1WB_BIN_DIR", R1WB_BIN_DIR);
+}
 
 TempDir::TempDir() {
   std::random_device rd;
-  path_ = std::filesystem::temp_directory_path() / ("r1wb-test-" + std::to_string(rd()) + std::to_string(rd()));
+  path_ =
+      std::filesystem::temp_directory_path() / ("r1wb-test-" + std::to_string(rd()) + std::to_string(rd()));
   std::filesystem::create_directories(path_);
 }
 
@@ -65,7 +83,8 @@ ProcessResult run_program(const std::string& program, const std::vector<std::str
 
 void copy_dir(const std::filesystem::path& from, const std::filesystem::path& to) {
   std::filesystem::create_directories(to);
-  std::filesystem::copy(from, to, std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy(
+      from, to, std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
 }
 
 }  // namespace r1::test

@@ -8,9 +8,9 @@
 
 namespace r1::test {
 
-std::filesystem::path fixtures();       // tests/fixtures (committed)
-std::filesystem::path downloaded();     // tests/data (fetched by tools/fetch_test_data.sh)
-std::filesystem::path bin_dir();        // where r1wb is built
+std::filesystem::path fixtures();    // tests/fixtures (committed)
+std::filesystem::path downloaded();  // tests/data (fetched by tools/fetch_test_data.sh)
+std::filesystem::path bin_dir();     // where r1wb is built
 
 // A fresh temporary folder removed at destruction.
 class TempDir {
@@ -34,7 +34,8 @@ struct ProcessResult {
 };
 
 // Runs bin_dir()/program with args; waits up to timeout_ms.
-ProcessResult run_program(const std::string& program, const std::vector<std::string>& args, int timeout_ms = 120000);
+ProcessResult run_program(const std::string& program, const std::vector<std::string>& args,
+                          int timeout_ms = 120000);
 
 // Copies a folder recursively (fixture models are copied before a test corrupts them).
 void copy_dir(const std::filesystem::path& from, const std::filesystem::path& to);
@@ -42,17 +43,17 @@ void copy_dir(const std::filesystem::path& from, const std::filesystem::path& to
 }  // namespace r1::test
 
 // Checks that `expr` throws r1::Error whose message contains every listed fragment.
-#define R1_EXPECT_ERROR(expr, ...)                                                                    \
-  do {                                                                                               \
-    bool r1_thrown = false;                                                                          \
-    try {                                                                                            \
-      (void)(expr);                                                                                  \
-    } catch (const r1::Error& r1_err) {                                                              \
-      r1_thrown = true;                                                                              \
-      const std::string r1_msg = r1_err.what();                                                      \
-      for (const char* r1_frag : {__VA_ARGS__})                                                      \
-        QVERIFY2(r1_msg.find(r1_frag) != std::string::npos,                                          \
-                 qPrintable(QString("message \"%1\" lacks \"%2\"").arg(r1_msg.c_str(), r1_frag)));   \
-    }                                                                                                \
-    QVERIFY2(r1_thrown, "expected r1::Error from " #expr);                                           \
+#define R1_EXPECT_ERROR(expr, ...)                                                                 \
+  do {                                                                                             \
+    bool r1_thrown = false;                                                                        \
+    try {                                                                                          \
+      (void)(expr);                                                                                \
+    } catch (const r1::Error& r1_err) {                                                            \
+      r1_thrown = true;                                                                            \
+      const std::string r1_msg = r1_err.what();                                                    \
+      for (const char* r1_frag : {__VA_ARGS__})                                                    \
+        QVERIFY2(r1_msg.find(r1_frag) != std::string::npos,                                        \
+                 qPrintable(QString("message \"%1\" lacks \"%2\"").arg(r1_msg.c_str(), r1_frag))); \
+    }                                                                                              \
+    QVERIFY2(r1_thrown, "expected r1::Error from " #expr);                                         \
   } while (0)

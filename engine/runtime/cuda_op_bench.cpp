@@ -1,0 +1,335 @@
+#include "cuda_op_bench.h"
+
+#include <algorithm>
+#include <functional>
+#include <random>
+
+#include "engine/core/error.h"
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/attention_prefill.h"
+#include "kernels/cuda/convert.h"
+#include "kernels/cuda/gemm.h"
+#include "kernels/cuda/gemv.h"
+#include "kernels/cuda/qkv_rope.h"
+#include "kernels/cuda/rmsnorm.h"
+#include "kernels/cuda/sampling.h"
+#include "kernels/cuda/swiglu.h"
+
+namespace r1 {
+namespace {
+
+using cuda::bf16;
+using cuda::DeviceBuffer;
+
+constexpr double kPeakTflops = 989.0;  // dense bf16, H100/H200 datasheet
+
+// A buffer of n random values (bf16 or fp32) in [-0.5, 0.5).
+DeviceBuffer random_buffer(int64_t n, bool f32, uint32_t seed) {
+  std::vector<float> host(static_cast<size_t>(n));
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> d(-0.5f, 0.5f);
+  for (auto& v : host) v = d(g);
+  DeviceBuffer staging(host.size() * 4);
+  R1_CUDA_CHECK(cudaMemcpy(staging.get(), host.data(), host.size() * 4, cudaMemcpyHostToDevice));
+  if (f32) return staging;
+  DeviceBuffer out(host.size() * 2);
+  cuda::convert_to_bf16(out.as<bf16>(), staging.get(), DType::F32, n, nullptr);
+  R1_CUDA_CHECK(cudaDeviceSynchronize());
+  return out;
+}
+
+double time_us(const std::function<void()>& op) {
+  cudaEvent_t a, b;
+  R1_CUDA_CHECK(cudaEventCreate(&a));
+  R1_CUDA_CHECK(cudaEventCreate(&b));
+  for (int i = 0; i < 3; ++i) op();
+  std::vector<float> ms;
+  for (int i = 0; i < 20; ++i) {
+    R1_CUDA_CHECK(cudaEventRecord(a));
+    op();
+    R1_CUDA_CHECK(cudaEventRecord(b));
+    R1_CUDA_CHECK(cudaEventSynchronize(b));
+    float t = 0;
+    R1_CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
+    ms.push_back(t);
+  }
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  std::sort(ms.begin(), ms.end());
+  return double(ms[ms.size() / 2]) * 1e3;
+}
+
+struct Reporter {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  double bandwidth;
+
+  void add(const std::string& name, double us, double bytes, double flops) {
+    nlohmann::ordered_json r;
+    r["op"] = name;
+    r["us"] = us;
+    r["GBs"] = bytes / us / 1e3;
+    r["bandwidth_fraction"] = bytes / (us * 1e-6) / bandwidth;
+    if (flops > 0) {
+      r["TFLOPs"] = flops / us / 1e6;
+      r["peak_fraction"] = flops / (us * 1e-6) / (kPeakTflops * 1e12);
+    }
+    rows.push_back(r);
+  }
+};
+
+}  // namespace
+
+nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<int64_t>& batches,
+                                      int64_t prefill_tokens, int64_t context) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size, Q = c.q_dim(), KV = c.kv_dim(), V = c.vocab_size;
+  const int64_t D = c.head_dim;
+  const int64_t Tmax = std::max<int64_t>(prefill_tokens, *std::max_element(batches.begin(), batches.end()));
+  Reporter rep{nlohmann::ordered_json::array(), cuda::measure_copy_bandwidth()};
+  // Weights of one layer and the LM head.
+  DeviceBuffer wqkv = random_buffer((Q + 2 * KV) * H, false, 1), wo = random_buffer(H * Q, false, 2);
+  DeviceBuffer wgu = random_buffer(2 * I * H, false, 3), wdown = random_buffer(H * I, false, 4);
+  DeviceBuffer wlm = random_buffer(V * H, false, 5), norm = random_buffer(H, false, 6);
+  // Activations for the largest row count.
+  DeviceBuffer x = random_buffer(Tmax * H, true, 7), h = random_buffer(Tmax * std::max(H, I), false, 8);
+  DeviceBuffer qkv = random_buffer(Tmax * (Q + 2 * KV), false, 9), q = random_buffer(Tmax * Q, false, 10);
+  DeviceBuffer att(size_t(Tmax * Q) * 2), gu = random_buffer(Tmax * 2 * I, false, 11);
+  DeviceBuffer logits(size_t(std::max<int64_t>(Tmax, 64) * V) * 4);
+  cuda::Blas blas;
+  const auto gemv = [&](const DeviceBuffer& w, int64_t n, int64_t k, const void* in, int64_t B,
+                        cuda::GemvInput gi, void* y, cuda::GemvOutput go) {
+    cuda::GemvArgs a;
+    a.w = w.as<bf16>();
+    a.n = n;
+    a.k = k;
+    a.x = in;
+    a.batch = B;
+    a.input = gi;
+    a.norm_w = norm.as<bf16>();
+    a.y = y;
+    a.output = go;
+    cuda::gemv(a, nullptr);
+  };
+  const double wbytes_layer = 2.0 * double((Q + 2 * KV) * H + H * Q + 2 * I * H + H * I);
+  // KV cache of `context` tokens for up to Tmax sequences, contiguous blocks.
+  cuda::KvLayout kv;
+  kv.block_size = 16;
+  kv.kv_heads = int32_t(c.num_kv_heads);
+  kv.head_dim = int32_t(D);
+  kv.layers = 1;
+  const int64_t blocks_per_seq = (context + 15) / 16;
+  const int64_t max_seqs = std::min<int64_t>(Tmax, 64);
+  kv.num_blocks =
+      blocks_per_seq * std::max<int64_t>(max_seqs, (prefill_tokens + 15) / 16 / blocks_per_seq + 1);
+  DeviceBuffer pool = random_buffer(kv.bytes() / 2, false, 12);
+  kv.pool = pool.as<bf16>();
+  std::vector<int32_t> tables(size_t(kv.num_blocks));
+  for (size_t i = 0; i < tables.size(); ++i) tables[i] = int32_t(i);
+  DeviceBuffer dtables(tables.size() * 4);
+  R1_CUDA_CHECK(cudaMemcpy(dtables.get(), tables.data(), tables.size() * 4, cudaMemcpyHostToDevice));
+  DeviceBuffer partial(
+      size_t(cuda::attention_partial_floats(Tmax, int32_t(c.num_heads), int32_t(D), int32_t(context)) + 1) *
+      4);
+  std::vector<float> cs(size_t(std::max(context, prefill_tokens) * c.rotary_dim()), 0.5f);
+  DeviceBuffer dcs(cs.size() * 4);
+  R1_CUDA_CHECK(cudaMemcpy(dcs.get(), cs.data(), cs.size() * 4, cudaMemcpyHostToDevice));
+
+  nlohmann::ordered_json out;
+  out["device_copy_bandwidth_GBs"] = rep.bandwidth / 1e9;
+  for (int64_t B : batches) {
+    Reporter r{nlohmann::ordered_json::array(), rep.bandwidth};
+    // Per-row inputs: sequence s holds `context` tokens; row s is its newest.
+    std::vector<int32_t> rows(size_t(B) * 4);
+    for (int64_t s = 0; s < B; ++s) {
+      rows[size_t(s)] = int32_t(context - 1);                                // positions
+      rows[size_t(B + s)] = int32_t(s * blocks_per_seq * 16 + context - 1);  // slots
+      rows[size_t(2 * B + s)] = int32_t(s);                                  // row_seq
+      rows[size_t(3 * B + s)] = int32_t(context);                            // n_keys
+    }
+    DeviceBuffer drows(rows.size() * 4);
+    R1_CUDA_CHECK(cudaMemcpy(drows.get(), rows.data(), rows.size() * 4, cudaMemcpyHostToDevice));
+    const int32_t* pos = drows.as<int32_t>();
+    const double act = double(B);
+    if (B <= cuda::kGemvMaxBatch) {
+      r.add("gemv qkv (norm fused)", time_us([&] {
+              gemv(wqkv, Q + 2 * KV, H, x.get(), B, cuda::GemvInput::RmsNormF32, qkv.get(),
+                   cuda::GemvOutput::Bf16);
+            }),
+            2.0 * double((Q + 2 * KV) * H), 2 * act * double((Q + 2 * KV) * H));
+      r.add("gemv o (+residual)", time_us([&] {
+              gemv(wo, H, Q, att.get(), B, cuda::GemvInput::Bf16, x.get(), cuda::GemvOutput::F32Accumulate);
+            }),
+            2.0 * double(H * Q), 2 * act * double(H * Q));
+      r.add("gemv gate_up (norm fused)", time_us([&] {
+              gemv(wgu, 2 * I, H, x.get(), B, cuda::GemvInput::RmsNormF32, gu.get(), cuda::GemvOutput::Bf16);
+            }),
+            4.0 * double(I * H), 4 * act * double(I * H));
+      r.add("gemv down (swiglu fused, +residual)", time_us([&] {
+              gemv(wdown, H, I, gu.get(), B, cuda::GemvInput::SwiGluBf16, x.get(),
+                   cuda::GemvOutput::F32Accumulate);
+            }),
+            2.0 * double(H * I), 2 * act * double(H * I));
+      r.add("gemv lm_head (norm fused)", time_us([&] {
+              gemv(wlm, V, H, x.get(), B, cuda::GemvInput::RmsNormF32, logits.get(), cuda::GemvOutput::F32);
+            }),
+            2.0 * double(V * H), 2 * act * double(V * H));
+    } else {
+      r.add("gemm qkv", time_us([&] {
+              cuda::gemm(blas, qkv.get(), cuda::GemmOutput::Bf16, h.as<bf16>(), wqkv.as<bf16>(), B, H,
+                         Q + 2 * KV);
+            }),
+            2.0 * double((Q + 2 * KV) * H), 2 * act * double((Q + 2 * KV) * H));
+      r.add("gemm o (+residual)", time_us([&] {
+              cuda::gemm(blas, x.get(), cuda::GemmOutput::F32Accumulate, att.as<bf16>(), wo.as<bf16>(), B, Q,
+                         H);
+            }),
+            2.0 * double(H * Q), 2 * act * double(H * Q));
+      r.add("gemm gate_up", time_us([&] {
+              cuda::gemm(blas, gu.get(), cuda::GemmOutput::Bf16, h.as<bf16>(), wgu.as<bf16>(), B, H, 2 * I);
+            }),
+            4.0 * double(I * H), 4 * act * double(I * H));
+      r.add("gemm down (+residual)", time_us([&] {
+              cuda::gemm(blas, x.get(), cuda::GemmOutput::F32Accumulate, h.as<bf16>(), wdown.as<bf16>(), B, I,
+                         H);
+            }),
+            2.0 * double(H * I), 2 * act * double(H * I));
+      r.add("gemm lm_head", time_us([&] {
+              cuda::gemm(blas, logits.get(), cuda::GemmOutput::F32, h.as<bf16>(), wlm.as<bf16>(), B, H, V);
+            }),
+            2.0 * double(V * H), 2 * act * double(V * H));
+      r.add("rmsnorm", time_us([&] {
+              cuda::rmsnorm_forward(h.as<bf16>(), x.as<float>(), norm.as<bf16>(), B, H, 1e-6f, nullptr);
+            }),
+            act * H * 6.0, 0);
+      r.add("swiglu", time_us([&] { cuda::swiglu_forward(h.as<bf16>(), gu.as<bf16>(), B, I, nullptr); }),
+            act * I * 6.0, 0);
+    }
+    cuda::QkvRopeArgs ra;
+    ra.qkv = qkv.as<bf16>();
+    ra.cos_sin = dcs.as<float>();
+    ra.positions = pos;
+    ra.slot_of_row = pos + B;
+    ra.T = B;
+    ra.heads = int32_t(c.num_heads);
+    ra.kv_heads = int32_t(c.num_kv_heads);
+    ra.head_dim = int32_t(D);
+    ra.rot_dim = int32_t(c.rotary_dim());
+    ra.kv = kv;
+    ra.q_out = q.as<bf16>();
+    r.add("qkv_rope", time_us([&] { cuda::qkv_rope(ra, nullptr); }), act * double(Q + 2 * KV) * 4.0, 0);
+    const double kv_bytes = act * double(context) * double(2 * KV) * 2.0;
+    cuda::AttentionArgs at;
+    at.q = q.as<bf16>();
+    at.rows = B;
+    at.heads = int32_t(c.num_heads);
+    at.tables = dtables.as<int32_t>();
+    at.table_stride = int32_t(blocks_per_seq);
+    at.row_seq = pos + 2 * B;
+    at.n_keys = pos + 3 * B;
+    at.max_keys = int32_t(context);
+    at.scale = 0.1f;
+    at.kv = kv;
+    at.out = att.as<bf16>();
+    at.partial = partial.as<float>();
+    r.add("attention split-K (paged)", time_us([&] { cuda::attention_paged(at, nullptr); }), kv_bytes, 0);
+    std::vector<cuda::FlashTile> tiles;
+    for (int64_t s = 0; s < B; ++s) tiles.push_back({int32_t(s), 1, int32_t(s), int32_t(context - 1)});
+    DeviceBuffer dtiles(tiles.size() * sizeof(cuda::FlashTile));
+    R1_CUDA_CHECK(cudaMemcpy(dtiles.get(), tiles.data(), dtiles.bytes(), cudaMemcpyHostToDevice));
+    if (cuda::flash_supports(int32_t(D))) {
+      cuda::FlashArgs fa{q.as<bf16>(),
+                         int32_t(c.num_heads),
+                         dtiles.as<cuda::FlashTile>(),
+                         int32_t(B),
+                         dtables.as<int32_t>(),
+                         int32_t(blocks_per_seq),
+                         0.1f,
+                         0,
+                         kv,
+                         att.as<bf16>()};
+      r.add("attention flash (1-row tiles)", time_us([&] { cuda::attention_flash(fa, nullptr); }), kv_bytes,
+            0);
+    }
+    std::vector<cuda::RowSampling> sp(static_cast<size_t>(B));
+    for (auto& s : sp) s.temperature = 0;
+    DeviceBuffer dsp(sp.size() * sizeof(cuda::RowSampling)), dtok(size_t(B) * 4);
+    R1_CUDA_CHECK(cudaMemcpy(dsp.get(), sp.data(), dsp.bytes(), cudaMemcpyHostToDevice));
+    r.add("sample greedy", time_us([&] {
+            cuda::sample_rows(logits.as<float>(), B, V, dsp.as<cuda::RowSampling>(), dtok.as<int32_t>(),
+                              nullptr);
+          }),
+          act * double(V) * 4, 0);
+    for (auto& s : sp) s.temperature = 0.7f, s.top_p = 0.9f, s.top_k = 50;
+    R1_CUDA_CHECK(cudaMemcpy(dsp.get(), sp.data(), dsp.bytes(), cudaMemcpyHostToDevice));
+    r.add("sample top-k/top-p", time_us([&] {
+            cuda::sample_rows(logits.as<float>(), B, V, dsp.as<cuda::RowSampling>(), dtok.as<int32_t>(),
+                              nullptr);
+          }),
+          act * double(V) * 4, 0);
+    double layer_us = 0;
+    for (const auto& row : r.rows)
+      if (row["op"].get<std::string>().rfind("gemv lm", 0) &&
+          row["op"].get<std::string>().rfind("gemm lm", 0) &&
+          row["op"].get<std::string>().rfind("sample", 0) &&
+          row["op"].get<std::string>() != "attention flash (1-row tiles)")
+        layer_us += row["us"].get<double>();
+    out[cat("decode_batch_", B)] = {{"ops", r.rows},
+                                    {"layer_us_sum", layer_us},
+                                    {"layer_weight_bytes", wbytes_layer},
+                                    {"layers", c.num_layers}};
+  }
+  {  // Prefill of one prompt.
+    Reporter r{nlohmann::ordered_json::array(), rep.bandwidth};
+    const int64_t T = prefill_tokens;
+    const double t = double(T);
+    r.add("gemm qkv", time_us([&] {
+            cuda::gemm(blas, qkv.get(), cuda::GemmOutput::Bf16, h.as<bf16>(), wqkv.as<bf16>(), T, H,
+                       Q + 2 * KV);
+          }),
+          2.0 * double((Q + 2 * KV) * H), 2 * t * double((Q + 2 * KV) * H));
+    r.add("gemm o (+residual)", time_us([&] {
+            cuda::gemm(blas, x.get(), cuda::GemmOutput::F32Accumulate, att.as<bf16>(), wo.as<bf16>(), T, Q,
+                       H);
+          }),
+          2.0 * double(H * Q), 2 * t * double(H * Q));
+    r.add("gemm gate_up", time_us([&] {
+            cuda::gemm(blas, gu.get(), cuda::GemmOutput::Bf16, h.as<bf16>(), wgu.as<bf16>(), T, H, 2 * I);
+          }),
+          4.0 * double(I * H), 4 * t * double(I * H));
+    r.add("gemm down (+residual)", time_us([&] {
+            cuda::gemm(blas, x.get(), cuda::GemmOutput::F32Accumulate, h.as<bf16>(), wdown.as<bf16>(), T, I,
+                       H);
+          }),
+          2.0 * double(H * I), 2 * t * double(H * I));
+    r.add("rmsnorm", time_us([&] {
+            cuda::rmsnorm_forward(h.as<bf16>(), x.as<float>(), norm.as<bf16>(), T, H, 1e-6f, nullptr);
+          }),
+          t * H * 6.0, 0);
+    r.add("swiglu", time_us([&] { cuda::swiglu_forward(h.as<bf16>(), gu.as<bf16>(), T, I, nullptr); }),
+          t * I * 6.0, 0);
+    std::vector<cuda::FlashTile> tiles;
+    for (int64_t t0 = 0; t0 < T; t0 += cuda::kFlashTileRows)
+      tiles.push_back(
+          {int32_t(t0), int32_t(std::min<int64_t>(cuda::kFlashTileRows, T - t0)), 0, int32_t(t0)});
+    DeviceBuffer dtiles(tiles.size() * sizeof(cuda::FlashTile));
+    R1_CUDA_CHECK(cudaMemcpy(dtiles.get(), tiles.data(), dtiles.bytes(), cudaMemcpyHostToDevice));
+    if (cuda::flash_supports(int32_t(D))) {
+      cuda::FlashArgs fa{q.as<bf16>(),
+                         int32_t(c.num_heads),
+                         dtiles.as<cuda::FlashTile>(),
+                         int32_t(tiles.size()),
+                         dtables.as<int32_t>(),
+                         int32_t(kv.num_blocks),
+                         0.1f,
+                         0,
+                         kv,
+                         att.as<bf16>()};
+      const double flops = 4.0 * double(c.num_heads) * double(D) * t * t / 2;
+      r.add("attention flash (causal)", time_us([&] { cuda::attention_flash(fa, nullptr); }),
+            t * double(2 * KV + 2 * Q) * 2, flops);
+    }
+    out[cat("prefill_", T)] = {{"ops", r.rows}};
+  }
+  return out;
+}
+
+}  // namespace r1

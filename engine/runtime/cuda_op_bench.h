@@ -1,0 +1,14 @@
+#pragma once
+// Per-op timings of the CUDA kernels at a model's decode and prefill shapes (the "perf mode" of each op):
+// median time over repeats measured with CUDA events, bytes moved and FLOPs, and the fraction of the
+// measured copy bandwidth or of the bf16 matrix peak each reaches.
+#include <nlohmann/json.hpp>
+
+#include "engine/model/config.h"
+
+namespace r1 {
+
+nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<int64_t>& batches,
+                                      int64_t prefill_tokens, int64_t context);
+
+}  // namespace r1

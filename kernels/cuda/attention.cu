@@ -1,0 +1,161 @@
+#include <stdexcept>
+
+#include "attention.h"
+#include "device_utils.cuh"
+
+namespace r1::cuda {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kMaxDim = 256;
+
+// grid: (rows, heads, splits). Each warp scores 32 keys at once (a lane per key, the full dot product per
+// lane), then accumulates P·V with 16-byte loads, several keys per step; the 4 warps' partial softmax
+// states are merged through shared memory. One query head per block: K/V rows a group shares come from L2.
+__global__ void __launch_bounds__(kWarps * 32) attention_split_kernel(const AttentionArgs a, int splits) {
+  const int64_t r = blockIdx.x;
+  const int h = blockIdx.y, split = blockIdx.z;
+  const int kvh = h / (a.heads / a.kv.kv_heads);
+  const int D = a.kv.head_dim, BS = a.kv.block_size;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int n_keys = a.n_keys[r];
+  const int begin = split * kAttentionKeysPerSplit, end = min(n_keys, begin + kAttentionKeysPerSplit);
+  const int32_t* table = a.tables + int64_t(a.row_seq[r]) * a.table_stride;
+  __shared__ float qs[kMaxDim];
+  __shared__ float s_ml[kWarps][2];
+  __shared__ float s_o[kWarps][kMaxDim];
+  for (int d = threadIdx.x; d < D; d += kWarps * 32)
+    qs[d] = __bfloat162float(a.q[(r * a.heads + h) * D + d]) * a.scale;
+  __syncthreads();
+  // P·V layout: D/8 lanes cover one key's value row with 16-byte loads, 32/(D/8) keys per step.
+  const int lanes_per_key = D / 8, keys_per_step = 32 / lanes_per_key;
+  const int slot = lane / lanes_per_key, chunk = lane % lanes_per_key;
+  float m = -INFINITY, l = 0.0f;
+  float o[8];
+#pragma unroll
+  for (int e = 0; e < 8; ++e) o[e] = 0.0f;
+  for (int j0 = begin + warp * 32; j0 < end; j0 += kWarps * 32) {
+    const int j = j0 + lane;
+    float s = -INFINITY;
+    const bf16* vrow = nullptr;
+    if (j < end) {
+      const int64_t block = table[j / BS];
+      const int64_t off = (int64_t(kvh) * BS + j % BS) * D;
+      const bf16* krow = a.kv.k_block(a.layer, block) + off;
+      vrow = a.kv.v_block(a.layer, block) + off;
+      float acc = 0.0f;
+      for (int d = 0; d < D; d += 8) {
+        float kf[8];
+        unpack(*reinterpret_cast<const Bf16x8*>(krow + d), kf);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc = fmaf(qs[d + e], kf[e], acc);
+      }
+      s = acc;
+    }
+    const float m_new = fmaxf(m, warp_max(s));
+    const float corr = __expf(m - m_new);
+    const float p = j < end ? __expf(s - m_new) : 0.0f;
+    l = l * corr + warp_sum(p);
+    m = m_new;
+#pragma unroll
+    for (int e = 0; e < 8; ++e) o[e] *= corr;
+    const int n = min(32, end - j0);
+    for (int t0 = 0; t0 < n; t0 += keys_per_step) {
+      const int t = t0 + slot;
+      const float pt = __shfl_sync(0xffffffffu, p, t & 31);
+      const unsigned long long vp =
+          __shfl_sync(0xffffffffu, reinterpret_cast<unsigned long long>(vrow), t & 31);
+      if (t < n) {
+        float vf[8];
+        unpack(*reinterpret_cast<const Bf16x8*>(reinterpret_cast<const bf16*>(vp) + chunk * 8), vf);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) o[e] = fmaf(pt, vf[e], o[e]);
+      }
+    }
+  }
+  // Lanes holding the same dims for different keys add up.
+  for (int off = lanes_per_key; off < 32; off <<= 1)
+#pragma unroll
+    for (int e = 0; e < 8; ++e) o[e] += __shfl_xor_sync(0xffffffffu, o[e], off);
+  if (lane == 0) {
+    s_ml[warp][0] = m;
+    s_ml[warp][1] = l;
+  }
+  if (slot == 0)
+#pragma unroll
+    for (int e = 0; e < 8; ++e) s_o[warp][chunk * 8 + e] = o[e];
+  __syncthreads();
+  float mm = -INFINITY;
+  for (int w = 0; w < kWarps; ++w) mm = fmaxf(mm, s_ml[w][0]);
+  for (int d = threadIdx.x; d < D; d += kWarps * 32) {
+    float ll = 0, acc = 0;
+    if (mm != -INFINITY) {
+      for (int w = 0; w < kWarps; ++w) {
+        const float c = __expf(s_ml[w][0] - mm);
+        ll += s_ml[w][1] * c;
+        acc += s_o[w][d] * c;
+      }
+    }
+    if (splits == 1) {
+      a.out[(r * a.heads + h) * D + d] = __float2bfloat16_rn(ll > 0 ? acc / ll : 0.0f);
+    } else {
+      float* part = a.partial + ((r * a.heads + h) * splits + split) * (D + 2);
+      part[2 + d] = acc;
+      if (d == 0) {
+        part[0] = mm;
+        part[1] = ll;
+      }
+    }
+  }
+}
+
+__global__ void attention_combine_kernel(const AttentionArgs a, int splits) {
+  const int64_t rh = blockIdx.x;  // row * heads + head
+  const int D = a.kv.head_dim;
+  const float* part = a.partial + rh * splits * (D + 2);
+  float mm = -INFINITY;
+  for (int s = 0; s < splits; ++s) mm = fmaxf(mm, part[s * (D + 2)]);
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float ll = 0, o = 0;
+    if (mm != -INFINITY) {
+      for (int s = 0; s < splits; ++s) {
+        const float c = __expf(part[s * (D + 2)] - mm);
+        ll += part[s * (D + 2) + 1] * c;
+        o += part[s * (D + 2) + 2 + d] * c;
+      }
+    }
+    a.out[rh * D + d] = __float2bfloat16_rn(ll > 0 ? o / ll : 0.0f);
+  }
+}
+
+}  // namespace
+
+int32_t attention_splits(int32_t max_keys) {
+  return std::max<int32_t>(1, (max_keys + kAttentionKeysPerSplit - 1) / kAttentionKeysPerSplit);
+}
+
+int64_t attention_partial_floats(int64_t rows, int32_t heads, int32_t head_dim, int32_t max_keys) {
+  const int32_t s = attention_splits(max_keys);
+  return s == 1 ? 0 : rows * heads * s * int64_t(head_dim + 2);
+}
+
+void attention_paged(const AttentionArgs& a, cudaStream_t stream) {
+  const int D = a.kv.head_dim;
+  if (D > kMaxDim || D % 8 || (32 % (D / 8)) != 0)
+    throw std::invalid_argument("attention_paged: head_dim must be 8, 16, 32, 64, 128 or 256");
+  if (a.heads % a.kv.kv_heads)
+    throw std::invalid_argument("attention_paged: heads must be a multiple of kv_heads");
+  if (a.rows <= 0) return;
+  const int splits = attention_splits(a.max_keys);
+  if (splits > 1 && !a.partial)
+    throw std::invalid_argument("attention_paged: split-K needs the partial buffer");
+  const dim3 grid(unsigned(a.rows), unsigned(a.heads), unsigned(splits));
+  attention_split_kernel<<<grid, kWarps * 32, 0, stream>>>(a, splits);
+  R1_CUDA_LAUNCHED();
+  if (splits > 1) {
+    attention_combine_kernel<<<unsigned(a.rows * a.heads), 128, 0, stream>>>(a, splits);
+    R1_CUDA_LAUNCHED();
+  }
+}
+
+}  // namespace r1::cuda

@@ -1,0 +1,74 @@
+#include <algorithm>
+#include <sstream>
+#include <vector>
+
+#include "cuda_common.h"
+
+namespace r1::cuda {
+
+void throw_cuda(cudaError_t err, const char* expr, const char* file, int line) {
+  std::ostringstream os;
+  os << "CUDA error " << int(err) << " (" << cudaGetErrorName(err) << ": " << cudaGetErrorString(err)
+     << ") in " << expr << " at " << file << ":" << line;
+  throw CudaError(os.str(), int(err));
+}
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no device" status
+    return 0;
+  }
+  return n;
+}
+
+DeviceInfo device_info(int device) {
+  cudaDeviceProp p{};
+  R1_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
+  DeviceInfo d;
+  d.name = p.name;
+  d.sm_count = p.multiProcessorCount;
+  d.major = p.major;
+  d.minor = p.minor;
+  d.max_shared_per_block = p.sharedMemPerBlockOptin;
+  R1_CUDA_CHECK(cudaMemGetInfo(&d.free_memory, &d.total_memory));
+  return d;
+}
+
+double measure_copy_bandwidth() {
+  const size_t bytes = size_t(1) << 30;
+  DeviceBuffer a(bytes), b(bytes);
+  R1_CUDA_CHECK(cudaMemset(a.get(), 1, bytes));
+  cudaEvent_t start, stop;
+  R1_CUDA_CHECK(cudaEventCreate(&start));
+  R1_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<float> ms;
+  for (int i = 0; i < 12; ++i) {
+    R1_CUDA_CHECK(cudaEventRecord(start));
+    R1_CUDA_CHECK(cudaMemcpy(b.get(), a.get(), bytes, cudaMemcpyDeviceToDevice));
+    R1_CUDA_CHECK(cudaEventRecord(stop));
+    R1_CUDA_CHECK(cudaEventSynchronize(stop));
+    float t = 0;
+    R1_CUDA_CHECK(cudaEventElapsedTime(&t, start, stop));
+    if (i >= 2) ms.push_back(t);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  std::sort(ms.begin(), ms.end());
+  return 2.0 * double(bytes) / (double(ms[ms.size() / 2]) * 1e-3);
+}
+
+void DeviceBuffer::allocate(size_t bytes) {
+  release();
+  if (bytes == 0) return;
+  R1_CUDA_CHECK(cudaMalloc(&ptr_, bytes));
+  bytes_ = bytes;
+}
+
+void DeviceBuffer::release() {
+  if (ptr_) cudaFree(ptr_);
+  ptr_ = nullptr;
+  bytes_ = 0;
+}
+
+}  // namespace r1::cuda

@@ -1,0 +1,41 @@
+#include <sstream>
+
+#include "gemm.h"
+
+namespace r1::cuda {
+
+void throw_cublas(cublasStatus_t status, const char* expr, const char* file, int line) {
+  std::ostringstream os;
+  os << "cuBLAS error " << int(status) << " (" << cublasGetStatusName(status) << ") in " << expr << " at "
+     << file << ":" << line;
+  throw CudaError(os.str(),
+                  status == CUBLAS_STATUS_ALLOC_FAILED ? int(cudaErrorMemoryAllocation) : -int(status));
+}
+
+Blas::Blas() {
+  R1_CUBLAS_CHECK(cublasCreate(&handle_));
+  workspace_.allocate(size_t(32) << 20);
+  R1_CUBLAS_CHECK(cublasSetWorkspace(handle_, workspace_.get(), workspace_.bytes()));
+  R1_CUBLAS_CHECK(cublasSetMathMode(handle_, CUBLAS_DEFAULT_MATH));
+}
+
+Blas::~Blas() {
+  if (handle_) cublasDestroy(handle_);
+}
+
+void Blas::set_stream(cudaStream_t stream) {
+  R1_CUBLAS_CHECK(cublasSetStream(handle_, stream));
+}
+
+void gemm(Blas& blas, void* y, GemmOutput out, const bf16* x, const bf16* w, int64_t T, int64_t K, int64_t N,
+          int64_t ldy) {
+  if (T <= 0 || N <= 0) return;
+  const float alpha = 1.0f, beta = out == GemmOutput::F32Accumulate ? 1.0f : 0.0f;
+  const cudaDataType_t ytype = out == GemmOutput::Bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  // Column-major view: Y^T [N, T] = W [N, K] (stored as K x N, transposed) times X^T [K, T].
+  R1_CUBLAS_CHECK(cublasGemmEx(blas.handle(), CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(T), int(K), &alpha, w,
+                               CUDA_R_16BF, int(K), x, CUDA_R_16BF, int(K), &beta, y, ytype,
+                               int(ldy ? ldy : N), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+}  // namespace r1::cuda

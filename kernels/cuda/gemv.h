@@ -1,0 +1,42 @@
+#pragma once
+// Matrix-vector products for decode: y[b, r] = sum_k W[r, k] * x[b, k] for a handful of vectors (b < 8),
+// bf16 weights streamed once with 16-byte loads, fp32 accumulation. The input can be produced on the fly
+// (RMSNorm of the fp32 residual, or SwiGLU of a fused gate/up output), and the output can be added into
+// the fp32 residual, so a decoder layer needs no separate norm, activation or residual-add kernels.
+#include "cuda_common.h"
+
+namespace r1::cuda {
+
+constexpr int kGemvMaxBatch = 8;
+
+enum class GemvInput {
+  Bf16,        // x: bf16 [B, K]
+  RmsNormF32,  // x: fp32 [B, K], normalised with norm_w and eps first
+  SwiGluBf16,  // x: bf16 [B, 2K] (gate | up), silu(gate) * up first
+};
+
+enum class GemvOutput {
+  Bf16,           // y: bf16 [B, ldy]
+  F32,            // y: fp32 [B, ldy]
+  F32Accumulate,  // y: fp32 [B, ldy], y += W x
+};
+
+struct GemvArgs {
+  const bf16* w = nullptr;  // [n, k] row-major
+  int64_t n = 0, k = 0;
+  const void* x = nullptr;
+  int64_t batch = 1;
+  GemvInput input = GemvInput::Bf16;
+  const bf16* norm_w = nullptr;  // [k], RmsNormF32
+  float eps = 1e-6f;
+  const bf16* bias = nullptr;  // [n] or null
+  void* y = nullptr;
+  GemvOutput output = GemvOutput::Bf16;
+  int64_t ldy = 0;  // 0: n
+};
+
+// Throws std::invalid_argument when k is not a multiple of 8 or batch is outside [1, kGemvMaxBatch].
+void gemv(const GemvArgs& a, cudaStream_t stream);
+bool gemv_supports(int64_t batch, int64_t k);
+
+}  // namespace r1::cuda

@@ -1,0 +1,211 @@
+#include "device_utils.cuh"
+#include "sampling.h"
+
+namespace r1::cuda {
+namespace {
+
+constexpr int kThreads = 1024;
+
+__device__ __forceinline__ uint32_t order_key(float f) {
+  const uint32_t u = __float_as_uint(f);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+__device__ uint4 philox(uint4 c, uint2 k) {
+#pragma unroll
+  for (int i = 0; i < 10; ++i) {
+    const uint32_t lo0 = 0xD2511F53u * c.x, hi0 = __umulhi(0xD2511F53u, c.x);
+    const uint32_t lo1 = 0xCD9E8D57u * c.z, hi1 = __umulhi(0xCD9E8D57u, c.z);
+    c = make_uint4(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+    k.x += 0x9E3779B9u;
+    k.y += 0xBB67AE85u;
+  }
+  return c;
+}
+
+__device__ __forceinline__ float gumbel(uint32_t index, uint2 key) {
+  const uint32_t bits = philox(make_uint4(index, 0x5eed5eedu, 0, 0), key).x;
+  const float u = (float(bits >> 8) + 0.5f) * (1.0f / 16777216.0f);
+  return -__logf(-__logf(u));
+}
+
+// Block-wide reductions over kThreads threads.
+template <typename T, typename Op>
+__device__ T block_reduce(T v, Op op, T* scratch) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  v = scratch[lane < kThreads / 32 ? lane : 0];
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+struct ArgBest {
+  float value;
+  int32_t index;
+};
+
+__device__ ArgBest better(ArgBest a, ArgBest b) {
+  return (b.value > a.value || (b.value == a.value && b.index < a.index)) ? b : a;
+}
+
+__device__ ArgBest block_argmax(ArgBest v, ArgBest* scratch) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    ArgBest other{__shfl_xor_sync(0xffffffffu, v.value, o), __shfl_xor_sync(0xffffffffu, v.index, o)};
+    v = better(v, other);
+  }
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  v = scratch[lane < kThreads / 32 ? lane : 0];
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    ArgBest other{__shfl_xor_sync(0xffffffffu, v.value, o), __shfl_xor_sync(0xffffffffu, v.index, o)};
+    v = better(v, other);
+  }
+  return v;
+}
+
+// Radix selection from the top: the threshold key such that the elements at or above it reach `target`
+// (a count when MASS is false, a probability mass exp(z - zmax) when true), among elements >= floor_key.
+// Radix selection from the top: the threshold key such that the elements at or above it reach `target`
+// (a count when MASS is false, a probability mass exp(z - zmax) when true), among elements >= floor_key.
+// Each warp fills its own histogram (logits crowd into a few bins, so one shared histogram would
+// serialise every atomic); the warps' histograms are then summed.
+template <bool MASS>
+__device__ uint32_t radix_threshold(const float* z, int64_t vocab, float zmax, uint32_t floor_key,
+                                    float target, float (*hist)[256]) {
+  uint32_t prefix = 0, mask = 0;
+  const int warp = threadIdx.x >> 5;
+  __shared__ uint32_t chosen;
+  __shared__ float remaining;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    for (int b = threadIdx.x; b < 32 * 256; b += kThreads) hist[b / 256][b % 256] = 0.0f;
+    __syncthreads();
+    for (int64_t i = threadIdx.x; i < vocab; i += kThreads) {
+      const uint32_t k = order_key(z[i]);
+      if (k >= floor_key && (k & mask) == prefix)
+        atomicAdd(&hist[warp][(k >> shift) & 255u], MASS ? __expf(z[i] - zmax) : 1.0f);
+    }
+    __syncthreads();
+    if (threadIdx.x < 256) {
+      float t = 0;
+      for (int w = 0; w < 32; ++w) t += hist[w][threadIdx.x];
+      hist[0][threadIdx.x] = t;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      float cum = 0;
+      int b = 255;
+      for (; b > 0; --b) {
+        if (cum + hist[0][b] >= target) break;
+        cum += hist[0][b];
+      }
+      chosen = uint32_t(b);
+      remaining = target - cum;
+    }
+    __syncthreads();
+    prefix |= chosen << shift;
+    mask |= 255u << shift;
+    target = remaining;
+    __syncthreads();
+  }
+  return prefix;
+}
+
+__global__ void __launch_bounds__(kThreads)
+    sample_kernel(float* logits, int64_t vocab, const RowSampling* params, int32_t* tokens) {
+  extern __shared__ uint32_t seen[];  // vocab bits
+  __shared__ float scratch_f[32];
+  __shared__ ArgBest scratch_a[32];
+  __shared__ float hist[32][256];
+  const RowSampling p = params[blockIdx.x];
+  float* z = logits + int64_t(blockIdx.x) * vocab;
+
+  if (p.repetition_penalty != 1.0f && p.history_len > 0) {
+    const int64_t words = (vocab + 31) / 32;
+    for (int64_t w = threadIdx.x; w < words; w += kThreads) seen[w] = 0;
+    __syncthreads();
+    for (int i = threadIdx.x; i < p.history_len; i += kThreads) {
+      const int32_t id = p.history[i];
+      if (id >= 0 && id < vocab) atomicOr(&seen[id >> 5], 1u << (id & 31));
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < p.history_len; i += kThreads) {
+      const int32_t id = p.history[i];
+      if (id < 0 || id >= vocab) continue;
+      const uint32_t bit = 1u << (id & 31);
+      if (atomicAnd(&seen[id >> 5], ~bit) & bit) {  // the first thread to clear the bit applies the penalty
+        const float l = z[id];
+        z[id] = l < 0 ? l * p.repetition_penalty : l / p.repetition_penalty;
+      }
+    }
+    __syncthreads();
+  }
+
+  if (p.temperature == 0.0f) {
+    ArgBest best{-INFINITY, 0};
+    for (int64_t i = threadIdx.x; i < vocab; i += kThreads) best = better(best, ArgBest{z[i], int32_t(i)});
+    best = block_argmax(best, scratch_a);
+    if (threadIdx.x == 0) tokens[blockIdx.x] = best.index;
+    return;
+  }
+
+  const float inv_t = 1.0f / p.temperature;
+  float local_max = -INFINITY;
+  for (int64_t i = threadIdx.x; i < vocab; i += kThreads) {
+    z[i] *= inv_t;
+    local_max = fmaxf(local_max, z[i]);
+  }
+  const float zmax = block_reduce(
+      local_max, [](float a, float b) { return fmaxf(a, b); }, scratch_f);
+
+  uint32_t floor_key = 0;
+  if (p.top_k > 0 && p.top_k < vocab)
+    floor_key = radix_threshold<false>(z, vocab, zmax, 0, float(p.top_k), hist);
+  if (p.top_p < 1.0f) {
+    float local = 0;
+    for (int64_t i = threadIdx.x; i < vocab; i += kThreads)
+      if (order_key(z[i]) >= floor_key) local += __expf(z[i] - zmax);
+    const float total = block_reduce(
+        local, [](float a, float b) { return a + b; }, scratch_f);
+    floor_key = max(floor_key, radix_threshold<true>(z, vocab, zmax, floor_key, p.top_p * total, hist));
+  }
+  if (p.min_p > 0.0f) floor_key = max(floor_key, order_key(zmax + __logf(p.min_p)));
+  // The top token always qualifies, whatever rounding did to the thresholds.
+  floor_key = min(floor_key, order_key(zmax));
+
+  const uint2 key = make_uint2(p.key_lo, p.key_hi);
+  ArgBest best{-INFINITY, 0};
+  for (int64_t i = threadIdx.x; i < vocab; i += kThreads) {
+    if (order_key(z[i]) < floor_key) continue;
+    best = better(best, ArgBest{z[i] + gumbel(uint32_t(i), key), int32_t(i)});
+  }
+  best = block_argmax(best, scratch_a);
+  if (threadIdx.x == 0) tokens[blockIdx.x] = best.index;
+}
+
+}  // namespace
+
+void sample_rows(float* logits, int64_t rows, int64_t vocab, const RowSampling* params, int32_t* tokens,
+                 cudaStream_t stream) {
+  if (rows <= 0) return;
+  const size_t smem = size_t((vocab + 31) / 32) * 4;
+  static const bool configured = [] {
+    R1_CUDA_CHECK(
+        cudaFuncSetAttribute(sample_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024));
+    return true;
+  }();
+  (void)configured;
+  if (smem > 160 * 1024) throw std::invalid_argument("sample_rows: vocabulary too large");
+  sample_kernel<<<unsigned(rows), kThreads, smem, stream>>>(logits, vocab, params, tokens);
+  R1_CUDA_LAUNCHED();
+}
+
+}  // namespace r1::cuda

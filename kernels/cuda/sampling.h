@@ -1,0 +1,26 @@
+#pragma once
+// Token sampling on the device, one block per row of logits: repetition penalty over the sequence's
+// history (applied once per distinct id), then greedy argmax, or temperature with top-k, top-p and min-p
+// thresholds found by radix selection over the float bits (counts for top-k, probability mass for top-p:
+// never a sort of the vocabulary), then an exact draw by the Gumbel-max trick with a counter-based
+// generator keyed per row, so the result depends only on the logits and the key.
+#include "cuda_common.h"
+
+namespace r1::cuda {
+
+struct RowSampling {
+  float temperature = 1.0f;  // 0: greedy
+  float top_p = 1.0f;
+  float min_p = 0.0f;
+  float repetition_penalty = 1.0f;
+  int32_t top_k = 0;
+  uint32_t key_lo = 0, key_hi = 0;   // random key of this draw
+  const int32_t* history = nullptr;  // device ids the penalty applies to
+  int32_t history_len = 0;
+};
+
+// logits: [rows, vocab] fp32, modified in place. params: device array [rows]. tokens: device [rows].
+void sample_rows(float* logits, int64_t rows, int64_t vocab, const RowSampling* params, int32_t* tokens,
+                 cudaStream_t stream);
+
+}  // namespace r1::cuda

@@ -1,0 +1,463 @@
+// Every CUDA op against a double-precision CPU reference on random inputs of several shapes (the ggml
+// test-backend-ops idea), with bf16 tolerances; and the device sampler against the softmax it samples.
+#include <cuda_runtime_api.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "kernels/common/half.h"
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/attention_prefill.h"
+#include "kernels/cuda/gemm.h"
+#include "kernels/cuda/gemv.h"
+#include "kernels/cuda/qkv_rope.h"
+#include "kernels/cuda/rmsnorm.h"
+#include "kernels/cuda/sampling.h"
+#include "kernels/cuda/swiglu.h"
+#include "testlib/gpu_test.h"
+
+using namespace r1;
+using cuda::bf16;
+
+namespace {
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+// Rounds to bf16 in place and returns the bits.
+std::vector<uint16_t> to_bf16(std::vector<float>& v) {
+  std::vector<uint16_t> b(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    b[i] = f32_to_bf16(v[i]);
+    v[i] = bf16_to_f32(b[i]);
+  }
+  return b;
+}
+
+template <typename T>
+cuda::DeviceBuffer upload(const std::vector<T>& v) {
+  cuda::DeviceBuffer d(v.size() * sizeof(T));
+  cudaMemcpy(d.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice);
+  return d;
+}
+
+template <typename T>
+std::vector<T> download(const cuda::DeviceBuffer& d, size_t n) {
+  std::vector<T> v(n);
+  R1_CUDA_CHECK(cudaDeviceSynchronize());
+  cudaMemcpy(v.data(), d.get(), n * sizeof(T), cudaMemcpyDeviceToHost);
+  return v;
+}
+
+std::vector<float> widen(const std::vector<uint16_t>& b) {
+  std::vector<float> v(b.size());
+  for (size_t i = 0; i < b.size(); ++i) v[i] = bf16_to_f32(b[i]);
+  return v;
+}
+
+// Normalised mean squared error; NaN counts as failure.
+double nmse(const std::vector<float>& got, const std::vector<double>& want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (!std::isfinite(got[i])) return INFINITY;
+    num += (got[i] - want[i]) * (got[i] - want[i]);
+    den += want[i] * want[i];
+  }
+  return num / std::max(den, 1e-30);
+}
+
+}  // namespace
+
+class TestKernelsCuda : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void gemv_all_modes_data() {
+    QTest::addColumn<int>("batch");
+    QTest::addColumn<int>("n");
+    QTest::addColumn<int>("k");
+    QTest::addColumn<int>("input");
+    QTest::addColumn<int>("output");
+    for (int b : {1, 3, 8})
+      for (int in = 0; in < 3; ++in)
+        for (int out = 0; out < 3; ++out)
+          QTest::newRow(qPrintable(QString("b%1 in%2 out%3").arg(b).arg(in).arg(out)))
+              << b << 333 << 1544 << in << out;
+    QTest::newRow("small k") << 2 << 64 << 16 << 0 << 1;
+    QTest::newRow("lm-head-like") << 1 << 50000 << 896 << 1 << 1;
+  }
+  void gemv_all_modes() {
+    QFETCH(int, batch);
+    QFETCH(int, n);
+    QFETCH(int, k);
+    QFETCH(int, input);
+    QFETCH(int, output);
+    const auto in = cuda::GemvInput(input);
+    const auto out = cuda::GemvOutput(output);
+    auto w = randn(size_t(n) * k, 1, 0.05f);
+    const auto wb = to_bf16(w);
+    auto bias = randn(size_t(n), 2);
+    const auto bb = to_bf16(bias);
+    auto normw = randn(size_t(k), 3, 0.3f);
+    for (auto& v : normw) v += 1.0f;
+    const auto nb = to_bf16(normw);
+    const int64_t xk = in == cuda::GemvInput::SwiGluBf16 ? 2 * k : k;
+    auto x = randn(size_t(batch) * xk, 4);
+    std::vector<uint16_t> xb;
+    if (in != cuda::GemvInput::RmsNormF32) xb = to_bf16(x);
+    auto y0 = randn(size_t(batch) * n, 5);
+    // Reference input vectors as the kernel forms them (bf16-rounded).
+    std::vector<float> xin(size_t(batch) * k);
+    for (int b = 0; b < batch; ++b) {
+      double ss = 0;
+      for (int i = 0; i < k; ++i) ss += double(x[size_t(b * xk + i)]) * x[size_t(b * xk + i)];
+      for (int i = 0; i < k; ++i) {
+        float v;
+        if (in == cuda::GemvInput::Bf16) {
+          v = x[size_t(b * k + i)];
+        } else if (in == cuda::GemvInput::SwiGluBf16) {
+          const float g = x[size_t(b * xk + i)], u = x[size_t(b * xk + k + i)];
+          v = g / (1 + std::exp(-g)) * u;
+        } else {
+          v = float(x[size_t(b * k + i)] / std::sqrt(ss / k + 1e-6) * normw[size_t(i)]);
+        }
+        xin[size_t(b * k + i)] = bf16_to_f32(f32_to_bf16(v));
+      }
+    }
+    std::vector<double> ref(size_t(batch) * n);
+    for (int b = 0; b < batch; ++b)
+      for (int r = 0; r < n; ++r) {
+        double s = bias[size_t(r)];
+        for (int i = 0; i < k; ++i) s += double(w[size_t(r) * k + i]) * xin[size_t(b * k + i)];
+        ref[size_t(b * n + r)] = s + (out == cuda::GemvOutput::F32Accumulate ? y0[size_t(b * n + r)] : 0.0);
+      }
+    auto dw = upload(wb), dbias = upload(bb), dnorm = upload(nb);
+    auto dx = in == cuda::GemvInput::RmsNormF32 ? upload(x) : upload(xb);
+    cuda::DeviceBuffer dy =
+        out == cuda::GemvOutput::Bf16 ? cuda::DeviceBuffer(size_t(batch) * n * 2) : upload(y0);
+    cuda::GemvArgs a;
+    a.w = dw.as<bf16>();
+    a.n = n;
+    a.k = k;
+    a.x = dx.get();
+    a.batch = batch;
+    a.input = in;
+    a.norm_w = dnorm.as<bf16>();
+    a.bias = dbias.as<bf16>();
+    a.y = dy.get();
+    a.output = out;
+    cuda::gemv(a, nullptr);
+    const std::vector<float> got = out == cuda::GemvOutput::Bf16 ? widen(download<uint16_t>(dy, ref.size()))
+                                                                 : download<float>(dy, ref.size());
+    const double e = nmse(got, ref);
+    QVERIFY2(e < (out == cuda::GemvOutput::Bf16 ? 2e-5 : 1e-7), qPrintable(QString("NMSE %1").arg(e)));
+  }
+
+  void gemm_matches_reference_data() {
+    QTest::addColumn<int>("T");
+    QTest::addColumn<int>("out");
+    QTest::newRow("bf16 out") << 37 << 0;
+    QTest::newRow("f32 out") << 129 << 1;
+    QTest::newRow("f32 accumulate") << 64 << 2;
+  }
+  void gemm_matches_reference() {
+    QFETCH(int, T);
+    QFETCH(int, out);
+    const int K = 320, N = 200;
+    auto x = randn(size_t(T) * K, 6), w = randn(size_t(N) * K, 7, 0.05f), y0 = randn(size_t(T) * N, 8);
+    const auto xb = to_bf16(x), wb = to_bf16(w);
+    std::vector<double> ref(size_t(T) * N);
+    for (int t = 0; t < T; ++t)
+      for (int r = 0; r < N; ++r) {
+        double s = out == 2 ? y0[size_t(t * N + r)] : 0.0;
+        for (int i = 0; i < K; ++i) s += double(x[size_t(t * K + i)]) * w[size_t(r * K + i)];
+        ref[size_t(t * N + r)] = s;
+      }
+    cuda::Blas blas;
+    auto dx = upload(xb), dw = upload(wb);
+    cuda::DeviceBuffer dy = out == 0 ? cuda::DeviceBuffer(size_t(T) * N * 2) : upload(y0);
+    cuda::gemm(blas, dy.get(), cuda::GemmOutput(out), dx.as<bf16>(), dw.as<bf16>(), T, K, N);
+    const auto got = out == 0 ? widen(download<uint16_t>(dy, ref.size())) : download<float>(dy, ref.size());
+    QVERIFY2(nmse(got, ref) < 2e-5, qPrintable(QString::number(nmse(got, ref))));
+  }
+
+  void rmsnorm_and_swiglu() {
+    const int rows = 5, dim = 1000;
+    auto x = randn(size_t(rows) * dim, 9, 2.0f), w = randn(size_t(dim), 10);
+    const auto wb = to_bf16(w);
+    std::vector<double> ref(x.size());
+    for (int r = 0; r < rows; ++r) {
+      double ss = 0;
+      for (int i = 0; i < dim; ++i) ss += double(x[size_t(r * dim + i)]) * x[size_t(r * dim + i)];
+      for (int i = 0; i < dim; ++i)
+        ref[size_t(r * dim + i)] = x[size_t(r * dim + i)] / std::sqrt(ss / dim + 1e-5) * w[size_t(i)];
+    }
+    auto dx = upload(x), dw = upload(wb);
+    cuda::DeviceBuffer dy(x.size() * 2);
+    cuda::rmsnorm_forward(dy.as<bf16>(), dx.as<float>(), dw.as<bf16>(), rows, dim, 1e-5f, nullptr);
+    QVERIFY(nmse(widen(download<uint16_t>(dy, x.size())), ref) < 2e-5);
+
+    auto gu = randn(size_t(rows) * 2 * dim, 11);
+    const auto gub = to_bf16(gu);
+    std::vector<double> sref(size_t(rows) * dim);
+    for (int t = 0; t < rows; ++t)
+      for (int i = 0; i < dim; ++i) {
+        const double g = gu[size_t(t * 2 * dim + i)], u = gu[size_t(t * 2 * dim + dim + i)];
+        sref[size_t(t * dim + i)] = g / (1 + std::exp(-g)) * u;
+      }
+    auto dgu = upload(gub);
+    cuda::swiglu_forward(dy.as<bf16>(), dgu.as<bf16>(), rows, dim, nullptr);
+    QVERIFY(nmse(widen(download<uint16_t>(dy, sref.size())), sref) < 2e-5);
+  }
+
+  // qkv_rope then attention over a paged cache whose blocks are scattered, against a dense reference.
+  void rope_and_paged_attention_data() {
+    QTest::addColumn<int>("D");
+    QTest::addColumn<int>("H");
+    QTest::addColumn<int>("KVH");
+    QTest::addColumn<int>("n");
+    QTest::addColumn<bool>("qknorm");
+    QTest::addColumn<bool>("interleaved");
+    QTest::newRow("gqa-6 d128 split") << 128 << 12 << 2 << 700 << false << false;
+    QTest::newRow("qwen3 norm d128") << 128 << 16 << 8 << 40 << true << false;
+    QTest::newRow("d64 group 7") << 64 << 14 << 2 << 300 << false << false;
+    QTest::newRow("d16 mha interleaved") << 16 << 4 << 4 << 33 << false << true;
+    QTest::newRow("group 12 (two chunks)") << 32 << 12 << 1 << 90 << false << false;
+    QTest::newRow("d64 long") << 64 << 8 << 2 << 1000 << false << false;
+  }
+  void rope_and_paged_attention() {
+    QFETCH(int, D);
+    QFETCH(int, H);
+    QFETCH(int, KVH);
+    QFETCH(int, n);
+    QFETCH(bool, qknorm);
+    QFETCH(bool, interleaved);
+    const int BS = 16, nblocks = (n + BS - 1) / BS + 3, W = (H + 2 * KVH) * D, rot = D;
+    // Block table: a shuffled set of physical blocks.
+    std::vector<int32_t> table(static_cast<size_t>(nblocks));
+    std::iota(table.begin(), table.end(), 0);
+    std::shuffle(table.begin(), table.end(), std::mt19937(12));
+    auto qkv = randn(size_t(n) * W, 13);
+    const auto qkvb = to_bf16(qkv);
+    auto bias = randn(size_t(W), 14, 0.1f);
+    const auto biasb = to_bf16(bias);
+    auto qn = randn(size_t(D), 15, 0.2f), kn = randn(size_t(D), 16, 0.2f);
+    for (auto& v : qn) v += 1;
+    for (auto& v : kn) v += 1;
+    const auto qnb = to_bf16(qn), knb = to_bf16(kn);
+    std::vector<float> cs(size_t(n) * rot);
+    for (int p = 0; p < n; ++p)
+      for (int i = 0; i < rot / 2; ++i) {
+        const double ang = p * std::pow(10000.0, -2.0 * i / rot);
+        cs[size_t(p * rot + i)] = float(std::cos(ang));
+        cs[size_t(p * rot + rot / 2 + i)] = float(std::sin(ang));
+      }
+    const size_t rows = static_cast<size_t>(n);
+    std::vector<int32_t> pos(rows), slot_ids(rows), row_seq(rows, 0), nkeys(rows);
+    for (int t = 0; t < n; ++t) {
+      pos[size_t(t)] = t;
+      slot_ids[size_t(t)] = table[size_t(t / BS)] * BS + t % BS;
+      nkeys[size_t(t)] = t + 1;
+    }
+    // Reference: bias, norm, rope on q and k.
+    std::vector<double> q(size_t(n) * H * D), k(size_t(n) * KVH * D), v(size_t(n) * KVH * D);
+    for (int t = 0; t < n; ++t)
+      for (int h = 0; h < H + 2 * KVH; ++h) {
+        std::vector<double> x(static_cast<size_t>(D));
+        double ss = 0;
+        for (int d = 0; d < D; ++d) {
+          x[size_t(d)] = double(qkv[size_t(t * W + h * D + d)]) + bias[size_t(h * D + d)];
+          ss += x[size_t(d)] * x[size_t(d)];
+        }
+        const bool isq = h < H, isk = !isq && h < H + KVH;
+        if (qknorm && (isq || isk))
+          for (int d = 0; d < D; ++d)
+            x[size_t(d)] *= 1 / std::sqrt(ss / D + 1e-6) * (isq ? qn : kn)[size_t(d)];
+        std::vector<double> y = x;
+        if (isq || isk)
+          for (int i = 0; i < rot / 2; ++i) {
+            const int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + rot / 2;
+            const double c = cs[size_t(t * rot + i)], s = cs[size_t(t * rot + rot / 2 + i)];
+            y[size_t(a)] = x[size_t(a)] * c - x[size_t(b)] * s;
+            y[size_t(b)] = x[size_t(b)] * c + x[size_t(a)] * s;
+          }
+        for (int d = 0; d < D; ++d) {
+          if (isq)
+            q[size_t((t * H + h) * D + d)] = y[size_t(d)];
+          else if (isk)
+            k[size_t((t * KVH + h - H) * D + d)] = y[size_t(d)];
+          else
+            v[size_t((t * KVH + h - H - KVH) * D + d)] = y[size_t(d)];
+        }
+      }
+    const float scale = 1.0f / std::sqrt(float(D));
+    std::vector<double> ref(size_t(n) * H * D);
+    for (int t = 0; t < n; ++t)
+      for (int h = 0; h < H; ++h) {
+        const int g = h / (H / KVH);
+        std::vector<double> s(static_cast<size_t>(t + 1));
+        double mx = -1e300, sum = 0;
+        for (int j = 0; j <= t; ++j) {
+          double dot = 0;
+          for (int d = 0; d < D; ++d)
+            dot += q[size_t((t * H + h) * D + d)] * k[size_t((j * KVH + g) * D + d)];
+          s[size_t(j)] = dot * scale;
+          mx = std::max(mx, s[size_t(j)]);
+        }
+        for (auto& e : s) sum += (e = std::exp(e - mx));
+        for (int d = 0; d < D; ++d) {
+          double o = 0;
+          for (int j = 0; j <= t; ++j) o += s[size_t(j)] / sum * v[size_t((j * KVH + g) * D + d)];
+          ref[size_t((t * H + h) * D + d)] = o;
+        }
+      }
+    cuda::KvLayout kv;
+    kv.num_blocks = nblocks;
+    kv.block_size = BS;
+    kv.kv_heads = KVH;
+    kv.head_dim = D;
+    kv.layers = 2;
+    cuda::DeviceBuffer pool(size_t(kv.bytes()));
+    kv.pool = pool.as<bf16>();
+    auto dqkv = upload(qkvb), dbias = upload(biasb), dqn = upload(qnb), dkn = upload(knb), dcs = upload(cs);
+    auto dpos = upload(pos), dslots = upload(slot_ids), dseq = upload(row_seq), dn = upload(nkeys),
+         dtable = upload(table);
+    cuda::DeviceBuffer dq(size_t(n) * H * D * 2), dout(size_t(n) * H * D * 2);
+    cuda::QkvRopeArgs r;
+    r.qkv = dqkv.as<bf16>();
+    r.bias = dbias.as<bf16>();
+    r.q_norm = qknorm ? dqn.as<bf16>() : nullptr;
+    r.k_norm = qknorm ? dkn.as<bf16>() : nullptr;
+    r.cos_sin = dcs.as<float>();
+    r.positions = dpos.as<int32_t>();
+    r.slot_of_row = dslots.as<int32_t>();
+    r.T = n;
+    r.heads = H;
+    r.kv_heads = KVH;
+    r.head_dim = D;
+    r.rot_dim = rot;
+    r.interleaved = interleaved;
+    r.layer = 1;
+    r.kv = kv;
+    r.q_out = dq.as<bf16>();
+    cuda::qkv_rope(r, nullptr);
+    std::vector<float> qgot = widen(download<uint16_t>(dq, q.size()));
+    QVERIFY2(nmse(qgot, q) < 2e-5, qPrintable(QString("q NMSE %1").arg(nmse(qgot, q))));
+    cuda::DeviceBuffer partial(size_t(cuda::attention_partial_floats(n, H, D, n) + 1) * 4);
+    cuda::AttentionArgs at;
+    at.q = dq.as<bf16>();
+    at.rows = n;
+    at.heads = H;
+    at.tables = dtable.as<int32_t>();
+    at.table_stride = nblocks;
+    at.row_seq = dseq.as<int32_t>();
+    at.n_keys = dn.as<int32_t>();
+    at.max_keys = n;
+    at.scale = scale;
+    at.layer = 1;
+    at.kv = kv;
+    at.out = dout.as<bf16>();
+    at.partial = partial.as<float>();
+    cuda::attention_paged(at, nullptr);
+    const auto got = widen(download<uint16_t>(dout, ref.size()));
+    QVERIFY2(nmse(got, ref) < 1e-4, qPrintable(QString("attention NMSE %1").arg(nmse(got, ref))));
+    if (!cuda::flash_supports(D)) return;
+    // The flash kernel on the same cache, in tiles of up to 64 rows; poisoned output first.
+    std::vector<cuda::FlashTile> tiles;
+    for (int t0 = 0; t0 < n; t0 += cuda::kFlashTileRows)
+      tiles.push_back({t0, std::min(cuda::kFlashTileRows, n - t0), 0, t0});
+    auto dtiles = upload(tiles);
+    R1_CUDA_CHECK(cudaMemset(dout.get(), 0xff, dout.bytes()));
+    cuda::FlashArgs fa;
+    fa.q = dq.as<bf16>();
+    fa.heads = H;
+    fa.tiles = dtiles.as<cuda::FlashTile>();
+    fa.n_tiles = int32_t(tiles.size());
+    fa.tables = dtable.as<int32_t>();
+    fa.table_stride = nblocks;
+    fa.scale = scale;
+    fa.layer = 1;
+    fa.kv = kv;
+    fa.out = dout.as<bf16>();
+    cuda::attention_flash(fa, nullptr);
+    const auto flash = widen(download<uint16_t>(dout, ref.size()));
+    QVERIFY2(nmse(flash, ref) < 1e-4, qPrintable(QString("flash attention NMSE %1").arg(nmse(flash, ref))));
+  }
+
+  void sampling_greedy_filters_and_distribution() {
+    const int V = 151936;
+    std::vector<float> base(static_cast<size_t>(V));
+    std::mt19937 g(17);
+    std::normal_distribution<float> d(0, 1);
+    for (auto& x : base) x = d(g) - 14.0f;
+    // Five strong tokens with softmax-known weights (the rest carry ~0.15% of the mass).
+    const std::vector<int> strong = {1234, 99, 150000, 7, 42};
+    const std::vector<double> p = {0.4, 0.3, 0.15, 0.1, 0.05};
+    for (size_t i = 0; i < strong.size(); ++i) base[size_t(strong[i])] = float(std::log(p[i]) + 5.0);
+    const int rows = 4000;
+    std::vector<float> logits;
+    std::vector<cuda::RowSampling> params(static_cast<size_t>(rows));
+    for (int r = 0; r < rows; ++r) {
+      logits.insert(logits.end(), base.begin(), base.end());
+      params[size_t(r)].key_lo = uint32_t(r * 2654435761u);
+      params[size_t(r)].key_hi = uint32_t(r);
+    }
+    const auto run = [&](const std::function<void(cuda::RowSampling&)>& set) {
+      for (auto& p1 : params) set(p1);
+      auto dl = upload(logits), dp = upload(params);
+      cuda::DeviceBuffer dt(size_t(rows) * 4);
+      cuda::sample_rows(dl.as<float>(), rows, V, dp.as<cuda::RowSampling>(), dt.as<int32_t>(), nullptr);
+      std::map<int, int> h;
+      for (int t : download<int32_t>(dt, size_t(rows))) h[t]++;
+      return h;
+    };
+    auto h = run([](cuda::RowSampling& s) { s.temperature = 0; });
+    QCOMPARE(h.size(), size_t(1));
+    QCOMPARE(h.begin()->first, 1234);
+    h = run([](cuda::RowSampling& s) {
+      s.temperature = 1;
+      s.top_k = 1;
+    });
+    QVERIFY(h.size() == 1 && h.count(1234));
+    h = run([](cuda::RowSampling& s) {
+      s.top_k = 0;
+      s.top_p = 0.65f;
+    });  // 0.4 + 0.3 reach it
+    QVERIFY(h.size() == 2 && h.count(1234) && h.count(99));
+    h = run([](cuda::RowSampling& s) {
+      s.top_p = 1;
+      s.top_k = 3;
+    });
+    QVERIFY(h.size() == 3 && !h.count(7));
+    h = run([](cuda::RowSampling& s) {
+      s.top_k = 0;
+      s.min_p = 0.3f;
+    });  // keeps p >= 0.12
+    QVERIFY(h.size() == 3 && h.count(150000));
+    h = run([](cuda::RowSampling& s) { s.min_p = 0; });
+    for (size_t i = 0; i < strong.size(); ++i) {
+      const double got = double(h[strong[i]]) / rows, want = p[i] * 0.9986;
+      QVERIFY2(std::abs(got - want) < 5 * std::sqrt(want * (1 - want) / rows) + 0.003,
+               qPrintable(QString("token %1: %2 vs %3").arg(strong[i]).arg(got).arg(want)));
+    }
+    // Repetition penalty: the history holds the top token twice; penalty 1e4 removes it from greedy.
+    const std::vector<int32_t> hist = {1234, 5, 1234};
+    auto dh = upload(hist);
+    h = run([&](cuda::RowSampling& s) {
+      s.temperature = 0;
+      s.repetition_penalty = 1e4f;
+      s.history = dh.as<int32_t>();
+      s.history_len = 3;
+    });
+    QVERIFY(h.size() == 1 && h.count(99));
+  }
+};
+
+R1_GPU_TEST_MAIN(TestKernelsCuda)
+#include "tst_kernels_cuda.moc"

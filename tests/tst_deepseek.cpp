@@ -101,7 +101,7 @@ class TestDeepseek : public QObject {
   static void fixtures_and_paths() {
     QTest::addColumn<QString>("name");
     QTest::addColumn<int>("path");
-    for (const char* n : {"deepseek-v2-lite-style", "deepseek-v3-yarn"})
+    for (const char* n : {"deepseek-v2-lite-style", "deepseek-v2-odd-dims", "deepseek-v3-yarn"})
       for (MlaPath p : {MlaPath::Expanded, MlaPath::Absorbed, MlaPath::Auto})
         QTest::newRow(qPrintable(QString("%1 %2").arg(n, path_name(p)))) << n << int(p);
   }
@@ -140,6 +140,7 @@ class TestDeepseek : public QObject {
   void paths_agree_while_decoding_data() {
     QTest::addColumn<QString>("name");
     QTest::newRow("v2") << "deepseek-v2-lite-style";
+    QTest::newRow("v2 odd dims") << "deepseek-v2-odd-dims";
     QTest::newRow("v3") << "deepseek-v3-yarn";
   }
   void paths_agree_while_decoding() {

@@ -11,6 +11,7 @@ using ArgList = std::vector<std::string>;
 int cmd_info(const ArgList& args);
 int cmd_logits(const ArgList& args);
 int cmd_generate(const ArgList& args);
+int cmd_convert(const ArgList& args);
 int cmd_tokenize(const ArgList& args);
 int cmd_bench(const ArgList& args);
 int bench_decode(const ArgList& args);

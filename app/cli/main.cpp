@@ -20,6 +20,7 @@ const char* kUsage =
     "  generate  --model DIR (--ids 1,2,3 | --prompt TEXT) [--max-new-tokens N] [--greedy | --temperature T\n"
     "            --top-k K --top-p P --min-p P --repetition-penalty R --seed S] [--chat] [--print-ids]\n"
     "            [--device cpu|cuda]\n"
+    "  convert   --model DIR --out DIR [--dtype bf16|f16|f32]   (a Hugging Face folder transformers loads)\n"
     "  tokenize  --tokenizer FILE|DIR (--text TEXT | --text-file F) [--decode]\n"
     "            prints the ids as a JSON list; --decode adds a second line, the decoded text as a JSON "
     "string\n"
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
   }
   const std::map<std::string, std::function<int(const ArgList&)>> commands = {
       {"info", cmd_info},         {"logits", cmd_logits}, {"generate", cmd_generate},
-      {"tokenize", cmd_tokenize}, {"bench", cmd_bench},
+      {"tokenize", cmd_tokenize}, {"bench", cmd_bench},   {"convert", cmd_convert},
   };
   const auto it = commands.find(argv[1]);
   if (it == commands.end()) {

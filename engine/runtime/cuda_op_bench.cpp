@@ -109,6 +109,29 @@ nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<in
     a.output = go;
     cuda::gemv(a, nullptr);
   };
+  // The four projections of a decoder layer through cuBLAS for T rows.
+  const auto add_layer_gemms = [&](Reporter& r, int64_t T) {
+    const double t = double(T);
+    r.add("gemm qkv", time_us([&] {
+            cuda::gemm(blas, qkv.get(), cuda::GemmOutput::Bf16, h.as<bf16>(), wqkv.as<bf16>(), T, H,
+                       Q + 2 * KV);
+          }),
+          2.0 * double((Q + 2 * KV) * H), 2 * t * double((Q + 2 * KV) * H));
+    r.add("gemm o (+residual)", time_us([&] {
+            cuda::gemm(blas, x.get(), cuda::GemmOutput::F32Accumulate, att.as<bf16>(), wo.as<bf16>(), T, Q,
+                       H);
+          }),
+          2.0 * double(H * Q), 2 * t * double(H * Q));
+    r.add("gemm gate_up", time_us([&] {
+            cuda::gemm(blas, gu.get(), cuda::GemmOutput::Bf16, h.as<bf16>(), wgu.as<bf16>(), T, H, 2 * I);
+          }),
+          4.0 * double(I * H), 4 * t * double(I * H));
+    r.add("gemm down (+residual)", time_us([&] {
+            cuda::gemm(blas, x.get(), cuda::GemmOutput::F32Accumulate, h.as<bf16>(), wdown.as<bf16>(), T, I,
+                       H);
+          }),
+          2.0 * double(H * I), 2 * t * double(H * I));
+  };
   const double wbytes_layer = 2.0 * double((Q + 2 * KV) * H + H * Q + 2 * I * H + H * I);
   // KV cache of `context` tokens for up to Tmax sequences, contiguous blocks.
   cuda::KvLayout kv;
@@ -173,25 +196,7 @@ nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<in
             }),
             2.0 * double(V * H), 2 * act * double(V * H));
     } else {
-      r.add("gemm qkv", time_us([&] {
-              cuda::gemm(blas, qkv.get(), cuda::GemmOutput::Bf16, h.as<bf16>(), wqkv.as<bf16>(), B, H,
-                         Q + 2 * KV);
-            }),
-            2.0 * double((Q + 2 * KV) * H), 2 * act * double((Q + 2 * KV) * H));
-      r.add("gemm o (+residual)", time_us([&] {
-              cuda::gemm(blas, x.get(), cuda::GemmOutput::F32Accumulate, att.as<bf16>(), wo.as<bf16>(), B, Q,
-                         H);
-            }),
-            2.0 * double(H * Q), 2 * act * double(H * Q));
-      r.add("gemm gate_up", time_us([&] {
-              cuda::gemm(blas, gu.get(), cuda::GemmOutput::Bf16, h.as<bf16>(), wgu.as<bf16>(), B, H, 2 * I);
-            }),
-            4.0 * double(I * H), 4 * act * double(I * H));
-      r.add("gemm down (+residual)", time_us([&] {
-              cuda::gemm(blas, x.get(), cuda::GemmOutput::F32Accumulate, h.as<bf16>(), wdown.as<bf16>(), B, I,
-                         H);
-            }),
-            2.0 * double(H * I), 2 * act * double(H * I));
+      add_layer_gemms(r, B);
       r.add("gemm lm_head", time_us([&] {
               cuda::gemm(blas, logits.get(), cuda::GemmOutput::F32, h.as<bf16>(), wlm.as<bf16>(), B, H, V);
             }),
@@ -281,25 +286,7 @@ nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<in
     Reporter r{nlohmann::ordered_json::array(), rep.bandwidth};
     const int64_t T = prefill_tokens;
     const double t = double(T);
-    r.add("gemm qkv", time_us([&] {
-            cuda::gemm(blas, qkv.get(), cuda::GemmOutput::Bf16, h.as<bf16>(), wqkv.as<bf16>(), T, H,
-                       Q + 2 * KV);
-          }),
-          2.0 * double((Q + 2 * KV) * H), 2 * t * double((Q + 2 * KV) * H));
-    r.add("gemm o (+residual)", time_us([&] {
-            cuda::gemm(blas, x.get(), cuda::GemmOutput::F32Accumulate, att.as<bf16>(), wo.as<bf16>(), T, Q,
-                       H);
-          }),
-          2.0 * double(H * Q), 2 * t * double(H * Q));
-    r.add("gemm gate_up", time_us([&] {
-            cuda::gemm(blas, gu.get(), cuda::GemmOutput::Bf16, h.as<bf16>(), wgu.as<bf16>(), T, H, 2 * I);
-          }),
-          4.0 * double(I * H), 4 * t * double(I * H));
-    r.add("gemm down (+residual)", time_us([&] {
-            cuda::gemm(blas, x.get(), cuda::GemmOutput::F32Accumulate, h.as<bf16>(), wdown.as<bf16>(), T, I,
-                       H);
-          }),
-          2.0 * double(H * I), 2 * t * double(H * I));
+    add_layer_gemms(r, T);
     r.add("rmsnorm", time_us([&] {
             cuda::rmsnorm_forward(h.as<bf16>(), x.as<float>(), norm.as<bf16>(), T, H, 1e-6f, nullptr);
           }),

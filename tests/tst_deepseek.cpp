@@ -536,26 +536,30 @@ class TestDeepseek : public QObject {
 
   void cli_logits_and_generate_match_data() {
     QTest::addColumn<QString>("name");
-    QTest::newRow("v2") << "deepseek-v2-lite-style";
-    QTest::newRow("v3") << "deepseek-v3-yarn";
+    QTest::addColumn<QString>("path");
+    for (const char* n : {"deepseek-v2-lite-style", "deepseek-v2-odd-dims", "deepseek-v3-yarn"})
+      for (const char* p : {"auto", "expanded", "absorbed"})
+        QTest::newRow(qPrintable(QString("%1 %2").arg(n, p))) << n << p;
   }
   void cli_logits_and_generate_match() {
     QFETCH(QString, name);
+    QFETCH(QString, path);
     const auto dir = fixture(name.toStdString());
     const auto exp = read_json(dir / "expected.json");
     const std::string ids = join_ids(exp["prompt"].get<std::vector<int32_t>>());
     test::TempDir tmp;
-    // logits: one multi-token chunk, the expanded path.
+    // logits: one multi-token chunk (auto expands it).
     const auto out = (tmp / "l.npy").string();
-    const auto r = test::run_program("r1wb", {"logits", "--model", dir.string(), "--ids", ids, "--out", out});
+    const auto r = test::run_program("r1wb", {"logits", "--model", dir.string(), "--ids", ids, "--out", out,
+                                              "--mla-path", path.toStdString()});
     QVERIFY2(r.exit_code == 0, r.err.c_str());
     const auto ours = read_npy(out), ref = read_npy(dir / "logits.npy");
     QCOMPARE(ours.shape, ref.shape);
     QVERIFY(max_abs_diff(ours.f32(), ref.f32(), size_t(numel(ref.shape))) <= 1e-3);
-    // generate: expanded prefill, then 31 absorbed decode steps.
-    const auto g =
-        test::run_program("r1wb", {"generate", "--model", dir.string(), "--ids", ids, "--max-new-tokens",
-                                   "32", "--greedy", "--print-ids", "--no-stop"});
+    // generate: prefill, then 31 decode steps (auto: expanded prefill, absorbed decode).
+    const auto g = test::run_program(
+        "r1wb", {"generate", "--model", dir.string(), "--ids", ids, "--max-new-tokens", "32", "--greedy",
+                 "--print-ids", "--no-stop", "--mla-path", path.toStdString()});
     QVERIFY2(g.exit_code == 0, g.err.c_str());
     QCOMPARE(g.out, join_ids(exp["greedy"].get<std::vector<int32_t>>()) + "\n");
   }

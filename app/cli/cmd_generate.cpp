@@ -32,7 +32,7 @@ SamplingParams sampling_from_args(const Args& args) {
 int cmd_generate(const ArgList& argv) {
   const Args args(argv,
                   {"model", "ids", "prompt", "max-new-tokens", "temperature", "top-k", "top-p", "min-p",
-                   "repetition-penalty", "seed", "device", "context"},
+                   "repetition-penalty", "seed", "device", "mla-path", "context"},
                   {"greedy", "print-ids", "no-stop"});
   const std::filesystem::path dir = args.require("model");
   if (args.has("ids") == args.has("prompt")) fail("give exactly one of --ids and --prompt");
@@ -59,6 +59,7 @@ int cmd_generate(const ArgList& argv) {
     for (int64_t id : model->stop_ids) go.stop_ids.push_back(int32_t(id));
   RuntimeOptions ro;
   ro.device = parse_device(args.get("device", "cpu"));
+  ro.mla_path = parse_mla_path(args.get("mla-path", "auto"));
   ro.max_context = args.get_int("context", std::min<int64_t>(model->config.max_position_embeddings,
                                                              int64_t(prompt.size()) + go.max_new_tokens));
   const auto rt = create_runtime(model, ro);

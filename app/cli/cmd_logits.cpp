@@ -10,7 +10,7 @@
 namespace r1::cli {
 
 int cmd_logits(const ArgList& argv) {
-  const Args args(argv, {"model", "ids", "out", "device"}, {});
+  const Args args(argv, {"model", "ids", "out", "device", "mla-path"}, {});
   const auto model = load_model(args.require("model"));
   std::vector<int32_t> ids;
   for (int64_t v : parse_int_list(args.require("ids"), "ids")) {
@@ -21,6 +21,7 @@ int cmd_logits(const ArgList& argv) {
   const std::string out = args.require("out");
   RuntimeOptions o;
   o.device = parse_device(args.get("device", "cpu"));
+  o.mla_path = parse_mla_path(args.get("mla-path", "auto"));
   o.max_context = std::max<int64_t>(int64_t(ids.size()), 1);
   if (o.max_context > model->config.max_position_embeddings)
     fail("option --ids: ", ids.size(), " tokens exceed the model's context of ",

@@ -19,6 +19,13 @@ Device parse_device(const std::string& name) {
   fail("unknown device \"", name, "\"; use cpu or cuda");
 }
 
+MlaPath parse_mla_path(const std::string& name) {
+  if (name == "auto") return MlaPath::Auto;
+  if (name == "expanded") return MlaPath::Expanded;
+  if (name == "absorbed") return MlaPath::Absorbed;
+  fail("unknown attention path \"", name, "\"; use auto, expanded or absorbed");
+}
+
 const char* device_name(Device d) {
   return d == Device::Cpu ? "cpu" : "cuda";
 }

@@ -22,6 +22,7 @@ const char* device_name(Device d);
 // folds the up-projections into query and output and attends over the latent itself. Auto expands
 // multi-token entries (prefill) and absorbs single-token ones (decode). Both give the same logits.
 enum class MlaPath { Auto, Expanded, Absorbed };
+MlaPath parse_mla_path(const std::string& name);  // auto, expanded, absorbed
 
 struct RuntimeOptions {
   Device device = Device::Cpu;

@@ -8,94 +8,121 @@ namespace {
 
 constexpr int kWarps = 4;
 constexpr int kMaxDim = 256;
+constexpr int kMaxGroup = 8;  // query heads per block; larger groups take several blocks
 
-// grid: (rows, heads, splits). Each warp scores 32 keys at once (a lane per key, the full dot product per
-// lane), then accumulates P·V with 16-byte loads, several keys per step; the 4 warps' partial softmax
-// states are merged through shared memory. One query head per block: K/V rows a group shares come from L2.
-__global__ void __launch_bounds__(kWarps * 32) attention_split_kernel(const AttentionArgs a, int splits) {
+// grid: (rows, kv_heads * group_chunks, splits). A block serves up to kMaxGroup query heads that share one
+// KV head, so each key and value row is read once for the whole group. Each warp scores 32 keys at once
+// (a lane per key, the full dot products per lane), then accumulates P·V with 16-byte loads, several keys
+// per step; the 4 warps' partial softmax states are merged through shared memory.
+__global__ void __launch_bounds__(kWarps * 32)
+    attention_split_kernel(const AttentionArgs a, int group, int per_block, int chunks, int splits) {
   const int64_t r = blockIdx.x;
-  const int h = blockIdx.y, split = blockIdx.z;
-  const int kvh = h / (a.heads / a.kv.kv_heads);
+  const int kvh = blockIdx.y / chunks, g0 = (blockIdx.y % chunks) * per_block, split = blockIdx.z;
+  const int G = min(per_block, group - g0);
+  const int h0 = kvh * group + g0;  // first query head of this block
   const int D = a.kv.head_dim, BS = a.kv.block_size;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int n_keys = a.n_keys[r];
   const int begin = split * kAttentionKeysPerSplit, end = min(n_keys, begin + kAttentionKeysPerSplit);
   const int32_t* table = a.tables + int64_t(a.row_seq[r]) * a.table_stride;
-  __shared__ float qs[kMaxDim];
-  __shared__ float s_ml[kWarps][2];
-  __shared__ float s_o[kWarps][kMaxDim];
-  for (int d = threadIdx.x; d < D; d += kWarps * 32)
-    qs[d] = __bfloat162float(a.q[(r * a.heads + h) * D + d]) * a.scale;
+  __shared__ float qs[kMaxGroup][kMaxDim];
+  __shared__ float s_ml[kWarps][kMaxGroup][2];
+  __shared__ float s_o[kWarps][kMaxGroup][kMaxDim];
+  for (int i = threadIdx.x; i < G * D; i += kWarps * 32)
+    qs[i / D][i % D] = __bfloat162float(a.q[(r * a.heads + h0 + i / D) * D + i % D]) * a.scale;
   __syncthreads();
   // P·V layout: D/8 lanes cover one key's value row with 16-byte loads, 32/(D/8) keys per step.
   const int lanes_per_key = D / 8, keys_per_step = 32 / lanes_per_key;
   const int slot = lane / lanes_per_key, chunk = lane % lanes_per_key;
-  float m = -INFINITY, l = 0.0f;
-  float o[8];
+  float m[kMaxGroup], l[kMaxGroup], o[kMaxGroup][8];
 #pragma unroll
-  for (int e = 0; e < 8; ++e) o[e] = 0.0f;
+  for (int g = 0; g < kMaxGroup; ++g) {
+    m[g] = -INFINITY;
+    l[g] = 0.0f;
+#pragma unroll
+    for (int e = 0; e < 8; ++e) o[g][e] = 0.0f;
+  }
   for (int j0 = begin + warp * 32; j0 < end; j0 += kWarps * 32) {
     const int j = j0 + lane;
-    float s = -INFINITY;
+    float s[kMaxGroup];
+#pragma unroll
+    for (int g = 0; g < kMaxGroup; ++g) s[g] = 0.0f;
     const bf16* vrow = nullptr;
     if (j < end) {
       const int64_t block = table[j / BS];
       const int64_t off = (int64_t(kvh) * BS + j % BS) * D;
       const bf16* krow = a.kv.k_block(a.layer, block) + off;
       vrow = a.kv.v_block(a.layer, block) + off;
-      float acc = 0.0f;
       for (int d = 0; d < D; d += 8) {
         float kf[8];
         unpack(*reinterpret_cast<const Bf16x8*>(krow + d), kf);
 #pragma unroll
-        for (int e = 0; e < 8; ++e) acc = fmaf(qs[d + e], kf[e], acc);
-      }
-      s = acc;
-    }
-    const float m_new = fmaxf(m, warp_max(s));
-    const float corr = __expf(m - m_new);
-    const float p = j < end ? __expf(s - m_new) : 0.0f;
-    l = l * corr + warp_sum(p);
-    m = m_new;
+        for (int g = 0; g < kMaxGroup; ++g) {
+          if (g >= G) break;
 #pragma unroll
-    for (int e = 0; e < 8; ++e) o[e] *= corr;
+          for (int e = 0; e < 8; ++e) s[g] = fmaf(qs[g][d + e], kf[e], s[g]);
+        }
+      }
+    }
     const int n = min(32, end - j0);
+    float p[kMaxGroup], corr[kMaxGroup];
+#pragma unroll
+    for (int g = 0; g < kMaxGroup; ++g) {
+      if (g >= G) break;
+      const float sg = j < end ? s[g] : -INFINITY;
+      const float m_new = fmaxf(m[g], warp_max(sg));
+      corr[g] = __expf(m[g] - m_new);
+      p[g] = j < end ? __expf(sg - m_new) : 0.0f;
+      l[g] = l[g] * corr[g] + warp_sum(p[g]);
+      m[g] = m_new;
+#pragma unroll
+      for (int e = 0; e < 8; ++e) o[g][e] *= corr[g];
+    }
     for (int t0 = 0; t0 < n; t0 += keys_per_step) {
       const int t = t0 + slot;
-      const float pt = __shfl_sync(0xffffffffu, p, t & 31);
       const unsigned long long vp =
           __shfl_sync(0xffffffffu, reinterpret_cast<unsigned long long>(vrow), t & 31);
-      if (t < n) {
-        float vf[8];
-        unpack(*reinterpret_cast<const Bf16x8*>(reinterpret_cast<const bf16*>(vp) + chunk * 8), vf);
+      float vf[8];
+      if (t < n) unpack(*reinterpret_cast<const Bf16x8*>(reinterpret_cast<const bf16*>(vp) + chunk * 8), vf);
 #pragma unroll
-        for (int e = 0; e < 8; ++e) o[e] = fmaf(pt, vf[e], o[e]);
+      for (int g = 0; g < kMaxGroup; ++g) {
+        if (g >= G) break;
+        const float pt = __shfl_sync(0xffffffffu, p[g], t & 31);
+        if (t < n)
+#pragma unroll
+          for (int e = 0; e < 8; ++e) o[g][e] = fmaf(pt, vf[e], o[g][e]);
       }
     }
   }
   // Lanes holding the same dims for different keys add up.
-  for (int off = lanes_per_key; off < 32; off <<= 1)
 #pragma unroll
-    for (int e = 0; e < 8; ++e) o[e] += __shfl_xor_sync(0xffffffffu, o[e], off);
-  if (lane == 0) {
-    s_ml[warp][0] = m;
-    s_ml[warp][1] = l;
+  for (int g = 0; g < kMaxGroup; ++g) {
+    if (g >= G) break;
+    for (int off = lanes_per_key; off < 32; off <<= 1)
+#pragma unroll
+      for (int e = 0; e < 8; ++e) o[g][e] += __shfl_xor_sync(0xffffffffu, o[g][e], off);
+    if (lane == 0) {
+      s_ml[warp][g][0] = m[g];
+      s_ml[warp][g][1] = l[g];
+    }
+    if (slot == 0)
+#pragma unroll
+      for (int e = 0; e < 8; ++e) s_o[warp][g][chunk * 8 + e] = o[g][e];
   }
-  if (slot == 0)
-#pragma unroll
-    for (int e = 0; e < 8; ++e) s_o[warp][chunk * 8 + e] = o[e];
   __syncthreads();
-  float mm = -INFINITY;
-  for (int w = 0; w < kWarps; ++w) mm = fmaxf(mm, s_ml[w][0]);
-  for (int d = threadIdx.x; d < D; d += kWarps * 32) {
+  for (int i = threadIdx.x; i < G * D; i += kWarps * 32) {
+    const int g = i / D, d = i % D;
+    float mm = -INFINITY;
+    for (int w = 0; w < kWarps; ++w) mm = fmaxf(mm, s_ml[w][g][0]);
     float ll = 0, acc = 0;
     if (mm != -INFINITY) {
       for (int w = 0; w < kWarps; ++w) {
-        const float c = __expf(s_ml[w][0] - mm);
-        ll += s_ml[w][1] * c;
-        acc += s_o[w][d] * c;
+        const float c = __expf(s_ml[w][g][0] - mm);
+        ll += s_ml[w][g][1] * c;
+        acc += s_o[w][g][d] * c;
       }
     }
+    const int64_t h = h0 + g;
     if (splits == 1) {
       a.out[(r * a.heads + h) * D + d] = __float2bfloat16_rn(ll > 0 ? acc / ll : 0.0f);
     } else {
@@ -149,8 +176,21 @@ void attention_paged(const AttentionArgs& a, cudaStream_t stream) {
   const int splits = attention_splits(a.max_keys);
   if (splits > 1 && !a.partial)
     throw std::invalid_argument("attention_paged: split-K needs the partial buffer");
-  const dim3 grid(unsigned(a.rows), unsigned(a.heads), unsigned(splits));
-  attention_split_kernel<<<grid, kWarps * 32, 0, stream>>>(a, splits);
+  // Whole groups per block read each K/V row once; with few rows (batch-1 decode) smaller pieces of the
+  // group keep more of the chip busy.
+  static const int sms = [] {
+    int dev = 0, n = 0;
+    R1_CUDA_CHECK(cudaGetDevice(&dev));
+    R1_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+    return n;
+  }();
+  const int group = a.heads / a.kv.kv_heads;
+  int per_block = kMaxGroup;
+  const auto blocks = [&](int pb) { return a.rows * a.kv.kv_heads * ((group + pb - 1) / pb) * splits; };
+  while (per_block > 1 && blocks(per_block) < 2 * sms) per_block /= 2;
+  const int chunks = (group + per_block - 1) / per_block;
+  const dim3 grid(unsigned(a.rows), unsigned(a.kv.kv_heads * chunks), unsigned(splits));
+  attention_split_kernel<<<grid, kWarps * 32, 0, stream>>>(a, group, per_block, chunks, splits);
   R1_CUDA_LAUNCHED();
   if (splits > 1) {
     attention_combine_kernel<<<unsigned(a.rows * a.heads), 128, 0, stream>>>(a, splits);

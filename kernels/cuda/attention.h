@@ -1,8 +1,9 @@
 #pragma once
 // Attention over the paged KV cache for any set of query rows (decode steps, or prefill rows one by one):
 // row r attends to keys 0..n_keys[r]-1 of sequence row_seq[r] (its block table). Split-K
-// (flash-decoding): each block handles one row, one query head and one range of 128 keys; a second kernel
-// merges the ranges. fp32 softmax and accumulation, bf16 in and out; head_dim 8, 16, 32, 64, 128 or 256.
+// (flash-decoding): each block handles one row, one KV head with (up to 8 of) its query heads, and one
+// range of 128 keys; a second kernel merges the ranges. fp32 softmax and accumulation, bf16 in and out;
+// head_dim 8, 16, 32, 64, 128 or 256.
 #include "cuda_common.h"
 #include "paged_kv.h"
 

@@ -140,15 +140,11 @@ class CpuMlaRuntime final : public Runtime {
   }
 
   KvCacheStats kv_stats() const override {
-    KvCacheStats s;
+    KvCacheStats s = usage_stats();
     s.bytes_per_token_layer = latent_ * int64_t(sizeof(float));
     s.bytes_per_token = s.bytes_per_token_layer * config().num_layers;
     s.capacity_tokens = int64_t(max_sequences_) * max_context_;
     s.total_bytes = s.bytes_per_token * s.capacity_tokens;
-    for (int64_t len : lengths_) {
-      s.used_tokens += len;
-      s.sequences_active += len > 0 ? 1 : 0;
-    }
     return s;
   }
 

@@ -125,16 +125,12 @@ class CudaRuntime final : public Runtime {
   }
 
   KvCacheStats kv_stats() const override {
-    KvCacheStats s;
+    KvCacheStats s = usage_stats();
     const ModelConfig& c = config();
     s.bytes_per_token_layer = 2 * c.kv_dim() * 2;
     s.bytes_per_token = s.bytes_per_token_layer * c.num_layers;
     s.capacity_tokens = blocks_.num_blocks() * kBlockSize;
     s.total_bytes = kv_.bytes();
-    for (int64_t len : lengths_) {
-      s.used_tokens += len;
-      s.sequences_active += len > 0 ? 1 : 0;
-    }
     s.blocks_total = blocks_.num_blocks();
     s.blocks_used = blocks_.used_blocks();
     return s;

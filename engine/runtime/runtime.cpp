@@ -78,6 +78,15 @@ void Runtime::truncate(int seq, int64_t length) {
   on_truncate(seq, length);
 }
 
+KvCacheStats Runtime::usage_stats() const {
+  KvCacheStats s;
+  for (int64_t len : lengths_) {
+    s.used_tokens += len;
+    s.sequences_active += len > 0 ? 1 : 0;
+  }
+  return s;
+}
+
 int64_t Runtime::logit_rows(std::span<const SequenceInput> batch) {
   int64_t n = 0;
   for (const auto& e : batch) n += e.all_logits ? int64_t(e.tokens.size()) : 1;

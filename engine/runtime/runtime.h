@@ -103,6 +103,9 @@ class Runtime {
   virtual void on_truncate(int /*seq*/, int64_t /*length*/) {}
   virtual void on_fork(int src, int dst) = 0;
 
+  // Stats with the tokens held and the sequences in use filled in; backends add their sizes.
+  KvCacheStats usage_stats() const;
+
   // forward() with the rows written from `logits` on, in host or device memory.
   void forward_to(std::span<const SequenceInput> batch, float* logits, bool on_device);
 

@@ -307,7 +307,9 @@ class CudaRuntime final : public Runtime {
     cuda::EmbeddingArgs emb{x_.as<float>(),         d.ids,        weights_.embed, T,          H,
                             history_.as<int32_t>(), max_context_, d.row_seq,      d.positions};
     cuda::embedding_forward(emb, stream_);
-    const bool small = T <= cuda::kGemvMaxBatch && H % 8 == 0 && I % 8 == 0 && Q % 8 == 0;
+    // The GEMV path when the kernel takes every input width at this row count (its shared-memory bound
+    // included), else cuBLAS.
+    const bool small = cuda::gemv_supports(T, H) && cuda::gemv_supports(T, I) && cuda::gemv_supports(T, Q);
     for (int l = 0; l < int(c.num_layers); ++l) {
       const CudaLayerWeights& L = weights_.layers[size_t(l)];
       // Attention block.
@@ -398,7 +400,7 @@ class CudaRuntime final : public Runtime {
   void lm_head(int64_t T, int64_t n_out, float* out) {
     const ModelConfig& c = config();
     const int64_t H = c.hidden_size;
-    if (n_out == T && T <= cuda::kGemvMaxBatch && H % 8 == 0) {
+    if (n_out == T && cuda::gemv_supports(T, H)) {
       gemv(weights_.lm_head, c.vocab_size, H, x_.get(), T, cuda::GemvInput::RmsNormF32, weights_.final_norm,
            nullptr, out, cuda::GemvOutput::F32);
       return;

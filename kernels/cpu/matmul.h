@@ -1,0 +1,16 @@
+#pragma once
+// Training matmul, fp32 weights and activations (OpenBLAS sgemm):
+//   forward   y[T, N] (= or +=) x[T, K] · W[N, K]^T (+ b[N])
+//   backward  dx[T, K] (= or +=) dy · W,  dW[N, K] += dy^T · x,  db[N] += Σ_t dy[t]
+// Parameter gradients accumulate (+=); activation gradients assign unless `accumulate` asks to add (the
+// residual stream, where two paths meet). Any of dx, dw, db may be null to skip it.
+#include <cstdint>
+
+namespace r1::cpu {
+
+void matmul_forward(float* y, const float* x, const float* w, const float* b, int64_t T, int64_t K, int64_t N,
+                    bool accumulate = false);
+void matmul_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
+                     int64_t T, int64_t K, int64_t N, bool accumulate_dx = false);
+
+}  // namespace r1::cpu

@@ -49,13 +49,39 @@ int64_t matrix_bytes_per_token(const Model& m) {
 
 }  // namespace
 
+std::shared_ptr<const Model> bench_model(const Args& args, std::string* label) {
+  if (args.has("model") == args.has("shape")) fail("give exactly one of --model and --shape");
+  std::shared_ptr<const Model> model;
+  if (args.has("model")) {
+    model = load_model(args.get("model"));
+    *label = args.get("model");
+  } else {
+    const std::string dt = args.get("dtype", "bf16");
+    DType dtype = DType::BF16;
+    if (dt == "f32")
+      dtype = DType::F32;
+    else if (dt == "f16")
+      dtype = DType::F16;
+    else if (dt != "bf16")
+      fail("option --dtype: \"", dt, "\" is not one of bf16, f16, f32");
+    *label = args.get("shape");
+    const ModelConfig shape = shape_config(*label);
+    // Refuse before printing anything: an error is one stderr line.
+    if (shape.is_deepseek()) check_random_weights_fit(shape, dtype, *label);
+    std::fprintf(stderr, "building random %s weights for %s...\n", dt.c_str(), label->c_str());
+    model = random_model(shape, dtype, 1234);
+  }
+  return model;
+}
+
 int cmd_bench(const ArgList& argv) {
   if (argv.empty()) fail("bench needs a target: decode or tokenize");
   const ArgList rest(argv.begin() + 1, argv.end());
   if (argv[0] == "decode") return bench_decode(rest);
   if (argv[0] == "tokenize") return bench_tokenize(rest);
   if (argv[0] == "ops") return bench_ops(rest);
-  fail("unknown bench target \"", argv[0], "\" (decode, ops, tokenize)");
+  if (argv[0] == "train") return bench_train(rest);
+  fail("unknown bench target \"", argv[0], "\" (decode, ops, tokenize, train)");
 }
 
 int bench_ops(const ArgList& argv) {
@@ -79,30 +105,10 @@ int bench_decode(const ArgList& argv) {
                   {"model", "shape", "device", "batch", "new-tokens", "prompt-tokens", "prefill-tokens",
                    "dtype", "threads"},
                   {});
-  if (args.has("model") == args.has("shape")) fail("give exactly one of --model and --shape");
   const Device device = parse_device(args.get("device", "cpu"));
   if (args.has("threads")) cpu::set_num_threads(int(args.get_int("threads", 1)));
-  std::shared_ptr<const Model> model;
   std::string label;
-  if (args.has("model")) {
-    model = load_model(args.get("model"));
-    label = args.get("model");
-  } else {
-    const std::string dt = args.get("dtype", "bf16");
-    DType dtype = DType::BF16;
-    if (dt == "f32")
-      dtype = DType::F32;
-    else if (dt == "f16")
-      dtype = DType::F16;
-    else if (dt != "bf16")
-      fail("option --dtype: \"", dt, "\" is not one of bf16, f16, f32");
-    label = args.get("shape");
-    const ModelConfig shape = shape_config(label);
-    // Refuse before printing anything: an error is one stderr line.
-    if (shape.is_deepseek()) check_random_weights_fit(shape, dtype, label);
-    std::fprintf(stderr, "building random %s weights for %s...\n", dt.c_str(), label.c_str());
-    model = random_model(shape, dtype, 1234);
-  }
+  const std::shared_ptr<const Model> model = bench_model(args, &label);
   const ModelConfig& c = model->config;
   const auto batches = args.get_list("batch", {1});
   const int64_t new_tokens = args.get_int("new-tokens", device == Device::Cpu ? 32 : 256);

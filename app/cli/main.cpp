@@ -22,11 +22,18 @@ const char* kUsage =
     "            --top-k K --top-p P --min-p P --repetition-penalty R --seed S] [--chat] [--print-ids]\n"
     "            [--device cpu|cuda] [--mla-path auto|expanded|absorbed]\n"
     "  convert   --model DIR --out DIR [--dtype bf16|f16|f32]   (a Hugging Face folder transformers loads)\n"
+    "  train sft --model DIR --data FILE.jsonl [--steps N] [--lr X] [--batch B] [--seq L] [--device "
+    "cpu|cuda]\n"
+    "            [--out DIR] [--metrics-jsonl FILE] [--grad-accum N] [--warmup N] [--save-every N]\n"
+    "            [--resume DIR] [--seed S] [--weight-decay W] [--max-grad-norm G] [--recompute]\n"
+    "            [--chat-template on|off] [--quiet]\n"
     "  tokenize  --tokenizer FILE|DIR (--text TEXT | --text-file F) [--decode]\n"
     "            prints the ids as a JSON list; --decode adds a second line, the decoded text as a JSON "
     "string\n"
     "  bench decode   --model DIR | --shape NAME [--device cpu|cuda] [--batch 1,64] [--new-tokens N]\n"
     "  bench ops      --model DIR | --shape NAME [--batch 1,64] [--prefill-tokens N] [--context N]\n"
+    "  bench train    --model DIR | --shape NAME [--device cpu|cuda] [--batch B] [--seq L] [--steps N]\n"
+    "                 [--recompute]\n"
     "  bench tokenize [--tokenizer FILE|DIR] [--text-file F | --megabytes N] [--repeats R] [--write-text "
     "F]\n";
 
@@ -43,8 +50,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::map<std::string, std::function<int(const ArgList&)>> commands = {
-      {"info", cmd_info},         {"logits", cmd_logits}, {"generate", cmd_generate},
-      {"tokenize", cmd_tokenize}, {"bench", cmd_bench},   {"convert", cmd_convert},
+      {"info", cmd_info},   {"logits", cmd_logits},   {"generate", cmd_generate}, {"tokenize", cmd_tokenize},
+      {"bench", cmd_bench}, {"convert", cmd_convert}, {"train", cmd_train},
   };
   const auto it = commands.find(argv[1]);
   if (it == commands.end()) {

@@ -1,7 +1,7 @@
 #pragma once
 // One training batch: B rows of L positions, right-padded; row b holds one sequence starting at position 0.
-// targets[t] is the token that should follow ids[t] (the next id of the same row); weights[t] scales that
-// token's loss term (0 for prompt tokens in SFT, padding, and the last position of a row).
+// targets[t] is the token that follows ids[t] in its row (0 at padding and the last position); weights[t]
+// scales that token's loss term (0 for prompt tokens in SFT, padding, and the last position of a row).
 #include <cstdint>
 #include <vector>
 
@@ -10,7 +10,7 @@ namespace r1 {
 struct TrainBatch {
   int64_t B = 0, L = 0;
   std::vector<int32_t> ids;      // [B * L]
-  std::vector<int32_t> targets;  // [B * L], 0 where weights is 0
+  std::vector<int32_t> targets;  // [B * L]
   std::vector<float> weights;    // [B * L]
 
   int64_t tokens() const { return B * L; }

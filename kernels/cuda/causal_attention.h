@@ -1,6 +1,7 @@
 #pragma once
 // The CUDA form of kernels/cpu/causal_attention.h: scores and products through cuBLAS strided-batched GEMMs
-// (one call per query head of a group), softmax and its backward in kernels. q, k, v, probs, out and the
+// (a group's query heads are adjacent, so each product is one call over the B x KVH groups), softmax and its
+// backward in kernels. q, k, v, probs, out and the
 // gradients bf16; scores and dP in fp32 scratch of causal_attention_scratch_bytes(s). dk and dv sum over
 // the group in fp32 before rounding.
 #include "gemm.h"
@@ -14,7 +15,7 @@ size_t causal_attention_scratch_bytes(const AttentionShape& s);
 void causal_attention_forward(Blas& blas, bf16* out, bf16* probs, const bf16* q, const bf16* k, const bf16* v,
                               void* scratch, const AttentionShape& s, cudaStream_t stream);
 void causal_attention_backward(Blas& blas, bf16* dq, bf16* dk, bf16* dv, void* scratch, const bf16* dout,
-                               const bf16* out, const bf16* probs, const bf16* q, const bf16* k, const bf16* v,
-                               const AttentionShape& s, cudaStream_t stream);
+                               const bf16* out, const bf16* probs, const bf16* q, const bf16* k,
+                               const bf16* v, const AttentionShape& s, cudaStream_t stream);
 
 }  // namespace r1::cuda

@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <stdexcept>
+
 #include "device_utils.cuh"
 #include "rmsnorm.h"
 
@@ -25,12 +28,203 @@ __global__ void rmsnorm_kernel(bf16* y, const float* x, const bf16* w, int64_t d
     y[r * dim + i] = __float2bfloat16_rn(xr[i] * inv * __bfloat162float(w[i]));
 }
 
+int sm_count() {
+  static const int n = [] {
+    int dev = 0, count = 0;
+    R1_CUDA_CHECK(cudaGetDevice(&dev));
+    R1_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev));
+    return count;
+  }();
+  return n;
+}
+
+bool aligned(const void* p, size_t bytes) {
+  return reinterpret_cast<uintptr_t>(p) % bytes == 0;
+}
+
+// Sum over the block, returned to every thread; callable repeatedly (the leading barrier protects reuse).
+__device__ float block_sum(float v) {
+  __shared__ float partial[32];
+  __shared__ float total;
+  v = warp_sum(v);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = v;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float s = threadIdx.x < (blockDim.x >> 5) ? partial[threadIdx.x] : 0.0f;
+    s = warp_sum(s);
+    if (threadIdx.x == 0) total = s;
+  }
+  __syncthreads();
+  return total;
+}
+
+// VEC consecutive elements: float4 and four bf16 in one 8-byte word, or single elements.
+template <int VEC>
+struct Vec;
+template <>
+struct Vec<4> {
+  static __device__ void load(const float* p, float (&f)[4]) {
+    const float4 v = *reinterpret_cast<const float4*>(p);
+    f[0] = v.x, f[1] = v.y, f[2] = v.z, f[3] = v.w;
+  }
+  static __device__ void store(float* p, const float (&f)[4]) {
+    *reinterpret_cast<float4*>(p) = make_float4(f[0], f[1], f[2], f[3]);
+  }
+  static __device__ void load(const bf16* p, float (&f)[4]) {
+    const uint2 raw = *reinterpret_cast<const uint2*>(p);
+    const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.x));
+    const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.y));
+    f[0] = a.x, f[1] = a.y, f[2] = b.x, f[3] = b.y;
+  }
+  static __device__ void store(bf16* p, const float (&f)[4]) {
+    const __nv_bfloat162 a = __floats2bfloat162_rn(f[0], f[1]), b = __floats2bfloat162_rn(f[2], f[3]);
+    uint2 raw;
+    raw.x = *reinterpret_cast<const uint32_t*>(&a);
+    raw.y = *reinterpret_cast<const uint32_t*>(&b);
+    *reinterpret_cast<uint2*>(p) = raw;
+  }
+};
+template <>
+struct Vec<1> {
+  static __device__ void load(const float* p, float (&f)[1]) { f[0] = *p; }
+  static __device__ void store(float* p, const float (&f)[1]) { *p = f[0]; }
+  static __device__ void load(const bf16* p, float (&f)[1]) { f[0] = __bfloat162float(*p); }
+  static __device__ void store(bf16* p, const float (&f)[1]) { *p = __float2bfloat16_rn(f[0]); }
+};
+
+// One block per row.
+template <int VEC>
+__global__ void rmsnorm_train_kernel(bf16* y, int64_t ld_y, float* rstd, const float* x, int64_t ld_x,
+                                     const float* w, int64_t dim, float eps) {
+  const int64_t r = blockIdx.x;
+  const float* xr = x + r * ld_x;
+  float ss = 0;
+  for (int64_t i = threadIdx.x * int64_t(VEC); i < dim; i += int64_t(blockDim.x) * VEC) {
+    float f[VEC];
+    Vec<VEC>::load(xr + i, f);
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) ss += f[k] * f[k];
+  }
+  const float inv = rsqrtf(block_sum(ss) / float(dim) + eps);
+  if (threadIdx.x == 0) rstd[r] = inv;
+  for (int64_t i = threadIdx.x * int64_t(VEC); i < dim; i += int64_t(blockDim.x) * VEC) {
+    float f[VEC], g[VEC];
+    Vec<VEC>::load(xr + i, f);
+    Vec<VEC>::load(w + i, g);
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) f[k] *= inv * g[k];
+    Vec<VEC>::store(y + r * ld_y + i, f);
+  }
+}
+
+// A block walks a slice of rows; each thread owns the same columns in every row, so its dw partials live in
+// shared memory without barriers and reach dw through one atomic per column per block. dx may alias x: each
+// element is read before the thread that reads it writes it, and the row's sum is complete before.
+template <int VEC>
+__global__ void rmsnorm_backward_kernel(float* dx, float* dw, const bf16* dy, int64_t ld_dy, const float* x,
+                                        int64_t ld_x, const float* w, const float* rstd, int64_t rows,
+                                        int64_t dim, bool accumulate_dx) {
+  extern __shared__ float dw_part[];
+  const int64_t step = int64_t(blockDim.x) * VEC;
+  if (dw)
+    for (int64_t i = threadIdx.x * int64_t(VEC); i < dim; i += step)
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) dw_part[i + k] = 0.0f;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* xr = x + r * ld_x;
+    const bf16* dyr = dy + r * ld_dy;
+    const float inv = rstd[r];
+    float dot = 0;
+    for (int64_t i = threadIdx.x * int64_t(VEC); i < dim; i += step) {
+      float xv[VEC], gv[VEC], wv[VEC];
+      Vec<VEC>::load(xr + i, xv);
+      Vec<VEC>::load(dyr + i, gv);
+      Vec<VEC>::load(w + i, wv);
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) dot += gv[k] * wv[k] * xv[k];
+    }
+    // mean over the row of (dy * w) * n, with n = x * rstd
+    const float c = block_sum(dot) * inv / float(dim);
+    for (int64_t i = threadIdx.x * int64_t(VEC); i < dim; i += step) {
+      float xv[VEC], gv[VEC], wv[VEC], out[VEC];
+      Vec<VEC>::load(xr + i, xv);
+      Vec<VEC>::load(dyr + i, gv);
+      Vec<VEC>::load(w + i, wv);
+      if (accumulate_dx && dx) {
+        Vec<VEC>::load(dx + r * ld_x + i, out);
+      } else {
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) out[k] = 0.0f;
+      }
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) {
+        const float n = xv[k] * inv;
+        out[k] += inv * (gv[k] * wv[k] - n * c);
+        if (dw) dw_part[i + k] += gv[k] * n;
+      }
+      if (dx) Vec<VEC>::store(dx + r * ld_x + i, out);
+    }
+  }
+  if (!dw) return;
+  for (int64_t i = threadIdx.x * int64_t(VEC); i < dim; i += step)
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) atomicAdd(dw + i + k, dw_part[i + k]);
+}
+
 }  // namespace
 
 void rmsnorm_forward(bf16* y, const float* x, const bf16* w, int64_t rows, int64_t dim, float eps,
                      cudaStream_t stream, const int32_t* row_index) {
   if (rows <= 0) return;
   rmsnorm_kernel<<<unsigned(rows), 256, 0, stream>>>(y, x, w, dim, eps, row_index);
+  R1_CUDA_LAUNCHED();
+}
+
+void rmsnorm_forward_train(bf16* y, int64_t ld_y, float* rstd, const float* x, int64_t ld_x, const float* w,
+                           int64_t rows, int64_t dim, float eps, cudaStream_t stream) {
+  if (dim <= 0 || ld_x < dim || ld_y < dim)
+    throw std::invalid_argument("rmsnorm_forward_train: dim must be positive and ld_x, ld_y >= dim");
+  if (rows <= 0) return;
+  const bool vec =
+      dim % 4 == 0 && ld_x % 4 == 0 && ld_y % 4 == 0 && aligned(x, 16) && aligned(w, 16) && aligned(y, 8);
+  if (vec) {
+    rmsnorm_train_kernel<4><<<unsigned(rows), 256, 0, stream>>>(y, ld_y, rstd, x, ld_x, w, dim, eps);
+  } else {
+    rmsnorm_train_kernel<1><<<unsigned(rows), 256, 0, stream>>>(y, ld_y, rstd, x, ld_x, w, dim, eps);
+  }
+  R1_CUDA_LAUNCHED();
+}
+
+void rmsnorm_backward(float* dx, float* dw, const bf16* dy, int64_t ld_dy, const float* x, int64_t ld_x,
+                      const float* w, const float* rstd, int64_t rows, int64_t dim, bool accumulate_dx,
+                      cudaStream_t stream) {
+  if (dim <= 0 || ld_x < dim || ld_dy < dim)
+    throw std::invalid_argument("rmsnorm_backward: dim must be positive and ld_x, ld_dy >= dim");
+  if (rows <= 0 || (!dx && !dw)) return;
+  const size_t smem = dw ? size_t(dim) * sizeof(float) : 0;
+  static const int smem_max = [] {
+    int dev = 0, bytes = 0;
+    R1_CUDA_CHECK(cudaGetDevice(&dev));
+    R1_CUDA_CHECK(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    return bytes;
+  }();
+  if (smem > size_t(smem_max))
+    throw std::invalid_argument("rmsnorm_backward: dim too large for the shared-memory dw partials");
+  const bool vec = dim % 4 == 0 && ld_x % 4 == 0 && ld_dy % 4 == 0 && aligned(x, 16) && aligned(dx, 16) &&
+                   aligned(w, 16) && aligned(dy, 8);
+  // At least 16 rows a block keeps the dw atomics a small fraction of the traffic.
+  const unsigned blocks = unsigned(std::clamp<int64_t>((rows + 15) / 16, 1, int64_t(sm_count()) * 4));
+  const auto launch = [&](auto kernel) {
+    if (smem > 48 * 1024)
+      R1_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+    kernel<<<blocks, 256, smem, stream>>>(dx, dw, dy, ld_dy, x, ld_x, w, rstd, rows, dim, accumulate_dx);
+  };
+  if (vec) {
+    launch(rmsnorm_backward_kernel<4>);
+  } else {
+    launch(rmsnorm_backward_kernel<1>);
+  }
   R1_CUDA_LAUNCHED();
 }
 

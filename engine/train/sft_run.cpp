@@ -1,0 +1,146 @@
+#include "sft_run.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "checkpoint.h"
+#include "engine/core/error.h"
+#include "schedule.h"
+#include "sft_data.h"
+
+namespace r1 {
+namespace fs = std::filesystem;
+
+std::string sft_metrics_json(const SftStepMetrics& m) {
+  nlohmann::ordered_json j;
+  j["step"] = m.step;
+  j["loss"] = m.loss;
+  j["lr"] = m.lr;
+  j["grad_norm"] = m.grad_norm;
+  j["entropy"] = m.entropy;
+  j["tokens"] = m.tokens;
+  j["trained_tokens"] = m.trained_tokens;
+  j["tokens_per_s"] = m.tokens_per_s;
+  j["elapsed_s"] = m.elapsed_s;
+  j["memory_bytes"] = m.memory_bytes;
+  return j.dump();
+}
+
+namespace {
+
+nlohmann::json run_state(const SftRunOptions& o, const SftBatcher& batcher) {
+  nlohmann::json s;
+  s["kind"] = "sft";
+  s["data_cursor"] = batcher.cursor().to_json();
+  s["data"] = o.data_path.string();
+  s["steps"] = o.steps, s["batch"] = o.batch, s["seq"] = o.seq, s["grad_accum"] = o.grad_accum;
+  s["lr"] = o.lr, s["warmup"] = o.warmup, s["min_lr_ratio"] = o.min_lr_ratio;
+  s["weight_decay"] = o.optimizer.weight_decay, s["max_grad_norm"] = o.optimizer.max_grad_norm;
+  s["seed"] = o.seed;
+  return s;
+}
+
+}  // namespace
+
+SftRunResult run_sft(const SftRunOptions& o) {
+  const auto log = [&](const std::string& s) {
+    if (o.on_log) o.on_log(s);
+  };
+  if (o.steps <= 0 || o.batch <= 0 || o.seq <= 1 || o.grad_accum <= 0)
+    fail("steps, batch and grad-accum must be positive and seq at least 2 (got steps ", o.steps, ", batch ",
+         o.batch, ", seq ", o.seq, ", grad-accum ", o.grad_accum, ")");
+  std::optional<LoadedCheckpoint> resume;
+  if (!o.resume.empty()) resume = find_checkpoint(o.resume);
+  const fs::path model_dir = resume ? resume->dir : o.model_dir;
+  const auto model = load_model(model_dir);
+  const auto tokenizer = Tokenizer::load(model_dir);
+  const SftFormat format = SftFormat::from_model_dir(model_dir, *tokenizer, o.chat_template);
+  const SftDataset data = read_sft_jsonl(o.data_path);
+  const std::vector<TokenizedExample> examples = tokenize_sft(data, *tokenizer, format);
+  SftBatchOptions bo;
+  bo.batch_size = o.batch, bo.seq_len = o.seq, bo.seed = o.seed, bo.pad_id = format.pad_id;
+  SftBatcher batcher(examples, bo);
+  const SftStats& st = batcher.stats();
+  log(cat(data.origin, ": ", st.examples, " examples, ", st.trained_tokens, " trained tokens per epoch, ",
+          st.truncated, " truncated to ", o.seq, " tokens, ", st.untrained, " with nothing left to train"));
+
+  TrainerOptions to;
+  to.device = o.device;
+  to.max_batch = o.batch, to.max_seq = o.seq, to.recompute = o.recompute;
+  auto trainer = make_trainer(*model, to);
+  SftRunResult result;
+  result.plan = trainer->memory_plan();
+  log(cat("memory plan (", train_device_name(o.device), "): ", result.plan.describe()));
+  if (resume) {
+    load_optimizer_state(resume->dir, *trainer);
+    if (!resume->state.contains("data_cursor"))
+      fail((resume->dir / "trainer_state.json").string(), ": field 'data_cursor' is missing");
+    batcher.restore(
+        SftCursor::from_json(resume->state["data_cursor"], (resume->dir / "trainer_state.json").string()));
+    log(cat("resumed from ", resume->dir.string(), " at step ", trainer->steps_taken()));
+  }
+
+  LrSchedule sched;
+  sched.peak = o.lr, sched.warmup_steps = o.warmup, sched.total_steps = o.steps,
+  sched.min_ratio = o.min_lr_ratio;
+  std::ofstream metrics;
+  if (!o.metrics_jsonl.empty()) {
+    if (o.metrics_jsonl.has_parent_path()) fs::create_directories(o.metrics_jsonl.parent_path());
+    metrics.open(o.metrics_jsonl, std::ios::app);
+    if (!metrics) fail(o.metrics_jsonl.string(), ": cannot open for writing");
+  }
+  const auto save = [&]() {
+    if (o.out_dir.empty()) return;
+    result.last_checkpoint = save_checkpoint(o.out_dir, *model, *trainer, run_state(o, batcher));
+    log(cat("saved ", result.last_checkpoint.string()));
+  };
+
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  result.first_step = trainer->steps_taken() + 1;
+  std::vector<TrainBatch> micro(size_t(o.grad_accum));
+  while (trainer->steps_taken() < o.steps) {
+    if (o.cancel && o.cancel->load()) {
+      result.cancelled = true;
+      log(cat("cancelled after step ", trainer->steps_taken()));
+      break;
+    }
+    const auto t0 = clock::now();
+    double weight = 0;
+    for (TrainBatch& b : micro) {
+      batcher.next(b);
+      weight += b.weight_sum();
+    }
+    SftStepMetrics m;
+    m.step = trainer->steps_taken() + 1;
+    m.total_steps = o.steps;
+    for (const TrainBatch& b : micro) {
+      if (weight <= 0) break;  // nothing to learn in this step's rows; the optimizer still counts the step
+      CrossEntropyObjective ce(b.weights.data(), weight);
+      m.loss += trainer->forward_backward(b, ce);
+      m.entropy += ce.weighted_entropy() / weight;
+      m.tokens += double(b.tokens());
+    }
+    m.trained_tokens = weight;
+    m.lr = sched.at(m.step);
+    m.grad_norm = trainer->optimizer_step(o.optimizer, m.lr);
+    const double dt = std::chrono::duration<double>(clock::now() - t0).count();
+    m.tokens_per_s = m.tokens / std::max(dt, 1e-9);
+    m.elapsed_s = std::chrono::duration<double>(clock::now() - start).count();
+    m.memory_bytes = result.plan.total_bytes();
+    result.losses.push_back(m.loss);
+    result.last_step = m.step;
+    if (metrics.is_open()) {
+      metrics << sft_metrics_json(m) << '\n';
+      metrics.flush();
+    }
+    if (o.on_step) o.on_step(m);
+    if (o.save_every > 0 && m.step % o.save_every == 0 && m.step < o.steps) save();
+  }
+  save();
+  return result;
+}
+
+}  // namespace r1

@@ -1,0 +1,178 @@
+#pragma once
+// The trainer's activation and scratch buffers, carved from one block. The same carving runs with a null
+// base to size the block (train_memory.cpp) and with the real base to place the pointers, so the plan and
+// the allocation cannot drift apart. Act is the activation type (fp32 on the CPU, bf16 on CUDA); the
+// residual stream, norms' rstd and everything fed to a reduction stay fp32.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "engine/model/config.h"
+
+namespace r1 {
+
+struct TrainDims {
+  int64_t B = 0, L = 0, T = 0;  // rows, positions, tokens
+  int64_t C = 0, I = 0, V = 0, n_layers = 0;
+  int64_t H = 0, KVH = 0;
+  int64_t Dk = 0, Dv = 0;  // attention head dims (dense: head_dim both)
+  int64_t rot_dim = 0;
+  bool mla = false, qk_norm = false, q_lora = false;
+  int64_t qkv_dim = 0;                                 // dense fused projection width
+  int64_t ql = 0, kvl = 0, dn = 0, dr = 0, a_dim = 0;  // MLA
+  int64_t chunk = 0;                                   // LM-head rows per chunk
+  bool recompute = false;
+
+  int64_t q_dim() const { return H * Dk; }
+  int64_t kv_dim() const { return KVH * Dk; }
+  int64_t v_dim() const { return KVH * Dv; }
+  int64_t att_dim() const { return H * Dv; }
+  int64_t q_in_dim() const { return mla ? H * (dn + dr) : 0; }
+  int64_t kv_in_dim() const { return mla ? H * (dn + Dv) : 0; }
+};
+
+TrainDims make_train_dims(const ModelConfig& c, int64_t B, int64_t L, bool recompute, int64_t chunk_rows);
+
+class Carver {
+ public:
+  explicit Carver(std::byte* base = nullptr) : base_(base) {}
+  template <class T>
+  T* take(int64_t n) {
+    used_ = (used_ + 255) / 256 * 256;
+    T* p = base_ ? reinterpret_cast<T*>(base_ + used_) : nullptr;
+    used_ += size_t(std::max<int64_t>(n, 0)) * sizeof(T);
+    return p;
+  }
+  size_t used() const { return used_; }
+
+ private:
+  std::byte* base_;
+  size_t used_ = 0;
+};
+
+// What one layer's backward needs from its forward.
+template <class Act>
+struct LayerActs {
+  Act* xn1 = nullptr;      // [T, C] attention norm output
+  float* rstd1 = nullptr;  // [T]
+  // dense
+  Act* qkv = nullptr;                          // [T, qkv_dim]
+  float *q_rstd = nullptr, *k_rstd = nullptr;  // [T, H], [T, KVH]
+  // MLA
+  float* a_out = nullptr;                 // [T, a_dim]: q_a | c_kv | k_pe, fp32 (norm inputs)
+  Act* qa_n = nullptr;                    // [T, ql]
+  float* qa_rstd = nullptr;               // [T]
+  Act* ckv_n = nullptr;                   // [T, kvl]
+  float* ckv_rstd = nullptr;              // [T]
+  Act *q_in = nullptr, *kv_in = nullptr;  // [T, q_in_dim], [T, kv_in_dim]
+  // attention
+  Act *q = nullptr, *k = nullptr, *v = nullptr;  // head-major
+  Act* probs = nullptr;                          // [B, H, L, L]
+  Act* att = nullptr;                            // [T, att_dim]
+  float* x_mid = nullptr;                        // [T, C] residual after attention
+  Act* xn2 = nullptr;                            // [T, C]
+  float* rstd2 = nullptr;                        // [T]
+  Act* gu = nullptr;                             // [T, 2I]
+  Act* h = nullptr;                              // [T, I]
+};
+
+template <class Act>
+struct TrainBuffers {
+  std::vector<float*> x;               // n_layers + 1 residual streams [T, C]: layer inputs, final output
+  std::vector<LayerActs<Act>> layers;  // one shared set when recomputing
+  Act* xf = nullptr;                   // [T, C] final norm output
+  float* rstd_f = nullptr;             // [T]
+  // gradients of activations (reused by every layer)
+  float* dres = nullptr;    // [T, C] residual stream gradient
+  Act* dres_act = nullptr;  // [T, C]
+  Act* dxn = nullptr;       // [T, C]
+  Act* dwide = nullptr;     // [T, max(2I, qkv_dim, q_in_dim)]
+  Act* dwide2 = nullptr;    // [T, kv_in_dim] (MLA)
+  Act* dmid = nullptr;      // [T, max(I, att_dim)]
+  Act *dq = nullptr, *dk = nullptr, *dv = nullptr;
+  float* da = nullptr;                      // [T, a_dim] (MLA)
+  Act* da_act = nullptr;                    // [T, a_dim]
+  Act *dqa_n = nullptr, *dckv_n = nullptr;  // [T, ql], [T, kvl]
+  void* attention_scratch = nullptr;
+  // LM head
+  float* logits = nullptr;                                                             // [chunk, V]
+  Act* dlogits = nullptr;                                                              // [chunk, V]
+  float *logp = nullptr, *entropy = nullptr, *g_logp = nullptr, *g_entropy = nullptr;  // [T]
+  Act* dxf = nullptr;                                                                  // [T, C]
+  int32_t *ids = nullptr, *targets = nullptr;                                          // [T]
+  float* rope = nullptr;                                                               // [L, rot_dim]
+};
+
+template <class Act>
+void carve_layer(Carver& cv, LayerActs<Act>& a, const TrainDims& d) {
+  const int64_t T = d.T;
+  a.xn1 = cv.take<Act>(T * d.C);
+  a.rstd1 = cv.take<float>(T);
+  if (d.mla) {
+    a.a_out = cv.take<float>(T * d.a_dim);
+    if (d.q_lora) {
+      a.qa_n = cv.take<Act>(T * d.ql);
+      a.qa_rstd = cv.take<float>(T);
+    }
+    a.ckv_n = cv.take<Act>(T * d.kvl);
+    a.ckv_rstd = cv.take<float>(T);
+    a.q_in = cv.take<Act>(T * d.q_in_dim());
+    a.kv_in = cv.take<Act>(T * d.kv_in_dim());
+  } else {
+    a.qkv = cv.take<Act>(T * d.qkv_dim);
+    if (d.qk_norm) {
+      a.q_rstd = cv.take<float>(T * d.H);
+      a.k_rstd = cv.take<float>(T * d.KVH);
+    }
+  }
+  a.q = cv.take<Act>(T * d.q_dim());
+  a.k = cv.take<Act>(T * d.kv_dim());
+  a.v = cv.take<Act>(T * d.v_dim());
+  a.probs = cv.take<Act>(d.B * d.H * d.L * d.L);
+  a.att = cv.take<Act>(T * d.att_dim());
+  a.x_mid = cv.take<float>(T * d.C);
+  a.xn2 = cv.take<Act>(T * d.C);
+  a.rstd2 = cv.take<float>(T);
+  a.gu = cv.take<Act>(T * 2 * d.I);
+  a.h = cv.take<Act>(T * d.I);
+}
+
+template <class Act>
+void carve_buffers(Carver& cv, TrainBuffers<Act>& b, const TrainDims& d, size_t attention_scratch_bytes) {
+  const int64_t T = d.T;
+  b.x.assign(size_t(d.n_layers + 1), nullptr);
+  for (float*& x : b.x) x = cv.take<float>(T * d.C);
+  b.layers.assign(size_t(d.recompute ? 1 : d.n_layers), LayerActs<Act>{});
+  for (LayerActs<Act>& a : b.layers) carve_layer(cv, a, d);
+  b.xf = cv.take<Act>(T * d.C);
+  b.rstd_f = cv.take<float>(T);
+  b.dres = cv.take<float>(T * d.C);
+  b.dres_act = cv.take<Act>(T * d.C);
+  b.dxn = cv.take<Act>(T * d.C);
+  b.dwide = cv.take<Act>(T * std::max({2 * d.I, d.qkv_dim, d.q_in_dim()}));
+  b.dwide2 = cv.take<Act>(T * d.kv_in_dim());
+  b.dmid = cv.take<Act>(T * std::max(d.I, d.att_dim()));
+  b.dq = cv.take<Act>(T * d.q_dim());
+  b.dk = cv.take<Act>(T * d.kv_dim());
+  b.dv = cv.take<Act>(T * d.v_dim());
+  if (d.mla) {
+    b.da = cv.take<float>(T * d.a_dim);
+    b.da_act = cv.take<Act>(T * d.a_dim);
+    b.dqa_n = cv.take<Act>(T * d.ql);
+    b.dckv_n = cv.take<Act>(T * d.kvl);
+  }
+  b.attention_scratch = cv.take<std::byte>(int64_t(attention_scratch_bytes));
+  b.logits = cv.take<float>(d.chunk * d.V);
+  b.dlogits = cv.take<Act>(d.chunk * d.V);
+  b.logp = cv.take<float>(T);
+  b.entropy = cv.take<float>(T);
+  b.g_logp = cv.take<float>(T);
+  b.g_entropy = cv.take<float>(T);
+  b.dxf = cv.take<Act>(T * d.C);
+  b.ids = cv.take<int32_t>(T);
+  b.targets = cv.take<int32_t>(T);
+  b.rope = cv.take<float>(d.L * d.rot_dim);
+}
+
+}  // namespace r1

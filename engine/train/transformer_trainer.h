@@ -1,0 +1,349 @@
+#pragma once
+// The decoder's training forward and backward, written once over a backend's ops (CpuOps, CudaOps): dense
+// attention (Llama, Qwen2, Qwen3) or Multi-head Latent Attention in its expanded form (DeepSeek-V2/V3), with
+// a SwiGLU MLP. Forward reads like the model; backward mirrors it in reverse with d-prefixed buffers.
+// Included by the one source file of each backend.
+#include <cmath>
+#include <cstring>
+
+#include "engine/core/error.h"
+#include "engine/model/deepseek.h"
+#include "engine/model/rope.h"
+#include "train_buffers.h"
+#include "trainer.h"
+
+namespace r1 {
+
+// Reads a tensor of the model into fp32 (widening F16/BF16).
+void widen_tensor(float* dst, const TensorView& t);
+
+template <class Ops>
+class TransformerTrainer final : public Trainer {
+  using Act = typename Ops::Act;
+
+ public:
+  TransformerTrainer(const Model& model, const TrainerOptions& opt);
+  ~TransformerTrainer() override = default;
+
+  const ModelConfig& config() const override { return cfg_; }
+  const ParamLayout& layout() const override { return layout_; }
+  const TrainMemoryPlan& memory_plan() const override { return plan_; }
+
+  double forward_backward(const TrainBatch& batch, TokenObjective& objective, float* logp,
+                          float* entropy) override {
+    return run(batch, &objective, logp, entropy);
+  }
+  void score(const TrainBatch& batch, float* logp, float* entropy) override {
+    run(batch, nullptr, logp, entropy);
+  }
+  double optimizer_step(const OptimizerHyper& h, double lr) override;
+  void zero_grads() override { ops_.zero(grad_, size_t(layout_.total) * 4); }
+  int64_t steps_taken() const override { return step_; }
+
+  std::vector<float> parameters() const override { return download(master_); }
+  std::vector<float> gradients() const override { return download(grad_); }
+  void set_parameters(const std::vector<float>& p) override;
+  OptimizerState optimizer_state() const override { return {step_, download(m_), download(v_)}; }
+  void set_optimizer_state(const OptimizerState& s) override;
+
+ private:
+  std::vector<float> download(const float* p) const {
+    std::vector<float> out(static_cast<size_t>(layout_.total));
+    ops_.download(out.data(), p, out.size() * 4);
+    return out;
+  }
+  Act* W(int64_t off) const { return off < 0 ? nullptr : w_ + off; }
+  float* P(int64_t off) const { return off < 0 ? nullptr : master_ + off; }
+  float* G(int64_t off) const { return off < 0 ? nullptr : grad_ + off; }
+  LayerActs<Act>& acts(int64_t l) { return buf_.layers[dims_.recompute ? 0 : size_t(l)]; }
+
+  double run(const TrainBatch& batch, TokenObjective* objective, float* logp_out, float* entropy_out);
+  void forward_layer(int64_t l, const TrainDims& d);
+  void backward_layer(int64_t l, const TrainDims& d);
+  double lm_head(const TrainDims& d, TokenObjective* objective);
+  cpu::HeadsShape heads_shape(const TrainDims& d) const;
+  cpu::AttentionShape attention_shape(const TrainDims& d) const;
+
+  Ops ops_;
+  ModelConfig cfg_;
+  ParamLayout layout_;
+  TrainDims dims_;  // the planned (largest) shape
+  TrainMemoryPlan plan_;
+  float eps_ = 1e-6f, latent_eps_ = 1e-6f, attn_scale_ = 1.0f;
+  float *master_ = nullptr, *grad_ = nullptr, *m_ = nullptr, *v_ = nullptr;
+  Act* w_ = nullptr;  // compute copy; the master itself when Act is float
+  TrainBuffers<Act> buf_;
+  int64_t step_ = 0;
+  std::vector<float> host_logp_, host_entropy_, host_g_, host_ge_;
+};
+
+template <class Ops>
+TransformerTrainer<Ops>::TransformerTrainer(const Model& model, const TrainerOptions& opt)
+    : cfg_(model.config), layout_(make_param_layout(model.config)) {
+  constexpr bool kCompute = !std::is_same_v<Act, float>;
+  const int64_t T = opt.max_batch * opt.max_seq;
+  const int64_t chunk = opt.lm_head_chunk_rows > 0
+                            ? opt.lm_head_chunk_rows
+                            : lm_head_chunk_rows(T, cfg_.vocab_size, int(sizeof(Act)), Ops::kLogitsBudget);
+  dims_ = make_train_dims(cfg_, opt.max_batch, opt.max_seq, opt.recompute, chunk);
+  if (cfg_.max_position_embeddings > 0 && opt.max_seq > cfg_.max_position_embeddings)
+    fail("sequence length ", opt.max_seq, " exceeds the model's max_position_embeddings (",
+         cfg_.max_position_embeddings, ")");
+  const size_t scratch = ops_.attention_scratch_bytes(attention_shape(dims_));
+  plan_ = plan_train_memory(cfg_, opt.max_batch, opt.max_seq, opt.recompute, chunk, int(sizeof(Act)),
+                            kCompute, int64_t(scratch));
+  ops_.reserve(plan_);  // throws OutOfMemoryError with the breakdown when it cannot fit
+
+  const size_t n = size_t(layout_.total);
+  master_ = static_cast<float*>(ops_.alloc(n * 4));
+  grad_ = static_cast<float*>(ops_.alloc(n * 4));
+  m_ = static_cast<float*>(ops_.alloc(n * 4));
+  v_ = static_cast<float*>(ops_.alloc(n * 4));
+  if constexpr (kCompute)
+    w_ = static_cast<Act*>(ops_.alloc(n * sizeof(Act)));
+  else
+    w_ = master_;
+  Carver sizing;
+  carve_buffers(sizing, buf_, dims_, scratch);
+  Carver placing(static_cast<std::byte*>(ops_.alloc(sizing.used())));
+  carve_buffers(placing, buf_, dims_, scratch);
+
+  // Weights: widen every tensor of the model into the master block.
+  std::vector<float> host(n);
+  for (const ParamTensor& t : layout_.tensors) {
+    const TensorView src = model.store->find(t.name);
+    if (!src) fail(model.store->origin(t.name), ": missing tensor '", t.name, "' needed for training");
+    if (src.shape != t.shape)
+      fail(model.store->origin(t.name), ": tensor '", t.name, "' has shape ", shape_str(src.shape),
+           ", expected ", shape_str(t.shape));
+    widen_tensor(host.data() + t.offset, src);
+  }
+  set_parameters(host);
+
+  eps_ = float(cfg_.rms_norm_eps);
+  attn_scale_ =
+      cfg_.is_deepseek() ? float(mla_softmax_scale(cfg_)) : float(1.0 / std::sqrt(double(cfg_.head_dim)));
+  std::vector<float> rope(size_t(dims_.L * dims_.rot_dim));
+  fill_rope_table(rope.data(), rope_frequencies(cfg_), dims_.L);
+  ops_.upload(buf_.rope, rope.data(), rope.size() * 4);
+  host_logp_.resize(size_t(T));
+  host_entropy_.resize(size_t(T));
+  host_g_.resize(size_t(T));
+  host_ge_.resize(size_t(T));
+}
+
+template <class Ops>
+void TransformerTrainer<Ops>::set_parameters(const std::vector<float>& p) {
+  if (int64_t(p.size()) != layout_.total)
+    fail("parameter block has ", p.size(), " values, the model needs ", layout_.total);
+  ops_.upload(master_, p.data(), p.size() * 4);
+  if constexpr (!std::is_same_v<Act, float>) ops_.to_compute(w_, master_, layout_.total);
+}
+
+template <class Ops>
+void TransformerTrainer<Ops>::set_optimizer_state(const OptimizerState& s) {
+  if (int64_t(s.m.size()) != layout_.total || int64_t(s.v.size()) != layout_.total)
+    fail("optimizer state has ", s.m.size(), "/", s.v.size(), " values, the model needs ", layout_.total);
+  ops_.upload(m_, s.m.data(), s.m.size() * 4);
+  ops_.upload(v_, s.v.data(), s.v.size() * 4);
+  step_ = s.step;
+}
+
+template <class Ops>
+cpu::HeadsShape TransformerTrainer<Ops>::heads_shape(const TrainDims& d) const {
+  cpu::HeadsShape s;
+  s.B = d.B, s.L = d.L, s.H = d.H, s.KVH = d.KVH, s.D = d.Dk, s.rot_dim = d.rot_dim;
+  s.interleaved = d.mla ? cfg_.mla.rope_interleave : false;
+  return s;
+}
+
+template <class Ops>
+cpu::AttentionShape TransformerTrainer<Ops>::attention_shape(const TrainDims& d) const {
+  cpu::AttentionShape s;
+  s.B = d.B, s.L = d.L, s.H = d.H, s.KVH = d.KVH, s.Dk = d.Dk, s.Dv = d.Dv, s.scale = attn_scale_;
+  return s;
+}
+
+template <class Ops>
+void TransformerTrainer<Ops>::forward_layer(int64_t l, const TrainDims& d) {
+  const LayerParams& p = layout_.layers[size_t(l)];
+  LayerActs<Act>& a = acts(l);
+  const int64_t T = d.T, C = d.C, I = d.I;
+  const float* x = buf_.x[size_t(l)];
+  ops_.rmsnorm_forward(a.xn1, C, a.rstd1, x, C, P(p.attn_norm), T, C, eps_);
+  const cpu::HeadsShape hs = heads_shape(d);
+  if (!d.mla) {
+    ops_.matmul_act(a.qkv, a.xn1, W(p.wqkv), P(p.bqkv), T, C, d.qkv_dim);
+    ops_.heads_forward(a.q, a.k, a.v, a.q_rstd, a.k_rstd, a.qkv, P(p.q_norm), P(p.k_norm), eps_, buf_.rope,
+                       hs);
+  } else {
+    // MLA, expanded: a = [q_a | c_kv | k_pe] from one GEMM; per-head keys and values rebuilt from c_kv.
+    ops_.matmul_f32(a.a_out, a.xn1, W(p.w_a), nullptr, T, C, d.a_dim);
+    if (d.q_lora) {
+      ops_.rmsnorm_forward(a.qa_n, d.ql, a.qa_rstd, a.a_out, d.a_dim, P(p.q_a_norm), T, d.ql, latent_eps_);
+      ops_.matmul_act(a.q_in, a.qa_n, W(p.wq_b), nullptr, T, d.ql, d.q_in_dim());
+    } else {
+      ops_.matmul_act(a.q_in, a.xn1, W(p.wq_b), nullptr, T, C, d.q_in_dim());
+    }
+    ops_.rmsnorm_forward(a.ckv_n, d.kvl, a.ckv_rstd, a.a_out + d.ql, d.a_dim, P(p.kv_a_norm), T, d.kvl,
+                         latent_eps_);
+    ops_.matmul_act(a.kv_in, a.ckv_n, W(p.wkv_b), nullptr, T, d.kvl, d.kv_in_dim());
+    ops_.mla_heads_forward(a.q, a.k, a.v, a.q_in, a.kv_in, a.a_out + d.ql + d.kvl, d.a_dim, buf_.rope, hs,
+                           cpu::MlaDims{d.dn, d.dr, d.Dv});
+  }
+  ops_.attention_forward(a.att, a.probs, a.q, a.k, a.v, buf_.attention_scratch, attention_shape(d));
+  ops_.copy(a.x_mid, x, size_t(T * C) * 4);
+  ops_.matmul_add_f32(a.x_mid, a.att, W(p.wo), P(p.bo), T, d.att_dim(), C);
+
+  ops_.rmsnorm_forward(a.xn2, C, a.rstd2, a.x_mid, C, P(p.mlp_norm), T, C, eps_);
+  ops_.matmul_act(a.gu, a.xn2, W(p.w_gate_up), P(p.b_gate_up), T, C, 2 * I);
+  ops_.swiglu_forward(a.h, a.gu, T, I);
+  float* out = buf_.x[size_t(l + 1)];
+  ops_.copy(out, a.x_mid, size_t(T * C) * 4);
+  ops_.matmul_add_f32(out, a.h, W(p.w_down), P(p.b_down), T, I, C);
+}
+
+template <class Ops>
+void TransformerTrainer<Ops>::backward_layer(int64_t l, const TrainDims& d) {
+  const LayerParams& p = layout_.layers[size_t(l)];
+  LayerActs<Act>& a = acts(l);
+  TrainBuffers<Act>& b = buf_;
+  const int64_t T = d.T, C = d.C, I = d.I;
+  // b.dres holds dLoss/d(layer output).
+  ops_.cast(b.dres_act, b.dres, T * C);
+  ops_.matmul_backward(b.dmid, G(p.w_down), G(p.b_down), b.dres_act, a.h, W(p.w_down), T, I, C);
+  ops_.swiglu_backward(b.dwide, b.dmid, a.gu, T, I);
+  ops_.matmul_backward(b.dxn, G(p.w_gate_up), G(p.b_gate_up), b.dwide, a.xn2, W(p.w_gate_up), T, C, 2 * I);
+  ops_.rmsnorm_backward(b.dres, G(p.mlp_norm), b.dxn, C, a.x_mid, C, P(p.mlp_norm), a.rstd2, T, C, true);
+
+  ops_.cast(b.dres_act, b.dres, T * C);
+  ops_.matmul_backward(b.dmid, G(p.wo), G(p.bo), b.dres_act, a.att, W(p.wo), T, d.att_dim(), C);
+  ops_.attention_backward(b.dq, b.dk, b.dv, b.attention_scratch, b.dmid, a.att, a.probs, a.q, a.k, a.v,
+                          attention_shape(d));
+  const cpu::HeadsShape hs = heads_shape(d);
+  if (!d.mla) {
+    ops_.heads_backward(b.dwide, G(p.q_norm), G(p.k_norm), b.dq, b.dk, b.dv, a.qkv, P(p.q_norm), P(p.k_norm),
+                        a.q_rstd, a.k_rstd, buf_.rope, hs);
+    ops_.matmul_backward(b.dxn, G(p.wqkv), G(p.bqkv), b.dwide, a.xn1, W(p.wqkv), T, C, d.qkv_dim);
+  } else {
+    ops_.mla_heads_backward(b.dwide, b.dwide2, b.da + d.ql + d.kvl, d.a_dim, b.dq, b.dk, b.dv, buf_.rope, hs,
+                            cpu::MlaDims{d.dn, d.dr, d.Dv});
+    ops_.matmul_backward(b.dckv_n, G(p.wkv_b), nullptr, b.dwide2, a.ckv_n, W(p.wkv_b), T, d.kvl,
+                         d.kv_in_dim());
+    ops_.rmsnorm_backward(b.da + d.ql, G(p.kv_a_norm), b.dckv_n, d.kvl, a.a_out + d.ql, d.a_dim,
+                          P(p.kv_a_norm), a.ckv_rstd, T, d.kvl, false);
+    if (d.q_lora) {
+      ops_.matmul_backward(b.dqa_n, G(p.wq_b), nullptr, b.dwide, a.qa_n, W(p.wq_b), T, d.ql, d.q_in_dim());
+      ops_.rmsnorm_backward(b.da, G(p.q_a_norm), b.dqa_n, d.ql, a.a_out, d.a_dim, P(p.q_a_norm), a.qa_rstd, T,
+                            d.ql, false);
+    } else {
+      // A direct q_proj reads the same normed input: its input gradient goes through the (linear) norm
+      // backward separately, into the same residual gradient.
+      ops_.matmul_backward(b.dres_act, G(p.wq_b), nullptr, b.dwide, a.xn1, W(p.wq_b), T, C, d.q_in_dim());
+      ops_.rmsnorm_backward(b.dres, G(p.attn_norm), b.dres_act, C, buf_.x[size_t(l)], C, P(p.attn_norm),
+                            a.rstd1, T, C, true);
+    }
+    ops_.cast(b.da_act, b.da, T * d.a_dim);
+    ops_.matmul_backward(b.dxn, G(p.w_a), nullptr, b.da_act, a.xn1, W(p.w_a), T, C, d.a_dim);
+  }
+  ops_.rmsnorm_backward(b.dres, G(p.attn_norm), b.dxn, C, buf_.x[size_t(l)], C, P(p.attn_norm), a.rstd1, T, C,
+                        true);
+}
+
+template <class Ops>
+double TransformerTrainer<Ops>::lm_head(const TrainDims& d, TokenObjective* objective) {
+  TrainBuffers<Act>& b = buf_;
+  const int64_t T = d.T, C = d.C, V = d.V;
+  ops_.rmsnorm_forward(b.xf, C, b.rstd_f, b.x.back(), C, P(layout_.final_norm), T, C, eps_);
+  double loss = 0;
+  for (int64_t r0 = 0; r0 < T; r0 += dims_.chunk) {
+    const int64_t n = std::min(dims_.chunk, T - r0);
+    ops_.matmul_f32(b.logits, b.xf + r0 * C, W(layout_.lm_head), nullptr, n, C, V);
+    ops_.token_forward(b.logp + r0, b.entropy + r0, b.logits, b.targets + r0, n, V);
+    ops_.download(host_logp_.data() + r0, b.logp + r0, size_t(n) * 4);
+    ops_.download(host_entropy_.data() + r0, b.entropy + r0, size_t(n) * 4);
+    if (!objective) continue;
+    float* g = host_g_.data() + r0;
+    float* ge = host_ge_.data() + r0;
+    std::fill(g, g + n, 0.0f);
+    std::fill(ge, ge + n, 0.0f);
+    loss += objective->chunk(r0, n, host_logp_.data() + r0, host_entropy_.data() + r0, g, ge);
+    bool any = false;
+    for (int64_t i = 0; i < n && !any; ++i) any = g[i] != 0.0f || ge[i] != 0.0f;
+    if (!any) {  // rows without a loss term (prompt, padding): no gradient to send back
+      ops_.zero(b.dxf + r0 * C, size_t(n * C) * sizeof(Act));
+      continue;
+    }
+    ops_.upload(b.g_logp + r0, g, size_t(n) * 4);
+    ops_.upload(b.g_entropy + r0, ge, size_t(n) * 4);
+    ops_.token_backward(b.dlogits, b.logits, b.targets + r0, b.g_logp + r0, b.g_entropy + r0, n, V);
+    ops_.matmul_backward(b.dxf + r0 * C, G(layout_.lm_head), nullptr, b.dlogits, b.xf + r0 * C,
+                         W(layout_.lm_head), n, C, V);
+  }
+  return loss;
+}
+
+template <class Ops>
+double TransformerTrainer<Ops>::run(const TrainBatch& batch, TokenObjective* objective, float* logp_out,
+                                    float* entropy_out) {
+  if (batch.B <= 0 || batch.L <= 0 || batch.B > dims_.B || batch.L > dims_.L)
+    fail("training batch ", batch.B, " x ", batch.L, " does not fit the planned ", dims_.B, " x ", dims_.L);
+  const int64_t T = batch.tokens();
+  if (int64_t(batch.ids.size()) != T || int64_t(batch.targets.size()) != T ||
+      int64_t(batch.weights.size()) != T)
+    fail("training batch arrays must hold ", T, " values (ids ", batch.ids.size(), ", targets ",
+         batch.targets.size(), ", weights ", batch.weights.size(), ")");
+  for (int64_t t = 0; t < T; ++t) {
+    if (batch.ids[size_t(t)] < 0 || batch.ids[size_t(t)] >= cfg_.vocab_size)
+      fail("token id ", batch.ids[size_t(t)], " at batch position ", t, " is outside the vocabulary (",
+           cfg_.vocab_size, ")");
+    if (batch.targets[size_t(t)] < 0 || batch.targets[size_t(t)] >= cfg_.vocab_size)
+      fail("target id ", batch.targets[size_t(t)], " at batch position ", t, " is outside the vocabulary (",
+           cfg_.vocab_size, ")");
+  }
+  const TrainDims d = make_train_dims(cfg_, batch.B, batch.L, dims_.recompute, dims_.chunk);
+  ops_.upload(buf_.ids, batch.ids.data(), size_t(T) * 4);
+  ops_.upload(buf_.targets, batch.targets.data(), size_t(T) * 4);
+  ops_.embedding_forward(buf_.x[0], buf_.ids, W(layout_.embed), T, d.C);
+  for (int64_t l = 0; l < d.n_layers; ++l) forward_layer(l, d);
+  const double loss = lm_head(d, objective);
+  if (objective) {
+    ops_.rmsnorm_backward(buf_.dres, G(layout_.final_norm), buf_.dxf, d.C, buf_.x.back(), d.C,
+                          P(layout_.final_norm), buf_.rstd_f, T, d.C, false);
+    for (int64_t l = d.n_layers - 1; l >= 0; --l) {
+      if (dims_.recompute) forward_layer(l, d);
+      backward_layer(l, d);
+    }
+    ops_.embedding_backward(G(layout_.embed), buf_.ids, buf_.dres, T, d.C);
+  }
+  ops_.sync();
+  if (logp_out) std::memcpy(logp_out, host_logp_.data(), size_t(T) * 4);
+  if (entropy_out) std::memcpy(entropy_out, host_entropy_.data(), size_t(T) * 4);
+  return loss;
+}
+
+template <class Ops>
+double TransformerTrainer<Ops>::optimizer_step(const OptimizerHyper& h, double lr) {
+  const double norm = std::sqrt(ops_.sum_squares(grad_, layout_.total));
+  if (!std::isfinite(norm)) {
+    zero_grads();
+    fail("gradient norm is ", norm, " at step ", step_ + 1,
+         "; the update was skipped (try a lower learning rate)");
+  }
+  ++step_;
+  cpu::AdamWStep s;
+  s.lr = float(lr), s.beta1 = float(h.beta1), s.beta2 = float(h.beta2), s.eps = float(h.eps);
+  s.weight_decay = float(h.weight_decay);
+  s.t = step_;
+  s.grad_scale = h.max_grad_norm > 0 ? float(std::min(1.0, h.max_grad_norm / (norm + 1e-6))) : 1.0f;
+  constexpr bool kCompute = !std::is_same_v<Act, float>;
+  for (const ParamTensor& t : layout_.tensors) {
+    const int64_t o = t.offset;
+    ops_.adamw(master_ + o, kCompute ? w_ + o : nullptr, m_ + o, v_ + o, grad_ + o, t.numel(), s, t.decay);
+  }
+  zero_grads();
+  ops_.sync();
+  return norm;
+}
+
+}  // namespace r1

@@ -1,0 +1,2 @@
+# CUDA training ops against their CPU references (included from tests/CMakeLists.txt when CUDA is built).
+r1wb_add_test(tst_train_ops_cuda SOURCES tst_train_ops_cuda.cpp LABELS gpu LIBS r1_kernels_cuda)

@@ -1,0 +1,6 @@
+r1wb_add_test(tst_train_parity SOURCES tst_train_parity.cpp LABELS parity)
+if(R1WB_HAVE_CUDA)
+  r1wb_add_test(tst_train_parity_cuda SOURCES tst_train_parity_cuda.cpp LABELS gpu)
+endif()
+r1wb_add_test(tst_train SOURCES tst_train.cpp LABELS unit)
+add_dependencies(tst_train r1wb)

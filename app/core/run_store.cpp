@@ -4,12 +4,16 @@
 #include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
+#include <QJsonDocument>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QStandardPaths>
+#include <QStringList>
 #include <QVariant>
+#include <QtEndian>
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace r1::app {
@@ -62,9 +66,90 @@ const char* const kMigrations[][8] = {
         "CREATE INDEX conversations_by_update ON conversations(updated_ms DESC)",
         nullptr,
     },
+    // Training runs. A rollout references its step, so deleting a step (a resumed run redoing it) takes its
+    // rollouts along, and a rollout can never outlive the step it belongs to. reward and advantage may be
+    // NULL because SQLite stores a NaN as NULL. tokens and logprobs are little-endian int32 and float32
+    // arrays. The primary and unique keys double as the (run_id, step) indices.
+    {
+        "CREATE TABLE runs ("
+        "  id INTEGER PRIMARY KEY,"
+        "  kind TEXT NOT NULL,"
+        "  model TEXT NOT NULL DEFAULT '',"
+        "  config TEXT NOT NULL DEFAULT '{}',"
+        "  status TEXT NOT NULL DEFAULT 'running'"
+        "    CHECK (status IN ('running', 'finished', 'cancelled', 'failed')),"
+        "  created_ms INTEGER NOT NULL,"
+        "  updated_ms INTEGER NOT NULL)",
+        "CREATE TABLE steps ("
+        "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+        "  step INTEGER NOT NULL CHECK (step >= 1),"
+        "  metrics TEXT NOT NULL DEFAULT '{}',"
+        "  created_ms INTEGER NOT NULL,"
+        "  PRIMARY KEY (run_id, step))",
+        "CREATE TABLE rollouts ("
+        "  id INTEGER PRIMARY KEY,"
+        "  run_id INTEGER NOT NULL,"
+        "  step INTEGER NOT NULL,"
+        "  prompt_index INTEGER NOT NULL,"
+        "  group_index INTEGER NOT NULL,"
+        "  prompt TEXT NOT NULL,"
+        "  thinking TEXT NOT NULL,"
+        "  answer TEXT NOT NULL,"
+        "  rewards TEXT NOT NULL DEFAULT '{}',"
+        "  reward REAL,"
+        "  advantage REAL,"
+        "  truncated INTEGER NOT NULL DEFAULT 0,"
+        "  tokens BLOB NOT NULL,"
+        "  logprobs BLOB NOT NULL,"
+        "  FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step) ON DELETE CASCADE,"
+        "  UNIQUE (run_id, step, prompt_index, group_index))",
+        "CREATE TABLE checkpoints ("
+        "  id INTEGER PRIMARY KEY,"
+        "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+        "  step INTEGER NOT NULL,"
+        "  path TEXT NOT NULL,"
+        "  created_ms INTEGER NOT NULL,"
+        "  UNIQUE (run_id, step))",
+        nullptr,
+    },
 };
 constexpr int kMigrationCount = int(sizeof(kMigrations) / sizeof(kMigrations[0]));
 static_assert(kMigrationCount == RunStore::kSchemaVersion, "one migration per schema version");
+
+QString json_text(const QJsonObject& o) {
+  return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
+}
+
+QJsonObject json_object(const QVariant& v) {
+  return QJsonDocument::fromJson(v.toString().toUtf8()).object();
+}
+
+// SQLite turns a NaN into NULL; a NaN reward or advantage is worth seeing as such rather than as 0.
+double real_or_nan(const QVariant& v) {
+  return v.isNull() ? std::nan("") : v.toDouble();
+}
+
+template <typename T>
+QVariant blob(const QVector<T>& values) {
+  if (values.isEmpty()) return QVariant(QByteArray("", 0));  // a null QByteArray would bind as SQL NULL
+  QByteArray bytes(values.size() * qsizetype(sizeof(T)), Qt::Uninitialized);
+  qToLittleEndian<T>(values.constData(), values.size(), bytes.data());
+  return bytes;
+}
+
+const char* const kRunColumns = "id, kind, model, config, status, created_ms, updated_ms";
+
+RunInfo read_run(const QSqlQuery& q) {
+  RunInfo r;
+  r.id = q.value(0).toLongLong();
+  r.kind = q.value(1).toString();
+  r.model = q.value(2).toString();
+  r.config = json_object(q.value(3));
+  r.status = q.value(4).toString();
+  r.created_ms = q.value(5).toLongLong();
+  r.updated_ms = q.value(6).toLongLong();
+  return r;
+}
 
 const char* const kMessageColumns =
     "id, role, content, reasoning, prompt_tokens, reused_tokens, completion_tokens, thinking_tokens,"
@@ -86,6 +171,17 @@ class Db {
 
   qint64 insert(const QString& sql, const QVariantList& binds) const {
     return exec(sql, binds).lastInsertId().toLongLong();
+  }
+
+  // For a statement run many times in one transaction: prepared once, bound and run per row.
+  QSqlQuery prepare(const QString& sql) const {
+    QSqlQuery q(db_);
+    if (!q.prepare(sql)) fail(q, sql);
+    return q;
+  }
+  void run(QSqlQuery& q, const QVariantList& binds) const {
+    for (int i = 0; i < binds.size(); ++i) q.bindValue(i, binds[i]);
+    if (!q.exec()) fail(q, q.lastQuery());
   }
 
   // IMMEDIATE takes the write lock up front: a transaction that reads before it writes never fails halfway
@@ -369,6 +465,201 @@ QVector<qint64> RunStore::replaceMessagesFrom(qint64 conversation_id, int positi
 
 qint64 RunStore::appendMessage(qint64 conversation_id, const ChatMessage& message) {
   return replaceMessagesFrom(conversation_id, std::numeric_limits<int>::max(), {message}).front();
+}
+
+namespace {
+
+void require_run(const Db& db, const QString& path, qint64 run_id) {
+  QSqlQuery q = db.exec(QStringLiteral("SELECT 1 FROM runs WHERE id = ?"), {run_id});
+  if (!q.next())
+    throw StoreError(
+        QStringLiteral("run store %1: run %2 does not exist").arg(path).arg(run_id).toStdString());
+}
+
+qint64 last_step(const Db& db, qint64 run_id) {
+  QSqlQuery q =
+      db.exec(QStringLiteral("SELECT COALESCE(MAX(step), 0) FROM steps WHERE run_id = ?"), {run_id});
+  return q.next() ? q.value(0).toLongLong() : 0;
+}
+
+}  // namespace
+
+qint64 RunStore::createRun(const QString& kind, const QString& model, const QJsonObject& config) {
+  checkThread();
+  const Db db(connection_, path_);
+  Transaction tx(db);
+  const qint64 t = now_ms();
+  const qint64 id =
+      db.insert(QStringLiteral("INSERT INTO runs (kind, model, config, status, created_ms, updated_ms)"
+                               " VALUES (?, ?, ?, 'running', ?, ?)"),
+                {text(kind), text(model), json_text(config), t, t});
+  tx.commit();
+  return id;
+}
+
+qint64 RunStore::resumeRun(qint64 run_id) {
+  checkThread();
+  const Db db(connection_, path_);
+  Transaction tx(db);
+  require_run(db, path_, run_id);
+  db.exec(QStringLiteral("UPDATE runs SET status = 'running', updated_ms = ? WHERE id = ?"),
+          {now_ms(), run_id});
+  const qint64 last = last_step(db, run_id);
+  tx.commit();
+  return last;
+}
+
+void RunStore::finishRun(qint64 run_id, const QString& status) {
+  checkThread();
+  static const QStringList kEndings = {QStringLiteral("finished"), QStringLiteral("cancelled"),
+                                       QStringLiteral("failed")};
+  if (!kEndings.contains(status))
+    throw StoreError(
+        QStringLiteral("run store %1: a run ends \"finished\", \"cancelled\" or \"failed\", not \"%2\"")
+            .arg(path_, status)
+            .toStdString());
+  const Db db(connection_, path_);
+  Transaction tx(db);
+  require_run(db, path_, run_id);
+  db.exec(QStringLiteral("UPDATE runs SET status = ?, updated_ms = ? WHERE id = ?"),
+          {status, now_ms(), run_id});
+  tx.commit();
+}
+
+void RunStore::recordStep(qint64 run_id, qint64 step, const QJsonObject& metrics,
+                          const QVector<RolloutEntry>& rollouts) {
+  checkThread();
+  if (step < 1)
+    throw StoreError(QStringLiteral("run store %1: run %2 step %3: steps start at 1")
+                         .arg(path_)
+                         .arg(run_id)
+                         .arg(step)
+                         .toStdString());
+  const Db db(connection_, path_);
+  Transaction tx(db);
+  require_run(db, path_, run_id);
+  // Steps after this one belong to the trajectory a resumed run abandoned; their rollouts go with them.
+  db.exec(QStringLiteral("DELETE FROM steps WHERE run_id = ? AND step >= ?"), {run_id, step});
+  const qint64 t = now_ms();
+  db.exec(QStringLiteral("INSERT INTO steps (run_id, step, metrics, created_ms) VALUES (?, ?, ?, ?)"),
+          {run_id, step, json_text(metrics), t});
+  QSqlQuery insert = db.prepare(QStringLiteral(
+      "INSERT INTO rollouts (run_id, step, prompt_index, group_index, prompt, thinking, answer, rewards, "
+      "reward,"
+      " advantage, truncated, tokens, logprobs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  for (const RolloutEntry& r : rollouts)
+    db.run(insert, {run_id, step, r.prompt_index, r.group_index, text(r.prompt), text(r.thinking),
+                    text(r.answer), json_text(r.rewards), r.reward, r.advantage, r.truncated ? 1 : 0,
+                    blob(r.tokens), blob(r.logprobs)});
+  db.exec(QStringLiteral("UPDATE runs SET updated_ms = ? WHERE id = ?"), {t, run_id});
+  tx.commit();
+}
+
+void RunStore::recordCheckpoint(qint64 run_id, qint64 step, const QString& path) {
+  checkThread();
+  const Db db(connection_, path_);
+  Transaction tx(db);
+  require_run(db, path_, run_id);
+  const qint64 t = now_ms();
+  db.exec(QStringLiteral("INSERT INTO checkpoints (run_id, step, path, created_ms) VALUES (?, ?, ?, ?)"
+                         " ON CONFLICT (run_id, step) DO UPDATE SET path = excluded.path,"
+                         " created_ms = excluded.created_ms"),
+          {run_id, step, text(path), t});
+  db.exec(QStringLiteral("UPDATE runs SET updated_ms = ? WHERE id = ?"), {t, run_id});
+  tx.commit();
+}
+
+QVector<RunInfo> RunStore::runs(int limit, int offset) const {
+  checkThread();
+  QSqlQuery q =
+      Db(connection_, path_)
+          .exec(QStringLiteral("SELECT %1 FROM runs ORDER BY created_ms DESC, id DESC LIMIT ? OFFSET ?")
+                    .arg(QLatin1String(kRunColumns)),
+                {limit, offset});
+  QVector<RunInfo> out;
+  while (q.next()) out.push_back(read_run(q));
+  return out;
+}
+
+std::optional<RunInfo> RunStore::run(qint64 run_id) const {
+  checkThread();
+  QSqlQuery q =
+      Db(connection_, path_)
+          .exec(QStringLiteral("SELECT %1 FROM runs WHERE id = ?").arg(QLatin1String(kRunColumns)), {run_id});
+  if (!q.next()) return std::nullopt;
+  return read_run(q);
+}
+
+QVector<StepEntry> RunStore::steps(qint64 run_id, qint64 after_step) const {
+  checkThread();
+  QSqlQuery q =
+      Db(connection_, path_)
+          .exec(QStringLiteral("SELECT step, metrics, created_ms FROM steps WHERE run_id = ? AND step > ?"
+                               " ORDER BY step"),
+                {run_id, after_step});
+  QVector<StepEntry> out;
+  while (q.next()) out.push_back({q.value(0).toLongLong(), json_object(q.value(1)), q.value(2).toLongLong()});
+  return out;
+}
+
+QVector<RolloutEntry> RunStore::rollouts(qint64 run_id, qint64 step) const {
+  checkThread();
+  QSqlQuery q =
+      Db(connection_, path_)
+          .exec(QStringLiteral("SELECT prompt_index, group_index, prompt, thinking, answer, rewards, reward,"
+                               " advantage, truncated, tokens, logprobs FROM rollouts"
+                               " WHERE run_id = ? AND step = ? ORDER BY prompt_index, group_index"),
+                {run_id, step});
+  QVector<RolloutEntry> out;
+  while (q.next()) {
+    RolloutEntry r;
+    r.prompt_index = q.value(0).toLongLong();
+    r.group_index = q.value(1).toLongLong();
+    r.prompt = q.value(2).toString();
+    r.thinking = q.value(3).toString();
+    r.answer = q.value(4).toString();
+    r.rewards = json_object(q.value(5));
+    r.reward = real_or_nan(q.value(6));
+    r.advantage = real_or_nan(q.value(7));
+    r.truncated = q.value(8).toInt() != 0;
+    const QByteArray tokens = q.value(9).toByteArray();
+    const QByteArray logprobs = q.value(10).toByteArray();
+    if (tokens.size() % 4 != 0 || logprobs.size() % 4 != 0)
+      throw StoreError(
+          QStringLiteral("run store %1: run %2 step %3 rollout (%4, %5): token or log-prob array of "
+                         "%6 or %7 bytes is not a whole number of 4-byte values")
+              .arg(path_)
+              .arg(run_id)
+              .arg(step)
+              .arg(r.prompt_index)
+              .arg(r.group_index)
+              .arg(tokens.size())
+              .arg(logprobs.size())
+              .toStdString());
+    r.tokens.resize(tokens.size() / 4);
+    qFromLittleEndian<qint32>(tokens.constData(), r.tokens.size(), r.tokens.data());
+    r.logprobs.resize(logprobs.size() / 4);
+    qFromLittleEndian<float>(logprobs.constData(), r.logprobs.size(), r.logprobs.data());
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+QVector<CheckpointEntry> RunStore::checkpoints(qint64 run_id) const {
+  checkThread();
+  QSqlQuery q =
+      Db(connection_, path_)
+          .exec(
+              QStringLiteral("SELECT step, path, created_ms FROM checkpoints WHERE run_id = ? ORDER BY step"),
+              {run_id});
+  QVector<CheckpointEntry> out;
+  while (q.next()) out.push_back({q.value(0).toLongLong(), q.value(1).toString(), q.value(2).toLongLong()});
+  return out;
+}
+
+qint64 RunStore::lastStep(qint64 run_id) const {
+  checkThread();
+  return last_step(Db(connection_, path_), run_id);
 }
 
 QString defaultStorePath() {

@@ -1,8 +1,10 @@
 #pragma once
 // The run store: one SQLite file holding conversations and their messages (answers, reasoning and
-// per-reply stats). A RunStore is one connection, usable only in the thread that opened it; every thread that
+// per-reply stats), and training runs: each run's steps with their metrics, every rollout of a step, and the
+// checkpoints. A RunStore is one connection, usable only in the thread that opened it; every thread that
 // reads or writes opens its own. Every write is one transaction. The schema is versioned (PRAGMA
 // user_version) and upgraded in place when an older file is opened.
+#include <QJsonObject>
 #include <QString>
 #include <QThread>
 #include <QVector>
@@ -18,9 +20,44 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+struct RunInfo {
+  qint64 id = 0;
+  QString kind;  // "grpo", "sft", ...
+  QString model;
+  QJsonObject config;
+  QString status;  // "running", "finished", "cancelled" or "failed"
+  qint64 created_ms = 0;
+  qint64 updated_ms = 0;  // the last step, checkpoint or status change
+};
+
+struct StepEntry {
+  qint64 step = 0;
+  QJsonObject metrics;
+  qint64 created_ms = 0;
+};
+
+struct RolloutEntry {
+  qint64 prompt_index = 0;  // within the step
+  qint64 group_index = 0;   // completion number within its prompt's group
+  QString prompt;
+  QString thinking, answer;
+  QJsonObject rewards;  // reward function name -> unweighted reward
+  double reward = 0;    // weighted total; NaN stays NaN
+  double advantage = 0;
+  bool truncated = false;
+  QVector<qint32> tokens;   // completion tokens
+  QVector<float> logprobs;  // the rollout policy's log-probability of each
+};
+
+struct CheckpointEntry {
+  qint64 step = 0;
+  QString path;
+  qint64 created_ms = 0;
+};
+
 class RunStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens the file at `path`, creating it (and its folder) when absent. Throws StoreError naming the file.
   explicit RunStore(const QString& path);
@@ -46,6 +83,29 @@ class RunStore {
                                       const QVector<ChatMessage>& messages);
   qint64 appendMessage(qint64 conversation_id, const ChatMessage& message);
   int messageCount(qint64 conversation_id) const;
+
+  // Training runs. A new run starts "running"; finishRun takes "finished", "cancelled" or "failed".
+  qint64 createRun(const QString& kind, const QString& model, const QJsonObject& config);
+  // Sets the run running again and returns its last recorded step (0 when none).
+  qint64 resumeRun(qint64 run_id);
+  void finishRun(qint64 run_id, const QString& status);
+  // The step and all its rollouts in one transaction: after a crash a step is wholly there or absent. Steps
+  // start at 1. Recording step n again drops the run's steps from n on (a resumed run redoing the steps after
+  // its last checkpoint), so the steps held are always the one trajectory that led to the latest.
+  void recordStep(qint64 run_id, qint64 step, const QJsonObject& metrics,
+                  const QVector<RolloutEntry>& rollouts);
+  // One checkpoint per step: saving again at a step replaces its path.
+  void recordCheckpoint(qint64 run_id, qint64 step, const QString& path);
+
+  // Newest first; `offset` and `limit` page through a long list.
+  QVector<RunInfo> runs(int limit = 1000, int offset = 0) const;
+  std::optional<RunInfo> run(qint64 run_id) const;
+  // In step order; `after_step` lets a live view fetch only what is new.
+  QVector<StepEntry> steps(qint64 run_id, qint64 after_step = 0) const;
+  // Ordered by prompt, then by completion within the prompt's group.
+  QVector<RolloutEntry> rollouts(qint64 run_id, qint64 step) const;
+  QVector<CheckpointEntry> checkpoints(qint64 run_id) const;  // in step order
+  qint64 lastStep(qint64 run_id) const;                       // 0 when none
 
  private:
   void checkThread() const;

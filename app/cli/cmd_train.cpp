@@ -74,10 +74,11 @@ int train_sft(const ArgList& argv) {
 }  // namespace
 
 int cmd_train(const ArgList& argv) {
-  if (argv.empty()) fail("train needs a kind: sft");
+  if (argv.empty()) fail("train needs a kind: sft or grpo");
   const ArgList rest(argv.begin() + 1, argv.end());
   if (argv[0] == "sft") return train_sft(rest);
-  fail("unknown training kind \"", argv[0], "\" (sft)");
+  if (argv[0] == "grpo") return train_grpo(rest);
+  fail("unknown training kind \"", argv[0], "\" (sft, grpo)");
 }
 
 }  // namespace r1::cli

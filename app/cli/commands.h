@@ -22,6 +22,8 @@ int cmd_convert(const ArgList& args);
 int cmd_tokenize(const ArgList& args);
 int cmd_bench(const ArgList& args);
 int cmd_train(const ArgList& args);
+int train_grpo(const ArgList& args);
+int cmd_eval(const ArgList& args);
 int bench_train(const ArgList& args);
 int bench_decode(const ArgList& args);
 int bench_ops(const ArgList& args);

@@ -27,6 +27,14 @@ const char* kUsage =
     "            [--out DIR] [--metrics-jsonl FILE] [--grad-accum N] [--warmup N] [--save-every N]\n"
     "            [--resume DIR] [--seed S] [--weight-decay W] [--max-grad-norm G] [--recompute]\n"
     "            [--chat-template on|off] [--quiet]\n"
+    "  train grpo --model DIR (--task countdown|arithmetic [--difficulty easy|default|hard] | --data "
+    "F.jsonl)\n"
+    "            [--group-size G] [--prompts-per-step P] [--max-completion N] [--beta B]\n"
+    "            [--loss grpo|dr_grpo|dapo|bnpo] [--steps N] [--lr X] [--mu M] [--device cpu|cuda] [--out "
+    "DIR]\n"
+    "            [--metrics-jsonl F] [--store F.sqlite] [--resume RUN|DIR] [--rewards name:w,..]\n"
+    "            [--epsilon-low E] [--epsilon-high E] [--dynamic-sampling] [--mask-truncated]\n"
+    "  eval      --model DIR --task countdown|arithmetic [--n 500] [--device cpu|cuda] [--data F.jsonl]\n"
     "  tokenize  --tokenizer FILE|DIR (--text TEXT | --text-file F) [--decode]\n"
     "            prints the ids as a JSON list; --decode adds a second line, the decoded text as a JSON "
     "string\n"
@@ -51,7 +59,7 @@ int main(int argc, char** argv) {
   }
   const std::map<std::string, std::function<int(const ArgList&)>> commands = {
       {"info", cmd_info},   {"logits", cmd_logits},   {"generate", cmd_generate}, {"tokenize", cmd_tokenize},
-      {"bench", cmd_bench}, {"convert", cmd_convert}, {"train", cmd_train},
+      {"bench", cmd_bench}, {"convert", cmd_convert}, {"train", cmd_train},       {"eval", cmd_eval},
   };
   const auto it = commands.find(argv[1]);
   if (it == commands.end()) {

@@ -1,0 +1,148 @@
+// r1wb train grpo and r1wb eval: reinforcement learning with verifiable rewards, and the held-out accuracy.
+#include <QString>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include "args.h"
+#include "commands.h"
+#include "core/store_recorder.h"
+#include "engine/core/error.h"
+#include "engine/grpo/grpo_run.h"
+
+namespace r1::cli {
+
+namespace {
+std::atomic<bool> g_stop{false};
+void on_signal(int) {
+  g_stop.store(true);
+}
+}  // namespace
+
+int train_grpo(const ArgList& argv) {
+  const Args args(argv, {"model",
+                         "task",
+                         "difficulty",
+                         "data",
+                         "rewards",
+                         "group-size",
+                         "prompts-per-step",
+                         "max-completion",
+                         "beta",
+                         "loss",
+                         "steps",
+                         "device",
+                         "out",
+                         "metrics-jsonl",
+                         "store",
+                         "resume",
+                         "lr",
+                         "mu",
+                         "micro-batch",
+                         "epsilon-low",
+                         "epsilon-high",
+                         "scale",
+                         "temperature",
+                         "top-p",
+                         "seed",
+                         "warmup",
+                         "save-every",
+                         "weight-decay",
+                         "max-grad-norm"},
+                  {"dynamic-sampling", "mask-truncated", "quiet"});
+  GrpoRunOptions o;
+  o.model_dir = args.get("model");
+  o.task = args.get("task", "countdown");
+  o.difficulty = args.get("difficulty", "default");
+  o.data_path = args.get("data");
+  o.rewards = args.get("rewards");
+  o.group_size = args.get_int("group-size", 8);
+  o.prompts_per_step = args.get_int("prompts-per-step", 16);
+  o.max_completion = args.get_int("max-completion", 256);
+  o.loss.beta = args.get_double("beta", 0.0);
+  o.loss.epsilon_low = args.get_double("epsilon-low", 0.2);
+  o.loss.epsilon_high = args.get_double("epsilon-high", o.loss.epsilon_low);
+  o.aggregation = parse_loss_aggregation(args.get("loss", "grpo"));
+  o.scale = parse_advantage_scale(args.get("scale", "group"));
+  o.steps = args.get_int("steps", 100);
+  o.mu = args.get_int("mu", 1);
+  o.micro_batch = args.get_int("micro-batch", 0);
+  o.lr = args.get_double("lr", 1e-6);
+  o.warmup = args.get_int("warmup", 0);
+  o.save_every = args.get_int("save-every", 0);
+  o.temperature = float(args.get_double("temperature", 1.0));
+  o.top_p = float(args.get_double("top-p", 1.0));
+  o.seed = uint64_t(args.get_int("seed", 0));
+  o.optimizer.weight_decay = args.get_double("weight-decay", 0.0);
+  o.optimizer.max_grad_norm = args.get_double("max-grad-norm", 1.0);
+  o.dynamic_sampling = args.has("dynamic-sampling");
+  o.mask_truncated = args.has("mask-truncated");
+  o.device = parse_train_device(args.get("device", "cpu"));
+  o.out_dir = args.get("out");
+  o.metrics_jsonl = args.get("metrics-jsonl");
+  std::unique_ptr<app::StoreRecorder> recorder;
+  if (args.has("store")) {
+    recorder = std::make_unique<app::StoreRecorder>(QString::fromStdString(args.get("store")));
+    o.recorder = recorder.get();
+  }
+  if (args.has("resume")) {
+    const std::string r = args.get("resume");
+    const bool is_id = !r.empty() && r.find_first_not_of("0123456789") == std::string::npos;
+    if (is_id) {
+      if (!recorder) fail("option --resume: a run id needs --store");
+      o.resume_run_id = std::stoll(r);
+      const auto ckpt = recorder->last_checkpoint(o.resume_run_id);
+      if (!ckpt) fail("run ", r, " in ", args.get("store"), " has no checkpoint to resume from");
+      o.resume = ckpt->second;
+    } else {
+      o.resume = r;
+    }
+  } else if (o.model_dir.empty()) {
+    fail("missing option --model");
+  }
+  const bool quiet = args.has("quiet");
+  o.on_log = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
+  o.on_step = [&](const nlohmann::json& m) {
+    if (!quiet)
+      std::fprintf(stderr, "step %lld  reward %.3f  accuracy %.3f  len %.0f  kl %.4f  %.1f s\n",
+                   static_cast<long long>(m["step"].get<int64_t>()), m["reward_mean"].get<double>(),
+                   m["accuracy"].get<double>(), m["completion_len_mean"].get<double>(), m["kl"].get<double>(),
+                   m["step_s"].get<double>());
+  };
+  g_stop.store(false);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  o.cancel = &g_stop;
+  const GrpoRunResult r = run_grpo(o);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  nlohmann::json out = {{"run_id", r.run_id},
+                        {"first_step", r.first_step},
+                        {"last_step", r.last_step},
+                        {"checkpoint", r.last_checkpoint.string()},
+                        {"cancelled", r.cancelled}};
+  if (!r.metrics.empty()) out["last"] = r.metrics.back();
+  std::printf("%s\n", out.dump().c_str());
+  return r.cancelled ? 130 : 0;
+}
+
+int cmd_eval(const ArgList& argv) {
+  const Args args(argv, {"model", "task", "difficulty", "n", "seed", "max-completion", "device", "data"}, {});
+  const TaskConfig task =
+      TaskConfig::preset(args.get("task", "countdown"), args.get("difficulty", "default"));
+  if (args.has("seed") && args.get_int("seed", 0) != 0)
+    fail("option --seed: the held-out set is fixed per task; it takes no seed");
+  const int64_t n = args.get_int("n", 500);
+  if (n < 1) fail("option --n: must be positive");
+  const EvalResult e = evaluate(args.require("model"), task, n, args.get_int("max-completion", 256),
+                                parse_train_device(args.get("device", "cpu")), args.get("data"));
+  const nlohmann::json out = {{"task", task_name(task.kind)},
+                              {"n", e.n},
+                              {"accuracy", e.accuracy},
+                              {"format_rate", e.format_rate},
+                              {"mean_completion_tokens", e.mean_length}};
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
+}  // namespace r1::cli

@@ -1,0 +1,436 @@
+#include "grpo_run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+#include "engine/core/error.h"
+#include "engine/runtime/runtime.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "engine/train/checkpoint.h"
+#include "engine/train/schedule.h"
+#include "engine/train/sft_data.h"
+#include "rollout.h"
+
+namespace r1 {
+namespace fs = std::filesystem;
+
+std::vector<int32_t> encode_prompt(const fs::path& model_dir, const Tokenizer& tokenizer,
+                                   const std::string& text) {
+  const SftFormat f = SftFormat::from_model_dir(model_dir, tokenizer);
+  if (f.chat) {
+    const std::vector<ChatMessage> msgs{{"user", text, ""}};
+    ChatOptions opt;
+    opt.add_generation_prompt = true;
+    return tokenizer.encode(f.chat->render(msgs, opt));
+  }
+  std::vector<int32_t> ids;
+  if (f.bos_id) ids.push_back(*f.bos_id);
+  const auto body = tokenizer.encode(text);
+  ids.insert(ids.end(), body.begin(), body.end());
+  return ids;
+}
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+double since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+std::unique_ptr<Runtime> policy_runtime(const Model& base, const Trainer& trainer, TrainDevice device,
+                                        int64_t sequences, int64_t context,
+                                        const std::function<void(const std::string&)>& log) {
+  const auto model = trained_model(base, trainer.layout(), trainer.parameters());
+  RuntimeOptions ro;
+  ro.device = device == TrainDevice::Cuda && !model->config.is_deepseek() ? Device::Cuda : Device::Cpu;
+  if (device == TrainDevice::Cuda && ro.device == Device::Cpu && log)
+    log("rollouts of DeepSeek (MLA) models run on the CPU runtime");
+  ro.max_sequences = int(sequences);
+  ro.max_context = context;
+  return create_runtime(model, ro);
+}
+
+struct Row {
+  int64_t rollout = 0;  // index into the step's rollouts
+  int64_t prompt_len = 0, completion_len = 0;
+};
+
+// One micro-batch: rows, their token weights, advantages and (optional) old/ref log-probs per position.
+struct MicroBatch {
+  TrainBatch batch;
+  std::vector<int64_t> rows;  // rollout indices
+  std::vector<float> weight, advantage, old_logp, ref_logp;
+};
+
+}  // namespace
+
+GrpoRunResult run_grpo(const GrpoRunOptions& o) {
+  const auto log = [&](const std::string& s) {
+    if (o.on_log) o.on_log(s);
+  };
+  if (o.group_size < 2 || o.prompts_per_step < 1 || o.max_completion < 1 || o.steps < 1 || o.mu < 1)
+    fail("GRPO needs group size >= 2 and positive prompts per step, max completion, steps and mu (got G ",
+         o.group_size, ", P ", o.prompts_per_step, ", max completion ", o.max_completion, ", steps ", o.steps,
+         ", mu ", o.mu, ")");
+  std::optional<LoadedCheckpoint> resume;
+  if (!o.resume.empty()) resume = find_checkpoint(o.resume);
+  const fs::path model_dir = resume ? resume->dir : o.model_dir;
+  const auto model = load_model(model_dir);
+  const auto tokenizer = Tokenizer::load(model_dir);
+  if (model->stop_ids.empty())
+    fail(model_dir.string(), ": the model names no eos_token_id; rollouts could never end");
+
+  TaskConfig task = TaskConfig::preset(o.task, o.difficulty);
+  std::vector<Problem> data;
+  if (!o.data_path.empty()) data = read_problems_jsonl(o.data_path);
+  RewardOptions ropt;
+  ropt.max_tokens = o.max_completion;
+  const RewardSet rewards =
+      RewardSet::parse(o.rewards.empty() ? default_reward_spec(task.kind) : o.rewards, ropt);
+  const int64_t P = o.prompts_per_step, G = o.group_size, N = P * G;
+  const auto problem_at = [&](int64_t index) {
+    return data.empty() ? training_problem(task, o.seed, uint64_t(index)) : data[size_t(index) % data.size()];
+  };
+  // The prompt budget: the longest of the first problems (or the whole file) plus a margin.
+  int64_t prompt_budget = 0;
+  for (int64_t i = 0; i < (data.empty() ? 256 : int64_t(data.size())); ++i)
+    prompt_budget = std::max<int64_t>(
+        prompt_budget, int64_t(encode_prompt(model_dir, *tokenizer, problem_at(i).prompt).size()));
+  prompt_budget += 32;
+  const int64_t micro = o.micro_batch > 0 ? std::min(o.micro_batch, N) : N;
+
+  TrainerOptions to;
+  to.device = o.device;
+  to.max_batch = micro, to.max_seq = prompt_budget + o.max_completion;
+  auto trainer = make_trainer(*model, to);
+  log(cat("memory plan (", train_device_name(o.device), "): ", trainer->memory_plan().describe()));
+  std::unique_ptr<Trainer> reference;
+  if (o.loss.beta > 0) {
+    const fs::path ref_dir = resume && resume->state.contains("reference")
+                                 ? fs::path(resume->state["reference"].get<std::string>())
+                                 : o.model_dir;
+    reference = make_trainer(*load_model(ref_dir), to);
+  }
+  if (resume) load_optimizer_state(resume->dir, *trainer);
+  int64_t step = trainer->steps_taken() / o.mu;
+
+  nlohmann::json config = {{"task", o.task},
+                           {"difficulty", o.difficulty},
+                           {"data", o.data_path.string()},
+                           {"rewards", rewards.spec()},
+                           {"group_size", G},
+                           {"prompts_per_step", P},
+                           {"max_completion", o.max_completion},
+                           {"steps", o.steps},
+                           {"mu", o.mu},
+                           {"lr", o.lr},
+                           {"beta", o.loss.beta},
+                           {"epsilon_low", o.loss.epsilon_low},
+                           {"epsilon_high", o.loss.epsilon_high},
+                           {"loss", loss_aggregation_name(o.aggregation)},
+                           {"dynamic_sampling", o.dynamic_sampling},
+                           {"mask_truncated", o.mask_truncated},
+                           {"temperature", o.temperature},
+                           {"top_p", o.top_p},
+                           {"seed", o.seed},
+                           {"device", train_device_name(o.device)}};
+  GrpoRunResult result;
+  if (o.recorder) {
+    result.run_id =
+        o.resume_run_id > 0 ? o.resume_run_id : o.recorder->begin_run("grpo", model_dir.string(), config);
+    if (o.resume_run_id > 0) o.recorder->resume_run(o.resume_run_id);
+  }
+  std::ofstream metrics_file;
+  if (!o.metrics_jsonl.empty()) {
+    if (o.metrics_jsonl.has_parent_path()) fs::create_directories(o.metrics_jsonl.parent_path());
+    metrics_file.open(o.metrics_jsonl, std::ios::app);
+    if (!metrics_file) fail(o.metrics_jsonl.string(), ": cannot open for writing");
+  }
+  const auto save = [&]() {
+    if (o.out_dir.empty()) return;
+    nlohmann::json state = config;
+    state["kind"] = "grpo";
+    state["grpo_step"] = step;
+    state["reference"] = (resume && resume->state.contains("reference"))
+                             ? resume->state["reference"].get<std::string>()
+                             : o.model_dir.string();
+    result.last_checkpoint = save_checkpoint(o.out_dir, *model, *trainer, state);
+    if (o.recorder) o.recorder->record_checkpoint(result.run_id, step, result.last_checkpoint.string());
+    log(cat("saved ", result.last_checkpoint.string()));
+  };
+  LrSchedule sched;
+  sched.peak = o.lr, sched.warmup_steps = o.warmup, sched.total_steps = o.steps * o.mu,
+  sched.min_ratio = o.min_lr_ratio;
+  SamplingParams sampling;
+  sampling.temperature = o.temperature, sampling.top_p = o.top_p;
+  sampling.validate();
+
+  result.first_step = step + 1;
+  while (step < o.steps) {
+    if (o.cancel && o.cancel->load()) {
+      result.cancelled = true;
+      break;
+    }
+    ++step;
+    const auto t_step = clock_type::now();
+    // Rollouts.
+    std::vector<Problem> problems;
+    std::vector<std::vector<int32_t>> prompts;
+    for (int64_t p = 0; p < P; ++p) {
+      problems.push_back(problem_at((step - 1) * P + p));
+      prompts.push_back(encode_prompt(model_dir, *tokenizer, problems.back().prompt));
+      if (int64_t(prompts.back().size()) > prompt_budget)
+        fail("prompt of problem ", (step - 1) * P + p, " has ", prompts.back().size(),
+             " tokens, over the run's budget of ", prompt_budget);
+    }
+    auto rt = policy_runtime(*model, *trainer, o.device, N, prompt_budget + o.max_completion + 1, log);
+    const RolloutBatch gen = generate_rollouts(*rt, prompts, G, o.max_completion, sampling,
+                                               o.seed * 1000003 + uint64_t(step), model->stop_ids);
+    rt.reset();
+
+    // Rewards and advantages.
+    std::vector<Completion> completions;
+    std::vector<RewardScore> scores;
+    std::vector<double> totals;
+    double correct = 0, formatted = 0;
+    for (int64_t i = 0; i < N; ++i) {
+      const auto& toks = gen.completions[size_t(i)];
+      completions.push_back(Completion::from_text(tokenizer->decode(toks, true), gen.truncated[size_t(i)],
+                                                  int64_t(toks.size())));
+      scores.push_back(rewards.score(problems[size_t(i / G)], completions.back()));
+      totals.push_back(scores.back().total);
+      correct += is_correct(problems[size_t(i / G)], completions.back()) ? 1 : 0;
+      formatted += well_formatted(completions.back()) ? 1 : 0;
+    }
+    const AdvantageScale scale = o.aggregation == LossAggregation::DrGrpo ? AdvantageScale::None : o.scale;
+    const std::vector<double> adv = group_advantages(totals, G, scale);
+    std::vector<Row> rows;
+    int64_t zero_std_groups = 0;
+    for (int64_t g = 0; g < P; ++g) {
+      const auto [lo, hi] = std::minmax_element(totals.begin() + g * G, totals.begin() + (g + 1) * G);
+      const bool flat = *lo == *hi;
+      zero_std_groups += flat ? 1 : 0;
+      if (flat && o.dynamic_sampling) continue;
+      for (int64_t j = 0; j < G; ++j) {
+        const int64_t i = g * G + j;
+        if (o.mask_truncated && gen.truncated[size_t(i)]) continue;
+        rows.push_back({i, int64_t(prompts[size_t(g)].size()), int64_t(gen.completions[size_t(i)].size())});
+      }
+    }
+    // Token weights of the chosen aggregation.
+    double all_tokens = 0;
+    for (const Row& r : rows) all_tokens += double(r.completion_len);
+    std::vector<MicroBatch> mbs;
+    for (size_t r0 = 0; r0 < rows.size(); r0 += size_t(micro)) {
+      MicroBatch mb;
+      const size_t r1 = std::min(rows.size(), r0 + size_t(micro));
+      int64_t L = 0;
+      double mb_tokens = 0;
+      for (size_t r = r0; r < r1; ++r) {
+        L = std::max(L, rows[r].prompt_len + rows[r].completion_len);
+        mb_tokens += double(rows[r].completion_len);
+      }
+      TrainBatch& b = mb.batch;
+      b.B = int64_t(r1 - r0), b.L = L;
+      b.ids.assign(size_t(b.B * L), 0);
+      b.targets.assign(size_t(b.B * L), 0);
+      b.weights.assign(size_t(b.B * L), 0.0f);
+      mb.weight.assign(size_t(b.B * L), 0.0f);
+      mb.advantage.assign(size_t(b.B * L), 0.0f);
+      for (size_t r = r0; r < r1; ++r) {
+        const Row& row = rows[r];
+        const int64_t off = int64_t(r - r0) * L;
+        const auto& pr = prompts[size_t(row.rollout / G)];
+        const auto& cp = gen.completions[size_t(row.rollout)];
+        std::vector<int32_t> seq(pr.begin(), pr.end());
+        seq.insert(seq.end(), cp.begin(), cp.end());
+        double w = 0;
+        switch (o.aggregation) {
+          case LossAggregation::Grpo:
+            w = 1.0 / (double(std::max<int64_t>(row.completion_len, 1)) * double(rows.size()));
+            break;
+          case LossAggregation::DrGrpo:
+            w = 1.0 / (double(o.max_completion) * double(rows.size()));
+            break;
+          case LossAggregation::Dapo:
+            w = 1.0 / std::max(all_tokens, 1.0);
+            break;
+          case LossAggregation::Bnpo:
+            w = 1.0 / std::max(mb_tokens, 1.0) / std::ceil(double(rows.size()) / double(micro));
+            break;
+        }
+        for (int64_t t = 0; t < int64_t(seq.size()); ++t) {
+          b.ids[size_t(off + t)] = seq[size_t(t)];
+          if (t + 1 < int64_t(seq.size())) b.targets[size_t(off + t)] = seq[size_t(t + 1)];
+          if (t >= row.prompt_len - 1 && t + 1 < int64_t(seq.size())) {
+            b.weights[size_t(off + t)] = 1.0f;
+            mb.weight[size_t(off + t)] = float(w);
+            mb.advantage[size_t(off + t)] = float(adv[size_t(row.rollout)]);
+          }
+        }
+        mb.rows.push_back(row.rollout);
+      }
+      mbs.push_back(std::move(mb));
+    }
+
+    // Policy update(s).
+    const auto t_update = clock_type::now();
+    GrpoObjective::Stats stats;
+    double loss = 0, grad_norm = 0, lr = 0, train_tokens = 0;
+    std::vector<std::vector<float>> rollout_logp(static_cast<size_t>(N));
+    for (MicroBatch& mb : mbs) {
+      const size_t n = size_t(mb.batch.tokens());
+      if (o.mu > 1) {
+        mb.old_logp.resize(n);
+        trainer->score(mb.batch, mb.old_logp.data());
+      }
+      if (reference) {
+        mb.ref_logp.resize(n);
+        reference->score(mb.batch, mb.ref_logp.data());
+      }
+    }
+    for (int64_t it = 0; it < o.mu && !mbs.empty(); ++it) {
+      for (MicroBatch& mb : mbs) {
+        GrpoObjective obj(o.loss, mb.weight.data(), mb.advantage.data(),
+                          mb.old_logp.empty() ? nullptr : mb.old_logp.data(),
+                          mb.ref_logp.empty() ? nullptr : mb.ref_logp.data());
+        std::vector<float> logp(size_t(mb.batch.tokens())), ent(logp.size());
+        loss += trainer->forward_backward(mb.batch, obj, logp.data(), ent.data());
+        train_tokens += double(mb.batch.tokens());
+        if (it == 0) {
+          const GrpoObjective::Stats& s = obj.stats();
+          stats.tokens += s.tokens, stats.clipped_low += s.clipped_low, stats.clipped_high += s.clipped_high;
+          stats.kl += s.kl, stats.entropy += s.entropy, stats.policy_loss += s.policy_loss;
+          for (size_t r = 0; r < mb.rows.size(); ++r) {  // the policy's log-prob of each sampled token
+            const int64_t i = mb.rows[r];
+            const int64_t pl = int64_t(prompts[size_t(i / G)].size());
+            for (size_t k = 0; k < gen.completions[size_t(i)].size(); ++k)
+              rollout_logp[size_t(i)].push_back(logp[size_t(int64_t(r) * mb.batch.L + pl - 1 + int64_t(k))]);
+          }
+        }
+      }
+      lr = sched.at(trainer->steps_taken() + 1);
+      grad_norm = trainer->optimizer_step(o.optimizer, lr);
+    }
+    if (mbs.empty()) {  // every group was flat: nothing to learn, but the step is recorded
+      lr = sched.at(trainer->steps_taken() + 1);
+    }
+    const double update_s = since(t_update);
+
+    // Metrics.
+    nlohmann::ordered_json m;
+    m["step"] = step;
+    double mean = 0, sq = 0, len_sum = 0, len_min = 1e18, len_max = 0, trunc = 0;
+    for (int64_t i = 0; i < N; ++i) {
+      mean += totals[size_t(i)] / double(N);
+      const double len = double(gen.completions[size_t(i)].size());
+      len_sum += len, len_min = std::min(len_min, len), len_max = std::max(len_max, len);
+      trunc += gen.truncated[size_t(i)] ? 1 : 0;
+    }
+    for (double t : totals) sq += (t - mean) * (t - mean) / double(N);
+    m["reward_mean"] = mean;
+    m["reward_std"] = std::sqrt(sq);
+    for (size_t f = 0; f < rewards.functions().size(); ++f) {
+      double s = 0;
+      for (const RewardScore& sc : scores) s += sc.values[f].second / double(N);
+      m["reward_" + rewards.functions()[f].name] = s;
+    }
+    m["accuracy"] = correct / double(N);
+    m["format_rate"] = formatted / double(N);
+    m["zero_std_frac"] = double(zero_std_groups) / double(P);
+    m["completion_len_mean"] = len_sum / double(N);
+    m["completion_len_min"] = len_min;
+    m["completion_len_max"] = len_max;
+    m["truncated_frac"] = trunc / double(N);
+    const double toks = std::max(stats.tokens, 1.0);
+    m["kl"] = stats.kl / toks;
+    m["entropy"] = stats.entropy / toks;
+    m["clip_low_frac"] = stats.clipped_low / toks;
+    m["clip_high_frac"] = stats.clipped_high / toks;
+    m["policy_loss"] = stats.policy_loss;
+    m["loss"] = loss / double(o.mu);
+    m["grad_norm"] = grad_norm;
+    m["lr"] = lr;
+    m["rows_trained"] = int64_t(rows.size());
+    m["rollout_tokens_per_s"] = double(gen.tokens) / std::max(gen.seconds, 1e-9);
+    m["train_tokens_per_s"] = train_tokens / std::max(update_s, 1e-9);
+    m["generation_s"] = gen.seconds;
+    m["update_s"] = update_s;
+    m["step_s"] = since(t_step);
+    m["memory_bytes"] =
+        trainer->memory_plan().total_bytes() + (reference ? reference->memory_plan().total_bytes() : 0);
+    const nlohmann::json mj = m;
+    result.metrics.push_back(mj);
+    result.last_step = step;
+    if (metrics_file.is_open()) {
+      metrics_file << mj.dump() << '\n';
+      metrics_file.flush();
+    }
+    if (o.recorder) {
+      StepRecord rec;
+      rec.step = step;
+      rec.metrics = mj;
+      for (int64_t i = 0; i < N; ++i) {
+        RolloutRecord r;
+        r.prompt_index = i / G, r.group_index = i % G;
+        r.prompt = problems[size_t(i / G)].prompt;
+        r.thinking = completions[size_t(i)].thinking, r.answer = completions[size_t(i)].answer;
+        r.rewards = scores[size_t(i)].values;
+        r.reward = totals[size_t(i)], r.advantage = adv[size_t(i)];
+        r.truncated = gen.truncated[size_t(i)];
+        r.tokens = gen.completions[size_t(i)];
+        r.logprobs = rollout_logp[size_t(i)];
+        rec.rollouts.push_back(std::move(r));
+      }
+      o.recorder->record_step(result.run_id, rec);
+    }
+    if (o.on_step) o.on_step(mj);
+    if (o.save_every > 0 && step % o.save_every == 0 && step < o.steps) save();
+  }
+  save();
+  if (o.recorder) o.recorder->finish_run(result.run_id, result.cancelled ? "cancelled" : "finished");
+  return result;
+}
+
+EvalResult evaluate(const fs::path& model_dir, const TaskConfig& task, int64_t n, int64_t max_completion,
+                    TrainDevice device, const fs::path& data_path) {
+  const auto model = load_model(model_dir);
+  const auto tokenizer = Tokenizer::load(model_dir);
+  const std::vector<Problem> problems =
+      data_path.empty() ? heldout_problems(task, n) : read_problems_jsonl(data_path);
+  const int64_t count = std::min<int64_t>(n, int64_t(problems.size()));
+  EvalResult out;
+  out.n = count;
+  const int64_t batch = 64;
+  for (int64_t p0 = 0; p0 < count; p0 += batch) {
+    const int64_t m = std::min(batch, count - p0);
+    std::vector<std::vector<int32_t>> prompts;
+    int64_t longest = 0;
+    for (int64_t i = 0; i < m; ++i) {
+      prompts.push_back(encode_prompt(model_dir, *tokenizer, problems[size_t(p0 + i)].prompt));
+      longest = std::max<int64_t>(longest, int64_t(prompts.back().size()));
+    }
+    RuntimeOptions ro;
+    ro.device = device == TrainDevice::Cuda && !model->config.is_deepseek() ? Device::Cuda : Device::Cpu;
+    ro.max_sequences = int(m);
+    ro.max_context = longest + max_completion + 1;
+    auto rt = create_runtime(model, ro);
+    const RolloutBatch gen =
+        generate_rollouts(*rt, prompts, 1, max_completion, SamplingParams::greedy(), 0, model->stop_ids);
+    for (int64_t i = 0; i < m; ++i) {
+      const Completion c =
+          Completion::from_text(tokenizer->decode(gen.completions[size_t(i)], true), gen.truncated[size_t(i)],
+                                int64_t(gen.completions[size_t(i)].size()));
+      out.accuracy += is_correct(problems[size_t(p0 + i)], c) ? 1 : 0;
+      out.format_rate += well_formatted(c) ? 1 : 0;
+      out.mean_length += double(c.tokens);
+    }
+  }
+  if (count > 0)
+    out.accuracy /= double(count), out.format_rate /= double(count), out.mean_length /= double(count);
+  return out;
+}
+
+}  // namespace r1

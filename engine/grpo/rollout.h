@@ -1,0 +1,26 @@
+#pragma once
+// Batched sampling of G completions for each of several prompts on an inference runtime: each prompt is
+// prefilled once (less its last token) and forked to its G sequences, which share the prompt's cache, then
+// every unfinished sequence advances one token per forward pass.
+#include <cstdint>
+#include <vector>
+
+#include "engine/runtime/runtime.h"
+
+namespace r1 {
+
+struct RolloutBatch {
+  int64_t G = 1;
+  std::vector<std::vector<int32_t>>
+      completions;  // [prompts * G], each ending with its stop id unless truncated
+  std::vector<bool> truncated;
+  double seconds = 0;
+  int64_t tokens = 0;  // generated
+};
+
+// The runtime needs max_sequences >= prompts * G and a context of the longest prompt + max_new.
+RolloutBatch generate_rollouts(Runtime& rt, const std::vector<std::vector<int32_t>>& prompts, int64_t G,
+                               int64_t max_new, const SamplingParams& sampling, uint64_t seed,
+                               const std::vector<int64_t>& stop_ids);
+
+}  // namespace r1

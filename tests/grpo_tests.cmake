@@ -1,0 +1,1 @@
+r1wb_add_test(tst_grpo SOURCES tst_grpo.cpp LABELS unit)

@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
     const int group = std::stoi(argv[3]);
     const int tokens = std::stoi(argv[4]);
     const int64_t max_steps = argc > 5 ? std::stoll(argv[5]) : 100000;
+    if (prompts < 1 || group < 1 || tokens < 3) {
+      std::fprintf(stderr, "store_writer: PROMPTS and GROUP must be at least 1, TOKENS at least 3\n");
+      return 2;
+    }
     r1::app::StoreRecorder recorder(QString::fromLocal8Bit(argv[1]));
     const int64_t run = recorder.begin_run("grpo", "store-writer", {{"prompts", prompts}, {"group", group}});
     std::printf("run %lld\n", static_cast<long long>(run));

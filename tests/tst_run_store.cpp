@@ -1,14 +1,23 @@
 // The run store: conversations and messages survive a reopen, edits replace the tail of a conversation in
-// one transaction, each thread uses its own connection, and a file from a newer schema is refused.
+// one transaction, each thread uses its own connection, and a file from a newer schema is refused. Training
+// runs: steps and rollouts (token and log-prob arrays included) read back as written, recording a step again
+// replaces it and drops the steps after it, checkpoints and the run's status, the engine's recorder over the
+// store, and a version 1 file upgraded in place with its conversations kept.
+#include <QJsonArray>
 #include <QSqlDatabase>
+#include <QSqlError>
 #include <QSqlQuery>
 #include <QThread>
 #include <QtTest/QtTest>
+#include <cmath>
 
 #include "core/run_store.h"
+#include "core/store_recorder.h"
+#include "engine/core/error.h"
 #include "testlib/test_support.h"
 
 using r1::app::ChatMessage;
+using r1::app::RolloutEntry;
 using r1::app::RunStore;
 using r1::app::StoreError;
 
@@ -25,6 +34,66 @@ ChatMessage message(const QString& role, const QString& content, const QString& 
 QString store_file(const r1::test::TempDir& dir) {
   return QString::fromStdString((dir / "runs.sqlite").string());
 }
+
+RolloutEntry rollout(qint64 prompt_index, qint64 group_index, const QString& answer) {
+  RolloutEntry r;
+  r.prompt_index = prompt_index;
+  r.group_index = group_index;
+  r.prompt = QStringLiteral("2 + 2?");
+  r.answer = answer;
+  r.tokens = {qint32(prompt_index), qint32(group_index)};
+  r.logprobs = {-0.5f, -1.5f};
+  return r;
+}
+
+QStringList answers(const QVector<RolloutEntry>& rollouts) {
+  QStringList out;
+  for (const auto& r : rollouts) out << r.answer;
+  return out;
+}
+
+QVector<qint64> step_numbers(const RunStore& store, qint64 run_id) {
+  QVector<qint64> out;
+  for (const auto& s : store.steps(run_id)) out << s.step;
+  return out;
+}
+
+// Runs `f` and returns the StoreError's message, or an empty string when nothing was thrown.
+template <typename F>
+QString store_error(F&& f) {
+  try {
+    f();
+  } catch (const StoreError& e) {
+    return QString::fromUtf8(e.what());
+  }
+  return {};
+}
+
+// The schema as version 1 of the workbench wrote it.
+const char* const kVersion1Schema[] = {
+    "CREATE TABLE conversations (id INTEGER PRIMARY KEY, title TEXT NOT NULL, model TEXT NOT NULL DEFAULT '',"
+    " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL)",
+    "CREATE TABLE messages (id INTEGER PRIMARY KEY,"
+    " conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    " position INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, reasoning TEXT NOT NULL DEFAULT "
+    "'',"
+    " created_ms INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+    " reused_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,"
+    " thinking_tokens INTEGER NOT NULL DEFAULT 0, first_token_s REAL NOT NULL DEFAULT 0,"
+    " prefill_s REAL NOT NULL DEFAULT 0, decode_s REAL NOT NULL DEFAULT 0, thinking_s REAL NOT NULL DEFAULT "
+    "0,"
+    " tokens_per_second REAL NOT NULL DEFAULT 0, stop_reason TEXT NOT NULL DEFAULT '',"
+    " context_used INTEGER NOT NULL DEFAULT 0, context_max INTEGER NOT NULL DEFAULT 0,"
+    " dropped_messages INTEGER NOT NULL DEFAULT 0, model TEXT NOT NULL DEFAULT '',"
+    " device TEXT NOT NULL DEFAULT '', UNIQUE (conversation_id, position))",
+    "CREATE INDEX conversations_by_update ON conversations(updated_ms DESC)",
+    "INSERT INTO conversations (id, title, model, created_ms, updated_ms) VALUES (7, 'Old chat', 'qwen', 1, "
+    "2)",
+    "INSERT INTO messages (conversation_id, position, role, content, reasoning, created_ms, "
+    "completion_tokens)"
+    " VALUES (7, 0, 'user', 'Hello', '', 1, 0), (7, 1, 'assistant', 'Hi', 'Greeting back.', 2, 5)",
+    "PRAGMA user_version = 1",
+};
 
 }  // namespace
 
@@ -198,6 +267,216 @@ class TestRunStore : public QObject {
           e.what());
     }
     QVERIFY(thrown);
+  }
+
+  void runRoundTripKeepsEveryField() {
+    r1::test::TempDir dir;
+    qint64 id = 0;
+    RolloutEntry first = rollout(0, 0, QStringLiteral("4"));
+    first.thinking = QStringLiteral("Two and two make four. \u2713");
+    first.rewards = {{QStringLiteral("accuracy"), 1.0}, {QStringLiteral("format"), 0.5}};
+    first.reward = 1.25;
+    first.advantage = -0.75;
+    first.truncated = true;
+    first.tokens = {0, 151643, -1, 2147483647};
+    first.logprobs = {0.0f, -1e-7f, -23.5f, -std::numeric_limits<float>::infinity()};
+    RolloutEntry second = rollout(0, 1, QStringLiteral("5"));
+    second.advantage = std::nan("");  // a group whose rewards are all equal, normalised without care
+    second.tokens.clear();
+    second.logprobs.clear();
+    {
+      RunStore store(store_file(dir));
+      id = store.createRun(QStringLiteral("grpo"), QStringLiteral("qwen2-tied"),
+                           {{QStringLiteral("lr"), 1e-6}, {QStringLiteral("group"), 8}});
+      store.recordStep(id, 1, {{QStringLiteral("loss"), 0.25}, {QStringLiteral("reward_mean"), 0.5}},
+                       {second, first});  // stored in any order, read back by prompt then completion
+      store.recordStep(id, 2, {{QStringLiteral("loss"), 0.125}}, {});
+    }
+    RunStore store(store_file(dir));
+    const auto runs = store.runs();
+    QCOMPARE(runs.size(), 1);
+    QCOMPARE(runs[0].id, id);
+    QCOMPARE(runs[0].kind, QStringLiteral("grpo"));
+    QCOMPARE(runs[0].model, QStringLiteral("qwen2-tied"));
+    QCOMPARE(runs[0].status, QStringLiteral("running"));
+    QCOMPARE(runs[0].config.value(QStringLiteral("group")).toInt(), 8);
+    QCOMPARE(store.run(id)->config.value(QStringLiteral("lr")).toDouble(), 1e-6);
+    QVERIFY(!store.run(id + 1).has_value());
+    QCOMPARE(store.lastStep(id), qint64(2));
+    const auto steps = store.steps(id);
+    QCOMPARE(steps.size(), 2);
+    QCOMPARE(steps[0].metrics.value(QStringLiteral("reward_mean")).toDouble(), 0.5);
+    QCOMPARE(steps[1].metrics.value(QStringLiteral("loss")).toDouble(), 0.125);
+    QCOMPARE(store.steps(id, 1).size(), 1);
+    const auto got = store.rollouts(id, 1);
+    QCOMPARE(got.size(), 2);
+    QCOMPARE(got[0].prompt, QStringLiteral("2 + 2?"));
+    QCOMPARE(got[0].thinking, first.thinking);
+    QCOMPARE(got[0].answer, QStringLiteral("4"));
+    QCOMPARE(got[0].rewards, first.rewards);
+    QCOMPARE(got[0].reward, 1.25);
+    QCOMPARE(got[0].advantage, -0.75);
+    QVERIFY(got[0].truncated);
+    QCOMPARE(got[0].tokens, first.tokens);
+    QCOMPARE(got[0].logprobs, first.logprobs);
+    QVERIFY(!got[1].truncated);
+    QVERIFY(std::isnan(got[1].advantage));
+    QVERIFY(got[1].tokens.isEmpty() && got[1].logprobs.isEmpty());
+    QVERIFY(store.rollouts(id, 2).isEmpty());
+  }
+
+  void recordingAStepAgainReplacesItAndWhatFollows() {
+    r1::test::TempDir dir;
+    RunStore store(store_file(dir));
+    const qint64 id = store.createRun(QStringLiteral("grpo"), {}, {});
+    const qint64 other = store.createRun(QStringLiteral("grpo"), {}, {});
+    for (qint64 step = 1; step <= 5; ++step) {
+      store.recordStep(id, step, {{QStringLiteral("try"), 1}},
+                       {rollout(0, 0, QStringLiteral("old")), rollout(0, 1, QStringLiteral("old"))});
+      store.recordStep(other, step, {}, {rollout(0, 0, QStringLiteral("other"))});
+    }
+    // Resumed from a checkpoint at step 2, the run redoes step 3 with a different group.
+    store.recordStep(id, 3, {{QStringLiteral("try"), 2}}, {rollout(0, 0, QStringLiteral("new"))});
+    QCOMPARE(step_numbers(store, id), (QVector<qint64>{1, 2, 3}));
+    QCOMPARE(store.lastStep(id), qint64(3));
+    QCOMPARE(store.steps(id).last().metrics.value(QStringLiteral("try")).toInt(), 2);
+    QCOMPARE(answers(store.rollouts(id, 3)), QStringList{QStringLiteral("new")});
+    QCOMPARE(answers(store.rollouts(id, 2)), (QStringList{QStringLiteral("old"), QStringLiteral("old")}));
+    QVERIFY(store.rollouts(id, 4).isEmpty());
+    QCOMPARE(step_numbers(store, other), (QVector<qint64>{1, 2, 3, 4, 5}));
+    QCOMPARE(answers(store.rollouts(other, 5)), QStringList{QStringLiteral("other")});
+  }
+
+  void checkpointsAndStatus() {
+    r1::test::TempDir dir;
+    RunStore store(store_file(dir));
+    const qint64 id = store.createRun(QStringLiteral("sft"), QStringLiteral("m"), {});
+    store.recordCheckpoint(id, 10, QStringLiteral("/ckpt/10"));
+    store.recordCheckpoint(id, 5, QStringLiteral("/ckpt/5"));
+    store.recordCheckpoint(id, 10, QStringLiteral("/ckpt/10-again"));  // a resumed run saving the same step
+    const auto checkpoints = store.checkpoints(id);
+    QCOMPARE(checkpoints.size(), 2);
+    QCOMPARE(checkpoints[0].step, qint64(5));
+    QCOMPARE(checkpoints[1].path, QStringLiteral("/ckpt/10-again"));
+    QVERIFY(checkpoints[1].created_ms > 0);
+
+    store.finishRun(id, QStringLiteral("failed"));
+    QCOMPARE(store.run(id)->status, QStringLiteral("failed"));
+    QCOMPARE(store.resumeRun(id), qint64(0));
+    QCOMPARE(store.run(id)->status, QStringLiteral("running"));
+    store.recordStep(id, 1, {}, {});
+    QCOMPARE(store.resumeRun(id), qint64(1));
+    store.finishRun(id, QStringLiteral("finished"));
+    QCOMPARE(store.run(id)->status, QStringLiteral("finished"));
+    QVERIFY(store.run(id)->updated_ms >= store.run(id)->created_ms);
+  }
+
+  void badRunWritesAreRefused() {
+    r1::test::TempDir dir;
+    RunStore store(store_file(dir));
+    const qint64 id = store.createRun(QStringLiteral("grpo"), {}, {});
+    QString msg = store_error([&] { store.recordStep(id + 41, 1, {}, {rollout(0, 0, "lost")}); });
+    QVERIFY2(msg.contains(QStringLiteral("run %1 does not exist").arg(id + 41)), qPrintable(msg));
+    msg = store_error([&] { store.recordStep(id, 0, {}, {}); });
+    QVERIFY2(msg.contains(QStringLiteral("steps start at 1")), qPrintable(msg));
+    msg = store_error([&] { store.finishRun(id, QStringLiteral("done")); });
+    QVERIFY2(msg.contains(QStringLiteral("\"done\"")), qPrintable(msg));
+    msg = store_error([&] { store.resumeRun(id + 41); });
+    QVERIFY2(msg.contains(QStringLiteral("does not exist")), qPrintable(msg));
+    // Two rollouts claiming the same place in the group: the whole step is refused, not half written.
+    msg = store_error([&] {
+      store.recordStep(id, 1, {}, {rollout(0, 0, QStringLiteral("a")), rollout(0, 0, QStringLiteral("b"))});
+    });
+    QVERIFY2(msg.contains(QStringLiteral("UNIQUE")), qPrintable(msg));
+    QCOMPARE(store.lastStep(id), qint64(0));
+    QVERIFY(store.rollouts(id, 1).isEmpty());
+    QCOMPARE(store.run(id)->status, QStringLiteral("running"));
+  }
+
+  void migratesVersion1File() {
+    r1::test::TempDir dir;
+    {
+      QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("v1"));
+      db.setDatabaseName(store_file(dir));
+      QVERIFY(db.open());
+      for (const char* sql : kVersion1Schema) {
+        QSqlQuery q(db);
+        QVERIFY2(q.exec(QString::fromUtf8(sql)), qPrintable(q.lastError().text()));
+      }
+      db.close();
+    }
+    QSqlDatabase::removeDatabase(QStringLiteral("v1"));
+    {
+      RunStore store(store_file(dir));
+      QCOMPARE(store.schemaVersion(), 2);
+      const auto list = store.conversations();
+      QCOMPARE(list.size(), 1);
+      QCOMPARE(list[0].id, qint64(7));
+      QCOMPARE(list[0].title, QStringLiteral("Old chat"));
+      const auto msgs = store.messages(7);
+      QCOMPARE(msgs.size(), 2);
+      QCOMPARE(msgs[1].reasoning, QStringLiteral("Greeting back."));
+      QCOMPARE(msgs[1].stats.completion_tokens, qint64(5));
+      store.appendMessage(7, message("user", "after the upgrade"));
+      const qint64 run = store.createRun(QStringLiteral("grpo"), {}, {});
+      store.recordStep(run, 1, {}, {rollout(0, 0, QStringLiteral("4"))});
+    }
+    RunStore again(store_file(dir));  // a second open finds version 2 and leaves it alone
+    QCOMPARE(again.schemaVersion(), 2);
+    QCOMPARE(again.messageCount(7), 3);
+    QCOMPARE(again.runs().size(), 1);
+    QCOMPARE(again.rollouts(again.runs()[0].id, 1).size(), 1);
+  }
+
+  void recorderWritesWhatTheEngineHandsIt() {
+    r1::test::TempDir dir;
+    r1::app::StoreRecorder recorder(store_file(dir));
+    const int64_t id =
+        recorder.begin_run("grpo", "qwen2-tied", {{"lr", 2e-6}, {"rewards", {"accuracy", "format"}}});
+    r1::StepRecord step;
+    step.step = 1;
+    step.metrics = {{"loss", 0.5}, {"kl", 0.01}};
+    r1::RolloutRecord r;
+    r.prompt_index = 2;
+    r.group_index = 3;
+    r.prompt = "Prime after 7?";
+    r.thinking = "8 is even, 9 is 3 squared.";
+    r.answer = "11";
+    r.rewards = {{"format", 1.0}, {"accuracy", 0.0}};
+    r.reward = 0.25;
+    r.advantage = 1.5;
+    r.tokens = {9, 8, 7};
+    r.logprobs = {-0.25f, -0.5f, -0.75f};
+    step.rollouts = {r};
+    recorder.record_step(id, step);
+    QVERIFY(!recorder.last_checkpoint(id).has_value());
+    recorder.record_checkpoint(id, 1, "/ckpt/1");
+    recorder.record_checkpoint(id, 2, "/ckpt/2");
+    QCOMPARE(recorder.last_checkpoint(id), (std::optional<std::pair<int64_t, std::string>>{{2, "/ckpt/2"}}));
+
+    RunStore store(store_file(dir));
+    const auto run = store.run(id);
+    QCOMPARE(run->config.value(QStringLiteral("rewards")).toArray().size(), 2);
+    QCOMPARE(store.steps(id)[0].metrics.value(QStringLiteral("kl")).toDouble(), 0.01);
+    const auto got = store.rollouts(id, 1);
+    QCOMPARE(got.size(), 1);
+    QCOMPARE(got[0].prompt_index, qint64(2));
+    QCOMPARE(got[0].group_index, qint64(3));
+    QCOMPARE(got[0].answer, QStringLiteral("11"));
+    QCOMPARE(got[0].rewards.value(QStringLiteral("format")).toDouble(), 1.0);
+    QCOMPARE(got[0].tokens, (QVector<qint32>{9, 8, 7}));
+    QCOMPARE(got[0].logprobs, (QVector<float>{-0.25f, -0.5f, -0.75f}));
+
+    // Errors reach the engine as r1::Error, naming what is wrong.
+    step.metrics = nlohmann::json::array({1, 2});
+    R1_EXPECT_ERROR(recorder.record_step(id, step), "metrics", "JSON object");
+    step.metrics = {};
+    step.rollouts[0].rewards = {{"format", 1.0}, {"format", 0.0}};
+    R1_EXPECT_ERROR(recorder.record_step(id, step), "\"format\" twice");
+    R1_EXPECT_ERROR(recorder.resume_run(id + 1), "does not exist");
+    R1_EXPECT_ERROR(recorder.finish_run(id, "paused"), "paused");
+    QCOMPARE(store.lastStep(id), qint64(1));
+    R1_EXPECT_ERROR(r1::app::StoreRecorder(QStringLiteral("/proc/r1wb-no-such/runs.sqlite")), "r1wb-no-such");
   }
 
   void unwritableFolderNamesTheFile() {

@@ -1,4 +1,5 @@
 // r1wb train grpo and r1wb eval: reinforcement learning with verifiable rewards, and the held-out accuracy.
+#include <QCoreApplication>
 #include <QString>
 #include <csignal>
 #include <cstdio>
@@ -80,8 +81,14 @@ int train_grpo(const ArgList& argv) {
   o.device = parse_train_device(args.get("device", "cpu"));
   o.out_dir = args.get("out");
   o.metrics_jsonl = args.get("metrics-jsonl");
+  // Qt loads its SQLite driver only inside an application object; declared first so it outlives the store.
+  int qt_argc = 1;
+  char qt_name[] = "r1wb";
+  char* qt_argv[] = {qt_name, nullptr};
+  std::unique_ptr<QCoreApplication> qt_app;
   std::unique_ptr<app::StoreRecorder> recorder;
   if (args.has("store")) {
+    if (!QCoreApplication::instance()) qt_app = std::make_unique<QCoreApplication>(qt_argc, qt_argv);
     recorder = std::make_unique<app::StoreRecorder>(QString::fromStdString(args.get("store")));
     o.recorder = recorder.get();
   }

@@ -111,10 +111,11 @@ Problem countdown_problem(const CountdownDifficulty& d, SplitMix64& rng) {
       if (target < 1 || target > d.max_target) continue;
       if (std::find(numbers.begin(), numbers.end(), target) != numbers.end()) continue;
       Problem p;
-      p.prompt = cat("Using the numbers [", join_numbers(numbers), "], create an equation that equals ", target,
-                     ". You can use +, -, *, / and parentheses, and each number at most once. Show your "
-                     "reasoning in <think> </think> and give only the equation in <answer> </answer>, for "
-                     "example <answer>(1 + 2) / 3</answer>.");
+      p.prompt =
+          cat("Using the numbers [", join_numbers(numbers), "], create an equation that equals ", target,
+              ". You can use +, -, *, / and parentheses, and each number at most once. Show your "
+              "reasoning in <think> </think> and give only the equation in <answer> </answer>, for "
+              "example <answer>(1 + 2) / 3</answer>.");
       p.answer = std::to_string(target);
       p.meta = {{"task", "countdown"}, {"numbers", numbers}, {"target", target}, {"solution", pool[0].text}};
       return p;
@@ -264,7 +265,8 @@ void TaskConfig::validate() const {
     if (d.min_numbers < 2 || d.min_numbers > 6) bad("min_numbers", "must be in 2..6, found ", d.min_numbers);
     if (d.max_numbers < d.min_numbers || d.max_numbers > 6)
       bad("max_numbers", "must be in min_numbers..6 (", d.min_numbers, "..6), found ", d.max_numbers);
-    if (d.max_number < 2 || d.max_number > 1000) bad("max_number", "must be in 2..1000, found ", d.max_number);
+    if (d.max_number < 2 || d.max_number > 1000)
+      bad("max_number", "must be in 2..1000, found ", d.max_number);
     if (d.max_target < 1 || d.max_target > 1000000)
       bad("max_target", "must be in 1..1000000, found ", d.max_target);
   } else {
@@ -307,6 +309,17 @@ TaskConfig TaskConfig::from_json(const json& j, const std::string& origin) {
     c = preset(name->get<std::string>());
   } catch (const Error& e) {
     f.bad("task", e.what());
+  }
+  // A misspelt setting would otherwise fall back to the preset unnoticed.
+  const std::vector<std::string> known =
+      c.kind == TaskKind::Countdown
+          ? std::vector<std::string>{"min_numbers", "max_numbers", "max_number", "max_target"}
+          : std::vector<std::string>{"digits", "operands", "operators"};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key() == "task" || std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
+    std::string list;
+    for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+    f.bad(it.key(), cat("is not a setting of the ", task_name(c.kind), " task (known: ", list, ")"));
   }
   CountdownDifficulty& cd = c.countdown;
   cd.min_numbers = f.integer("min_numbers", cd.min_numbers, false, 0);

@@ -1,6 +1,6 @@
 #pragma once
-// Problems for GRPO: generated tasks with verifiable answers (Countdown, integer arithmetic) and problems read
-// from JSONL.
+// Problems for GRPO: generated tasks with verifiable answers (Countdown, integer arithmetic) and problems
+// read from JSONL.
 //
 // Generation is deterministic from a seed on every platform: it draws only from SplitMix64 below, never from
 // std:: distributions, whose output differs between standard libraries.

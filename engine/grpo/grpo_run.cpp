@@ -87,8 +87,11 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
   if (!o.data_path.empty()) data = read_problems_jsonl(o.data_path);
   RewardOptions ropt;
   ropt.max_tokens = o.max_completion;
-  const RewardSet rewards =
-      RewardSet::parse(o.rewards.empty() ? default_reward_spec(task.kind) : o.rewards, ropt);
+  // JSONL problems carry no task of their own: the verifier their meta names, else math answers.
+  const std::string spec = !o.rewards.empty() ? o.rewards
+                           : data.empty()     ? default_reward_spec(task.kind)
+                                              : std::string("accuracy:1.0,format:0.2");
+  const RewardSet rewards = RewardSet::parse(spec, ropt);
   const int64_t P = o.prompts_per_step, G = o.group_size, N = P * G;
   const auto problem_at = [&](int64_t index) {
     return data.empty() ? training_problem(task, o.seed, uint64_t(index)) : data[size_t(index) % data.size()];

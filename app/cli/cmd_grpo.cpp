@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "core/store_recorder.h"
 #include "engine/core/error.h"
+#include "engine/grpo/distill.h"
 #include "engine/grpo/grpo_run.h"
 
 namespace r1::cli {
@@ -148,6 +149,52 @@ int cmd_eval(const ArgList& argv) {
                               {"accuracy", e.accuracy},
                               {"format_rate", e.format_rate},
                               {"mean_completion_tokens", e.mean_length}};
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
+}  // namespace r1::cli
+
+namespace r1::cli {
+
+int cmd_distill(const ArgList& argv) {
+  const Args args(
+      argv,
+      {"teacher", "student", "task", "difficulty", "prompts", "samples", "max-completion", "temperature",
+       "seed", "device", "traces", "steps", "lr", "batch", "seq", "out", "metrics-jsonl"},
+      {});
+  DistillOptions o;
+  o.teacher_dir = args.require("teacher");
+  o.student_dir = args.require("student");
+  o.task = args.get("task", "countdown");
+  o.difficulty = args.get("difficulty", "default");
+  const std::string prompts = args.get("prompts", "256");
+  if (!prompts.empty() && prompts.find_first_not_of("0123456789") == std::string::npos) {
+    o.prompts = std::stoll(prompts);
+  } else {
+    o.prompts_path = prompts;
+    o.prompts = 1 << 30;
+  }
+  o.samples_per_prompt = args.get_int("samples", 4);
+  o.max_completion = args.get_int("max-completion", 256);
+  o.temperature = float(args.get_double("temperature", 0.7));
+  o.seed = uint64_t(args.get_int("seed", 0));
+  o.device = parse_train_device(args.get("device", "cpu"));
+  o.traces_jsonl = args.require("traces");
+  o.sft.steps = args.get_int("steps", 200);
+  o.sft.lr = args.get_double("lr", 1e-4);
+  o.sft.batch = args.get_int("batch", 8);
+  o.sft.seq = args.get_int("seq", 512);
+  o.sft.out_dir = args.get("out");
+  o.sft.metrics_jsonl = args.get("metrics-jsonl");
+  o.on_log = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
+  const DistillResult r = run_distill(o);
+  const nlohmann::json out = {{"generated", r.generated},
+                              {"kept", r.kept},
+                              {"prompts_with_a_kept_trace", r.prompts_with_a_kept_trace},
+                              {"sft_last_step", r.sft.last_step},
+                              {"sft_final_loss", r.sft.losses.empty() ? 0.0 : r.sft.losses.back()},
+                              {"checkpoint", r.sft.last_checkpoint.string()}};
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

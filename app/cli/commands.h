@@ -24,6 +24,8 @@ int cmd_bench(const ArgList& args);
 int cmd_train(const ArgList& args);
 int train_grpo(const ArgList& args);
 int cmd_eval(const ArgList& args);
+int cmd_distill(const ArgList& args);
+int cmd_synth(const ArgList& args);
 int bench_train(const ArgList& args);
 int bench_decode(const ArgList& args);
 int bench_ops(const ArgList& args);

@@ -35,8 +35,19 @@ inline double rel_norm_diff(const float* a, const float* ref, int64_t n) {
   return std::sqrt(d) / std::max(std::sqrt(r), 1e-30);
 }
 
+// Models that make_train_fixtures.py builds but whose fixture may not be committed yet (it needs torch):
+// their rows skip, saying how to make the fixture, rather than fail.
+inline bool fixture_may_be_missing(const std::string& name) {
+  return name == "deepseek-v3-moe";
+}
+
 inline void check_training_parity(const std::string& name, TrainDevice device, const ParityTolerance& tol) {
   const std::filesystem::path dir = fixtures() / "train" / name;
+  if (fixture_may_be_missing(name) && !std::filesystem::exists(dir))
+    QSKIP(
+        qPrintable(QString("no fixture %1 yet: run `python3 tests/fixtures/make_train_fixtures.py --only %2` "
+                           "where torch and transformers are installed")
+                       .arg(QString::fromStdString(dir.string()), QString::fromStdString(name))));
   const auto model = load_model(dir);
   TrainBatch batch;
   const NpyArray ids = read_npy(dir / "ids.npy"), targets = read_npy(dir / "targets.npy");
@@ -132,7 +143,8 @@ inline void check_training_parity(const std::string& name, TrainDevice device, c
 
 inline void add_parity_rows() {
   QTest::addColumn<QString>("name");
-  for (const char* n : {"llama-tied-bias", "qwen2-untied", "qwen3-qknorm", "deepseek-v3-mla-dense"})
+  for (const char* n :
+       {"llama-tied-bias", "qwen2-untied", "qwen3-qknorm", "deepseek-v3-mla-dense", "deepseek-v3-moe"})
     QTest::newRow(n) << QString(n);
 }
 

@@ -11,6 +11,7 @@
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/heads.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/moe_train.h"
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/token_loss.h"
 #include "train_memory.h"
@@ -52,6 +53,11 @@ class CpuOps {
   void matmul_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
                        int64_t T, int64_t K, int64_t N) {
     cpu::matmul_backward(dx, dw, db, dy, x, w, T, K, N);
+  }
+  // dx += dy · W, in fp32: where several branches' input gradients meet.
+  void matmul_backward_add_f32(float* dx, float* dw, float* db, const float* dy, const float* x,
+                               const float* w, int64_t T, int64_t K, int64_t N) {
+    cpu::matmul_backward(dx, dw, db, dy, x, w, T, K, N, true);
   }
   void heads_forward(float* q, float* k, float* v, float* q_rstd, float* k_rstd, const float* qkv,
                      const float* q_norm, const float* k_norm, float eps, const float* rope,
@@ -104,6 +110,32 @@ class CpuOps {
   void token_backward(float* dlogits, const float* logits, const int32_t* targets, const float* g,
                       const float* ge, int64_t rows, int64_t V) {
     cpu::token_logprob_backward(dlogits, logits, targets, g, ge, rows, V);
+  }
+  void moe_router_forward(int32_t* expert_ids, float* weights, float* scores, const float* logits, int64_t T,
+                          const cpu::RouterConfig& c, float* scratch) {
+    cpu::moe_router_forward(expert_ids, weights, scores, logits, T, c, scratch);
+  }
+  void moe_router_backward(float* dlogits, const float* dweights, const int32_t* expert_ids,
+                           const float* scores, int64_t T, const cpu::RouterConfig& c) {
+    cpu::moe_router_backward(dlogits, dweights, expert_ids, scores, T, c);
+  }
+  void moe_dispatch_forward(float* xe, int32_t* offsets, int32_t* row_token, int32_t* slot_row, int32_t*,
+                            int64_t, const float* x, const int32_t* expert_ids, int64_t T, int64_t top_k,
+                            int64_t E, int64_t C) {
+    cpu::moe_dispatch_forward(xe, offsets, row_token, slot_row, x, expert_ids, T, top_k, E, C);
+  }
+  void moe_dispatch_backward(float* dx, const float* dxe, const int32_t* slot_row, int64_t T, int64_t top_k,
+                             int64_t C) {
+    cpu::moe_dispatch_backward(dx, dxe, slot_row, T, top_k, C);
+  }
+  void moe_combine_forward(float* out, const float* ye, const float* weights, const int32_t* slot_row,
+                           int64_t T, int64_t top_k, int64_t C) {
+    cpu::moe_combine_forward(out, ye, weights, slot_row, T, top_k, C);
+  }
+  void moe_combine_backward(float* dye, float* dweights, const float* dy, const float* ye,
+                            const float* weights, const int32_t* slot_row, int64_t T, int64_t top_k,
+                            int64_t C) {
+    cpu::moe_combine_backward(dye, dweights, dy, ye, weights, slot_row, T, top_k, C);
   }
   double sum_squares(const float* x, int64_t n) const { return cpu::sum_squares(x, n); }
   void adamw(float* w, float*, float* m, float* v, const float* g, int64_t n, const cpu::AdamWStep& s,

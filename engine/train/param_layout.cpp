@@ -66,12 +66,42 @@ void add_mla_attention(LayoutBuilder& b, const ModelConfig& c, const std::string
   L.wo = b.add(p + "self_attn.o_proj.weight", {C, H * a.v_head_dim});
 }
 
+// A SwiGLU MLP under `p` (dense, shared experts, or one routed expert); returns the fused [gate; up] offset.
+int64_t add_mlp(LayoutBuilder& b, const ModelConfig& c, const std::string& p, int64_t inter, bool bias,
+                int64_t* w_down, int64_t* b_gate_up = nullptr, int64_t* b_down = nullptr) {
+  const int64_t C = c.hidden_size;
+  const int64_t w_gate_up = b.add(p + "gate_proj.weight", {inter, C});
+  b.add(p + "up_proj.weight", {inter, C});
+  if (bias) {
+    *b_gate_up = b.add(p + "gate_proj.bias", {inter});
+    b.add(p + "up_proj.bias", {inter});
+  }
+  *w_down = b.add(p + "down_proj.weight", {C, inter});
+  if (bias) *b_down = b.add(p + "down_proj.bias", {C});
+  return w_gate_up;
+}
+
+void add_moe(LayoutBuilder& b, const ModelConfig& c, const std::string& p, LayerParams& L) {
+  const MoeConfig& m = c.moe;
+  L.router = b.add(p + "mlp.gate.weight", {m.n_routed_experts, c.hidden_size});
+  L.expert_gate_up.resize(size_t(m.n_routed_experts));
+  L.expert_down.resize(size_t(m.n_routed_experts));
+  for (int64_t e = 0; e < m.n_routed_experts; ++e)
+    L.expert_gate_up[size_t(e)] = add_mlp(b, c, cat(p, "mlp.experts.", e, "."), m.moe_intermediate_size,
+                                          false, &L.expert_down[size_t(e)]);
+  if (m.n_shared_experts > 0) {
+    L.mlp_inter = m.n_shared_experts * m.moe_intermediate_size;
+    L.w_gate_up = add_mlp(b, c, p + "mlp.shared_experts.", L.mlp_inter, false, &L.w_down);
+  }
+}
+
 }  // namespace
 
+bool is_moe_layer(const ModelConfig& c, int64_t l) {
+  return c.is_deepseek() && c.moe.n_routed_experts > 0 && l >= c.moe.first_k_dense_replace;
+}
+
 ParamLayout make_param_layout(const ModelConfig& c) {
-  if (c.is_deepseek() && c.moe.first_k_dense_replace < c.num_layers && c.moe.n_routed_experts > 0)
-    fail("training supports dense layers only: this ", c.architecture, " has mixture-of-experts layers from ",
-         c.moe.first_k_dense_replace, " (first_k_dense_replace) of ", c.num_layers);
   if (c.is_deepseek() && (c.qkv_bias || c.o_bias)) fail("training does not support DeepSeek attention_bias");
   ParamLayout out;
   LayoutBuilder b(out);
@@ -87,14 +117,12 @@ ParamLayout make_param_layout(const ModelConfig& c) {
     else
       add_dense_attention(b, c, p, L);
     L.mlp_norm = b.add(p + "post_attention_layernorm.weight", {C});
-    L.w_gate_up = b.add(p + "mlp.gate_proj.weight", {I, C});
-    b.add(p + "mlp.up_proj.weight", {I, C});
-    if (c.mlp_bias) {
-      L.b_gate_up = b.add(p + "mlp.gate_proj.bias", {I});
-      b.add(p + "mlp.up_proj.bias", {I});
+    if (is_moe_layer(c, l)) {
+      add_moe(b, c, p, L);
+    } else {
+      L.mlp_inter = I;
+      L.w_gate_up = add_mlp(b, c, p + "mlp.", I, c.mlp_bias, &L.w_down, &L.b_gate_up, &L.b_down);
     }
-    L.w_down = b.add(p + "mlp.down_proj.weight", {C, I});
-    if (c.mlp_bias) L.b_down = b.add(p + "mlp.down_proj.bias", {C});
   }
   out.final_norm = b.add("model.norm.weight", {C});
   out.lm_head = c.tie_word_embeddings ? out.embed : b.add("lm_head.weight", {c.vocab_size, C});

@@ -23,6 +23,9 @@ struct TrainDims {
   int64_t ql = 0, kvl = 0, dn = 0, dr = 0, a_dim = 0;  // MLA
   int64_t chunk = 0;                                   // LM-head rows per chunk
   bool recompute = false;
+  // Mixture of experts: layers from first_moe on (n_layers: none) route each token to top_k of E experts of
+  // width Ie, next to shared experts of width Is (0: none); G: the router's expert groups.
+  int64_t first_moe = 0, E = 0, top_k = 0, Ie = 0, Is = 0, G = 1;
 
   int64_t q_dim() const { return H * Dk; }
   int64_t kv_dim() const { return KVH * Dk; }
@@ -30,6 +33,12 @@ struct TrainDims {
   int64_t att_dim() const { return H * Dv; }
   int64_t q_in_dim() const { return mla ? H * (dn + dr) : 0; }
   int64_t kv_in_dim() const { return mla ? H * (dn + Dv) : 0; }
+  bool moe_layer(int64_t l) const { return l >= first_moe; }
+  int64_t moe_layers() const { return n_layers - first_moe; }
+  int64_t routed_rows() const { return T * top_k; }  // R: one per (token, chosen expert)
+  int64_t mlp_inter(int64_t l) const { return moe_layer(l) ? Is : I; }
+  // The widest dense (or shared-expert) MLP of any layer.
+  int64_t widest_mlp() const { return std::max(first_moe > 0 ? I : 0, moe_layers() > 0 ? Is : 0); }
 };
 
 TrainDims make_train_dims(const ModelConfig& c, int64_t B, int64_t L, bool recompute, int64_t chunk_rows);
@@ -73,8 +82,19 @@ struct LayerActs {
   float* x_mid = nullptr;                        // [T, C] residual after attention
   Act* xn2 = nullptr;                            // [T, C]
   float* rstd2 = nullptr;                        // [T]
-  Act* gu = nullptr;                             // [T, 2I]
+  Act* gu = nullptr;                             // [T, 2I] (I: the layer's dense or shared-expert width)
   Act* h = nullptr;                              // [T, I]
+  // mixture of experts (R = T * top_k routed rows, in per-expert blocks; kernels/cpu/moe_train.h)
+  float* router_scores = nullptr;     // [T, E] softmax or sigmoid of the router logits
+  int32_t* expert_ids = nullptr;      // [T, top_k]
+  float* route_weights = nullptr;     // [T, top_k]
+  int32_t* expert_offsets = nullptr;  // [E + 1]
+  int32_t* row_token = nullptr;       // [R]
+  int32_t* slot_row = nullptr;        // [T * top_k]
+  Act* xe = nullptr;                  // [R, C] routed rows of xn2
+  Act* gue = nullptr;                 // [R, 2 Ie]
+  Act* he = nullptr;                  // [R, Ie]
+  float* ye = nullptr;                // [R, C] expert outputs, before the routing weights
 };
 
 template <class Act>
@@ -95,6 +115,18 @@ struct TrainBuffers {
   Act* da_act = nullptr;                    // [T, a_dim]
   Act *dqa_n = nullptr, *dckv_n = nullptr;  // [T, ql], [T, kvl]
   void* attention_scratch = nullptr;
+  // mixture of experts
+  float* router_logits = nullptr;       // [T, E]
+  float* route_scratch = nullptr;       // [2E + G] the CPU router's
+  int32_t* dispatch_scratch = nullptr;  // [2R + E] the CUDA dispatch sort's (at most that, for any E)
+  int64_t dispatch_scratch_ints = 0;
+  float* selection_bias = nullptr;  // [MoE layers, E] DeepSeek-V3 e_score_correction_bias, fixed
+  float* dxn_f32 = nullptr;         // [T, C] where the router, experts and shared experts' dx meet
+  Act* dye = nullptr;               // [R, C]; also dxe, once every expert's down backward has read it
+  Act* dhe = nullptr;               // [R, Ie]
+  Act* dgue = nullptr;              // [R, 2 Ie]
+  float* droute_weights = nullptr;  // [T, top_k]
+  Act* drouter_logits = nullptr;    // [T, E]
   // LM head
   float* logits = nullptr;                                                             // [chunk, V]
   Act* dlogits = nullptr;                                                              // [chunk, V]
@@ -104,8 +136,9 @@ struct TrainBuffers {
   float* rope = nullptr;                                                               // [L, rot_dim]
 };
 
+// inter: the dense (or shared-expert) MLP width; moe: whether the layer routes to experts.
 template <class Act>
-void carve_layer(Carver& cv, LayerActs<Act>& a, const TrainDims& d) {
+void carve_layer(Carver& cv, LayerActs<Act>& a, const TrainDims& d, int64_t inter, bool moe) {
   const int64_t T = d.T;
   a.xn1 = cv.take<Act>(T * d.C);
   a.rstd1 = cv.take<float>(T);
@@ -134,8 +167,20 @@ void carve_layer(Carver& cv, LayerActs<Act>& a, const TrainDims& d) {
   a.x_mid = cv.take<float>(T * d.C);
   a.xn2 = cv.take<Act>(T * d.C);
   a.rstd2 = cv.take<float>(T);
-  a.gu = cv.take<Act>(T * 2 * d.I);
-  a.h = cv.take<Act>(T * d.I);
+  a.gu = cv.take<Act>(T * 2 * inter);
+  a.h = cv.take<Act>(T * inter);
+  if (!moe) return;
+  const int64_t R = d.routed_rows();
+  a.router_scores = cv.take<float>(T * d.E);
+  a.expert_ids = cv.take<int32_t>(T * d.top_k);
+  a.route_weights = cv.take<float>(T * d.top_k);
+  a.expert_offsets = cv.take<int32_t>(d.E + 1);
+  a.row_token = cv.take<int32_t>(R);
+  a.slot_row = cv.take<int32_t>(R);
+  a.xe = cv.take<Act>(R * d.C);
+  a.gue = cv.take<Act>(R * 2 * d.Ie);
+  a.he = cv.take<Act>(R * d.Ie);
+  a.ye = cv.take<float>(R * d.C);
 }
 
 template <class Act>
@@ -144,15 +189,20 @@ void carve_buffers(Carver& cv, TrainBuffers<Act>& b, const TrainDims& d, size_t 
   b.x.assign(size_t(d.n_layers + 1), nullptr);
   for (float*& x : b.x) x = cv.take<float>(T * d.C);
   b.layers.assign(size_t(d.recompute ? 1 : d.n_layers), LayerActs<Act>{});
-  for (LayerActs<Act>& a : b.layers) carve_layer(cv, a, d);
+  if (d.recompute) {
+    carve_layer(cv, b.layers[0], d, d.widest_mlp(), d.moe_layers() > 0);
+  } else {
+    for (int64_t l = 0; l < d.n_layers; ++l)
+      carve_layer(cv, b.layers[size_t(l)], d, d.mlp_inter(l), d.moe_layer(l));
+  }
   b.xf = cv.take<Act>(T * d.C);
   b.rstd_f = cv.take<float>(T);
   b.dres = cv.take<float>(T * d.C);
   b.dres_act = cv.take<Act>(T * d.C);
   b.dxn = cv.take<Act>(T * d.C);
-  b.dwide = cv.take<Act>(T * std::max({2 * d.I, d.qkv_dim, d.q_in_dim()}));
+  b.dwide = cv.take<Act>(T * std::max({2 * d.widest_mlp(), d.qkv_dim, d.q_in_dim()}));
   b.dwide2 = cv.take<Act>(T * d.kv_in_dim());
-  b.dmid = cv.take<Act>(T * std::max(d.I, d.att_dim()));
+  b.dmid = cv.take<Act>(T * std::max(d.widest_mlp(), d.att_dim()));
   b.dq = cv.take<Act>(T * d.q_dim());
   b.dk = cv.take<Act>(T * d.kv_dim());
   b.dv = cv.take<Act>(T * d.v_dim());
@@ -163,6 +213,20 @@ void carve_buffers(Carver& cv, TrainBuffers<Act>& b, const TrainDims& d, size_t 
     b.dckv_n = cv.take<Act>(T * d.kvl);
   }
   b.attention_scratch = cv.take<std::byte>(int64_t(attention_scratch_bytes));
+  if (d.moe_layers() > 0) {
+    const int64_t R = d.routed_rows();
+    b.router_logits = cv.take<float>(T * d.E);
+    b.route_scratch = cv.take<float>(2 * d.E + d.G);
+    b.dispatch_scratch_ints = 2 * R + d.E;
+    b.dispatch_scratch = cv.take<int32_t>(b.dispatch_scratch_ints);
+    b.selection_bias = cv.take<float>(d.moe_layers() * d.E);
+    b.dxn_f32 = cv.take<float>(T * d.C);
+    b.dye = cv.take<Act>(R * d.C);
+    b.dhe = cv.take<Act>(R * d.Ie);
+    b.dgue = cv.take<Act>(R * 2 * d.Ie);
+    b.droute_weights = cv.take<float>(T * d.top_k);
+    b.drouter_logits = cv.take<Act>(T * d.E);
+  }
   b.logits = cv.take<float>(d.chunk * d.V);
   b.dlogits = cv.take<Act>(d.chunk * d.V);
   b.logp = cv.take<float>(T);

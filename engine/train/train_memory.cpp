@@ -17,6 +17,18 @@ TrainDims make_train_dims(const ModelConfig& c, int64_t B, int64_t L, bool recom
   d.H = c.num_heads;
   d.recompute = recompute;
   d.chunk = std::clamp<int64_t>(chunk_rows, 1, d.T);
+  d.first_moe = d.n_layers;
+  for (int64_t l = 0; l < d.n_layers; ++l)
+    if (is_moe_layer(c, l)) {
+      d.first_moe = l;
+      break;
+    }
+  if (d.moe_layers() > 0) {
+    const MoeConfig& m = c.moe;
+    d.E = m.n_routed_experts, d.top_k = m.num_experts_per_tok, d.Ie = m.moe_intermediate_size;
+    d.Is = m.n_shared_experts * m.moe_intermediate_size;
+    d.G = m.topk_method == MoeTopkMethod::Greedy ? 1 : m.n_group;
+  }
   if (c.is_deepseek()) {
     const MlaConfig& a = c.mla;
     d.mla = true;

@@ -81,6 +81,9 @@ class Trainer {
   virtual double optimizer_step(const OptimizerHyper& h, double lr) = 0;
   virtual void zero_grads() = 0;
   virtual int64_t steps_taken() const = 0;
+  // Per mixture-of-experts layer, per routed expert: the tokens routed to it by the last forward (empty for a
+  // dense model).
+  virtual std::vector<std::vector<int64_t>> expert_token_counts() const { return {}; }
 
   // fp32 host copies of the whole block, in layout order (checkpoints, tests).
   virtual std::vector<float> parameters() const = 0;

@@ -1,14 +1,16 @@
 #pragma once
 // The decoder's training forward and backward, written once over a backend's ops (CpuOps, CudaOps): dense
 // attention (Llama, Qwen2, Qwen3) or Multi-head Latent Attention in its expanded form (DeepSeek-V2/V3), with
-// a SwiGLU MLP. Forward reads like the model; backward mirrors it in reverse with d-prefixed buffers.
-// Included by the one source file of each backend.
+// a SwiGLU MLP or, in DeepSeek's mixture-of-experts layers, routed experts beside shared ones. Forward reads
+// like the model; backward mirrors it in reverse with d-prefixed buffers. Included by the one source file of
+// each backend.
 #include <cmath>
 #include <cstring>
 
 #include "engine/core/error.h"
 #include "engine/model/deepseek.h"
 #include "engine/model/rope.h"
+#include "kernels/cpu/moe.h"
 #include "train_buffers.h"
 #include "trainer.h"
 
@@ -39,6 +41,7 @@ class TransformerTrainer final : public Trainer {
   double optimizer_step(const OptimizerHyper& h, double lr) override;
   void zero_grads() override { ops_.zero(grad_, size_t(layout_.total) * 4); }
   int64_t steps_taken() const override { return step_; }
+  std::vector<std::vector<int64_t>> expert_token_counts() const override;
 
   std::vector<float> parameters() const override { return download(master_); }
   std::vector<float> gradients() const override { return download(grad_); }
@@ -60,6 +63,9 @@ class TransformerTrainer final : public Trainer {
   double run(const TrainBatch& batch, TokenObjective* objective, float* logp_out, float* entropy_out);
   void forward_layer(int64_t l, const TrainDims& d);
   void backward_layer(int64_t l, const TrainDims& d);
+  void routed_experts_forward(int64_t l, const TrainDims& d, float* out);
+  void moe_backward(int64_t l, const TrainDims& d);
+  cpu::RouterConfig router_config(int64_t l) const;
   double lm_head(const TrainDims& d, TokenObjective* objective);
   cpu::HeadsShape heads_shape(const TrainDims& d) const;
   cpu::AttentionShape attention_shape(const TrainDims& d) const;
@@ -75,6 +81,7 @@ class TransformerTrainer final : public Trainer {
   TrainBuffers<Act> buf_;
   int64_t step_ = 0;
   std::vector<float> host_logp_, host_entropy_, host_g_, host_ge_;
+  std::vector<std::vector<int32_t>> expert_rows_;  // per MoE layer: the last forward's expert_offsets
 };
 
 template <class Ops>
@@ -119,6 +126,24 @@ TransformerTrainer<Ops>::TransformerTrainer(const Model& model, const TrainerOpt
     widen_tensor(host.data() + t.offset, src);
   }
   set_parameters(host);
+  if (dims_.moe_layers() > 0) {
+    const int64_t E = dims_.E;
+    expert_rows_.assign(size_t(dims_.moe_layers()), std::vector<int32_t>(static_cast<size_t>(E + 1), 0));
+    // V3's correction bias steers the choice of experts only; it is read once and never trained.
+    if (cfg_.arch == Arch::DeepseekV3) {
+      std::vector<float> bias(static_cast<size_t>(dims_.moe_layers() * E));
+      for (int64_t l = dims_.first_moe; l < dims_.n_layers; ++l) {
+        const std::string name = cat("model.layers.", l, ".mlp.gate.e_score_correction_bias");
+        const TensorView src = model.store->find(name);
+        if (!src) fail(model.store->origin(name), ": missing tensor '", name, "' needed for routing");
+        if (src.shape != Shape{E})
+          fail(model.store->origin(name), ": tensor '", name, "' has shape ", shape_str(src.shape),
+               ", expected ", shape_str(Shape{E}));
+        widen_tensor(bias.data() + (l - dims_.first_moe) * E, src);
+      }
+      ops_.upload(buf_.selection_bias, bias.data(), bias.size() * 4);
+    }
+  }
 
   eps_ = float(cfg_.rms_norm_eps);
   attn_scale_ =
@@ -168,7 +193,7 @@ template <class Ops>
 void TransformerTrainer<Ops>::forward_layer(int64_t l, const TrainDims& d) {
   const LayerParams& p = layout_.layers[size_t(l)];
   LayerActs<Act>& a = acts(l);
-  const int64_t T = d.T, C = d.C, I = d.I;
+  const int64_t T = d.T, C = d.C, I = p.mlp_inter;
   const float* x = buf_.x[size_t(l)];
   ops_.rmsnorm_forward(a.xn1, C, a.rstd1, x, C, P(p.attn_norm), T, C, eps_);
   const cpu::HeadsShape hs = heads_shape(d);
@@ -196,11 +221,43 @@ void TransformerTrainer<Ops>::forward_layer(int64_t l, const TrainDims& d) {
   ops_.matmul_add_f32(a.x_mid, a.att, W(p.wo), P(p.bo), T, d.att_dim(), C);
 
   ops_.rmsnorm_forward(a.xn2, C, a.rstd2, a.x_mid, C, P(p.mlp_norm), T, C, eps_);
-  ops_.matmul_act(a.gu, a.xn2, W(p.w_gate_up), P(p.b_gate_up), T, C, 2 * I);
-  ops_.swiglu_forward(a.h, a.gu, T, I);
   float* out = buf_.x[size_t(l + 1)];
   ops_.copy(out, a.x_mid, size_t(T * C) * 4);
-  ops_.matmul_add_f32(out, a.h, W(p.w_down), P(p.b_down), T, I, C);
+  if (p.is_moe()) routed_experts_forward(l, d, out);
+  if (I > 0) {  // the dense MLP, or the shared experts beside the routed ones
+    ops_.matmul_act(a.gu, a.xn2, W(p.w_gate_up), P(p.b_gate_up), T, C, 2 * I);
+    ops_.swiglu_forward(a.h, a.gu, T, I);
+    ops_.matmul_add_f32(out, a.h, W(p.w_down), P(p.b_down), T, I, C);
+  }
+}
+
+// out += Σ_j w_j expert_j(xn2) over each token's chosen experts. The experts' row counts come back to the
+// host (the one sync of the layer) to size each expert's GEMMs.
+template <class Ops>
+void TransformerTrainer<Ops>::routed_experts_forward(int64_t l, const TrainDims& d, float* out) {
+  const LayerParams& p = layout_.layers[size_t(l)];
+  LayerActs<Act>& a = acts(l);
+  TrainBuffers<Act>& b = buf_;
+  const int64_t T = d.T, C = d.C, E = d.E, K = d.top_k, Ie = d.Ie;
+  ops_.matmul_f32(b.router_logits, a.xn2, W(p.router), nullptr, T, C, E);
+  ops_.moe_router_forward(a.expert_ids, a.route_weights, a.router_scores, b.router_logits, T,
+                          router_config(l), b.route_scratch);
+  ops_.moe_dispatch_forward(a.xe, a.expert_offsets, a.row_token, a.slot_row, b.dispatch_scratch,
+                            b.dispatch_scratch_ints, a.xn2, a.expert_ids, T, K, E, C);
+  std::vector<int32_t>& rows = expert_rows_[size_t(l - d.first_moe)];
+  ops_.download(rows.data(), a.expert_offsets, rows.size() * 4);
+  for (int64_t e = 0; e < E; ++e) {
+    const int64_t r0 = rows[size_t(e)], n = rows[size_t(e + 1)] - r0;
+    if (n > 0)
+      ops_.matmul_act(a.gue + r0 * 2 * Ie, a.xe + r0 * C, W(p.expert_gate_up[size_t(e)]), nullptr, n, C,
+                      2 * Ie);
+  }
+  ops_.swiglu_forward(a.he, a.gue, d.routed_rows(), Ie);
+  for (int64_t e = 0; e < E; ++e) {
+    const int64_t r0 = rows[size_t(e)], n = rows[size_t(e + 1)] - r0;
+    if (n > 0) ops_.matmul_f32(a.ye + r0 * C, a.he + r0 * Ie, W(p.expert_down[size_t(e)]), nullptr, n, Ie, C);
+  }
+  ops_.moe_combine_forward(out, a.ye, a.route_weights, a.slot_row, T, K, C);
 }
 
 template <class Ops>
@@ -208,12 +265,16 @@ void TransformerTrainer<Ops>::backward_layer(int64_t l, const TrainDims& d) {
   const LayerParams& p = layout_.layers[size_t(l)];
   LayerActs<Act>& a = acts(l);
   TrainBuffers<Act>& b = buf_;
-  const int64_t T = d.T, C = d.C, I = d.I;
+  const int64_t T = d.T, C = d.C, I = p.mlp_inter;
   // b.dres holds dLoss/d(layer output).
   ops_.cast(b.dres_act, b.dres, T * C);
-  ops_.matmul_backward(b.dmid, G(p.w_down), G(p.b_down), b.dres_act, a.h, W(p.w_down), T, I, C);
-  ops_.swiglu_backward(b.dwide, b.dmid, a.gu, T, I);
-  ops_.matmul_backward(b.dxn, G(p.w_gate_up), G(p.b_gate_up), b.dwide, a.xn2, W(p.w_gate_up), T, C, 2 * I);
+  if (p.is_moe()) {
+    moe_backward(l, d);
+  } else {
+    ops_.matmul_backward(b.dmid, G(p.w_down), G(p.b_down), b.dres_act, a.h, W(p.w_down), T, I, C);
+    ops_.swiglu_backward(b.dwide, b.dmid, a.gu, T, I);
+    ops_.matmul_backward(b.dxn, G(p.w_gate_up), G(p.b_gate_up), b.dwide, a.xn2, W(p.w_gate_up), T, C, 2 * I);
+  }
   ops_.rmsnorm_backward(b.dres, G(p.mlp_norm), b.dxn, C, a.x_mid, C, P(p.mlp_norm), a.rstd2, T, C, true);
 
   ops_.cast(b.dres_act, b.dres, T * C);
@@ -248,6 +309,74 @@ void TransformerTrainer<Ops>::backward_layer(int64_t l, const TrainDims& d) {
   }
   ops_.rmsnorm_backward(b.dres, G(p.attn_norm), b.dxn, C, buf_.x[size_t(l)], C, P(p.attn_norm), a.rstd1, T, C,
                         true);
+}
+
+// Leaves dLoss/d(xn2) in b.dxn: the routed experts', the router's and the shared experts' input gradients,
+// summed in fp32. b.dres_act holds dLoss/d(layer output).
+template <class Ops>
+void TransformerTrainer<Ops>::moe_backward(int64_t l, const TrainDims& d) {
+  const LayerParams& p = layout_.layers[size_t(l)];
+  LayerActs<Act>& a = acts(l);
+  TrainBuffers<Act>& b = buf_;
+  const int64_t T = d.T, C = d.C, E = d.E, K = d.top_k, Ie = d.Ie;
+  const std::vector<int32_t>& rows = expert_rows_[size_t(l - d.first_moe)];
+  ops_.moe_combine_backward(b.dye, b.droute_weights, b.dres, a.ye, a.route_weights, a.slot_row, T, K, C);
+  for (int64_t e = 0; e < E; ++e) {
+    const int64_t r0 = rows[size_t(e)], n = rows[size_t(e + 1)] - r0;
+    if (n > 0)
+      ops_.matmul_backward(b.dhe + r0 * Ie, G(p.expert_down[size_t(e)]), nullptr, b.dye + r0 * C,
+                           a.he + r0 * Ie, W(p.expert_down[size_t(e)]), n, Ie, C);
+  }
+  ops_.swiglu_backward(b.dgue, b.dhe, a.gue, d.routed_rows(), Ie);
+  Act* dxe = b.dye;  // free again: every expert's down backward has read it
+  for (int64_t e = 0; e < E; ++e) {
+    const int64_t r0 = rows[size_t(e)], n = rows[size_t(e + 1)] - r0;
+    if (n > 0)
+      ops_.matmul_backward(dxe + r0 * C, G(p.expert_gate_up[size_t(e)]), nullptr, b.dgue + r0 * 2 * Ie,
+                           a.xe + r0 * C, W(p.expert_gate_up[size_t(e)]), n, C, 2 * Ie);
+  }
+  ops_.moe_dispatch_backward(b.dxn_f32, dxe, a.slot_row, T, K, C);
+  ops_.moe_router_backward(b.drouter_logits, b.droute_weights, a.expert_ids, a.router_scores, T,
+                           router_config(l));
+  ops_.matmul_backward_add_f32(b.dxn_f32, G(p.router), nullptr, b.drouter_logits, a.xn2, W(p.router), T, C,
+                               E);
+  if (const int64_t I = p.mlp_inter; I > 0) {
+    ops_.matmul_backward(b.dmid, G(p.w_down), G(p.b_down), b.dres_act, a.h, W(p.w_down), T, I, C);
+    ops_.swiglu_backward(b.dwide, b.dmid, a.gu, T, I);
+    ops_.matmul_backward_add_f32(b.dxn_f32, G(p.w_gate_up), G(p.b_gate_up), b.dwide, a.xn2, W(p.w_gate_up), T,
+                                 C, 2 * I);
+  }
+  ops_.cast(b.dxn, b.dxn_f32, T * C);
+}
+
+// The routing rules of the inference runtime (cpu_mla_runtime.cpp), with the layer's fixed correction bias.
+template <class Ops>
+cpu::RouterConfig TransformerTrainer<Ops>::router_config(int64_t l) const {
+  const MoeConfig& m = cfg_.moe;
+  cpu::RouterConfig r;
+  r.n_experts = m.n_routed_experts;
+  r.top_k = m.num_experts_per_tok;
+  r.scoring = m.scoring == MoeScoring::Softmax ? cpu::RouterScoring::Softmax : cpu::RouterScoring::Sigmoid;
+  if (m.topk_method != MoeTopkMethod::Greedy) {
+    r.n_group = m.n_group;
+    r.topk_group = m.topk_group;
+    r.group_score = m.topk_method == MoeTopkMethod::NoAuxTc ? cpu::GroupScore::SumTop2 : cpu::GroupScore::Max;
+  }
+  if (cfg_.arch == Arch::DeepseekV3)
+    r.selection_bias = buf_.selection_bias + (l - dims_.first_moe) * r.n_experts;
+  r.normalize = m.norm_topk_prob;
+  r.scaling = float(m.routed_scaling_factor);
+  return r;
+}
+
+template <class Ops>
+std::vector<std::vector<int64_t>> TransformerTrainer<Ops>::expert_token_counts() const {
+  std::vector<std::vector<int64_t>> out;
+  for (const std::vector<int32_t>& rows : expert_rows_) {
+    std::vector<int64_t>& counts = out.emplace_back();
+    for (size_t e = 0; e + 1 < rows.size(); ++e) counts.push_back(rows[e + 1] - rows[e]);
+  }
+  return out;
 }
 
 template <class Ops>

@@ -11,6 +11,7 @@
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/heads.h"
 #include "kernels/cuda/matmul.h"
+#include "kernels/cuda/moe_train.h"
 #include "kernels/cuda/rmsnorm.h"
 #include "kernels/cuda/swiglu.h"
 #include "kernels/cuda/token_loss.h"
@@ -61,6 +62,11 @@ class CudaOps {
                        int64_t T, int64_t K, int64_t N) {
     cuda::matmul_backward(*blas_, dx, cuda::GemmOutput::Bf16, dw, db, dy, x, w, T, K, N, stream_);
   }
+  // dx += dy · W, in fp32: where several branches' input gradients meet.
+  void matmul_backward_add_f32(float* dx, float* dw, float* db, const bf16* dy, const bf16* x, const bf16* w,
+                               int64_t T, int64_t K, int64_t N) {
+    cuda::matmul_backward(*blas_, dx, cuda::GemmOutput::F32Accumulate, dw, db, dy, x, w, T, K, N, stream_);
+  }
   void heads_forward(bf16* q, bf16* k, bf16* v, float* q_rstd, float* k_rstd, const bf16* qkv,
                      const float* q_norm, const float* k_norm, float eps, const float* rope,
                      const cpu::HeadsShape& s) {
@@ -110,6 +116,33 @@ class CudaOps {
   void token_backward(bf16* dlogits, const float* logits, const int32_t* targets, const float* g,
                       const float* ge, int64_t rows, int64_t V) {
     cuda::token_logprob_backward(dlogits, logits, targets, g, ge, rows, V, stream_);
+  }
+  void moe_router_forward(int32_t* expert_ids, float* weights, float* scores, const float* logits, int64_t T,
+                          const cpu::RouterConfig& c, float*) {
+    cuda::moe_router_forward(expert_ids, weights, scores, logits, T, c, stream_);
+  }
+  void moe_router_backward(bf16* dlogits, const float* dweights, const int32_t* expert_ids,
+                           const float* scores, int64_t T, const cpu::RouterConfig& c) {
+    cuda::moe_router_backward(dlogits, dweights, expert_ids, scores, T, c, stream_);
+  }
+  void moe_dispatch_forward(bf16* xe, int32_t* offsets, int32_t* row_token, int32_t* slot_row,
+                            int32_t* scratch, int64_t scratch_ints, const bf16* x, const int32_t* expert_ids,
+                            int64_t T, int64_t top_k, int64_t E, int64_t C) {
+    cuda::moe_dispatch_forward(xe, offsets, row_token, slot_row, scratch, scratch_ints, x, expert_ids, T,
+                               top_k, E, C, stream_);
+  }
+  void moe_dispatch_backward(float* dx, const bf16* dxe, const int32_t* slot_row, int64_t T, int64_t top_k,
+                             int64_t C) {
+    cuda::moe_dispatch_backward(dx, dxe, slot_row, T, top_k, C, stream_);
+  }
+  void moe_combine_forward(float* out, const float* ye, const float* weights, const int32_t* slot_row,
+                           int64_t T, int64_t top_k, int64_t C) {
+    cuda::moe_combine_forward(out, ye, weights, slot_row, T, top_k, C, stream_);
+  }
+  void moe_combine_backward(bf16* dye, float* dweights, const float* dy, const float* ye,
+                            const float* weights, const int32_t* slot_row, int64_t T, int64_t top_k,
+                            int64_t C) {
+    cuda::moe_combine_backward(dye, dweights, dy, ye, weights, slot_row, T, top_k, C, stream_);
   }
   double sum_squares(const float* x, int64_t n) const;
   void adamw(float* w, bf16* w_compute, float* m, float* v, const float* g, int64_t n,

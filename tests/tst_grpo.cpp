@@ -3,11 +3,15 @@
 #include <QtTest/QtTest>
 
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <random>
 
 #include "engine/core/error.h"
+#include "engine/grpo/distill.h"
 #include "engine/grpo/grpo_run.h"
+#include "engine/io/npy.h"
+#include "engine/runtime/runtime.h"
 #include "testlib/test_support.h"
 
 using namespace r1;
@@ -197,6 +201,65 @@ class TestGrpo : public QObject {
     QCOMPARE(b.last_step, int64_t(4));
     QCOMPARE(int64_t(rec.steps.size()), int64_t(4));
     QCOMPARE(rec.status, std::string("finished"));
+  }
+
+  void builtin_model_solves_its_task() {
+    const auto model_dir = std::filesystem::path(R1WB_SOURCE_DIR) / "resources" / "models" / "r1-tiny";
+    const EvalResult e =
+        evaluate(model_dir, TaskConfig::preset("countdown", "easy"), 40, 96, TrainDevice::Cpu);
+    qInfo("r1-tiny on 40 held-out easy Countdown problems: accuracy %.3f, format %.3f", e.accuracy,
+          e.format_rate);
+    QCOMPARE(e.n, int64_t(40));
+    QVERIFY(e.format_rate > 0.9);
+    QVERIFY2(e.accuracy > 0.4, "the built-in model should solve most easy Countdown problems (64% on 500)");
+  }
+
+  void builtin_model_matches_transformers() {
+    // tests/fixtures/r1_tiny: transformers 5.17's logits for r1-tiny (DeepseekV3ForCausalLM, fp32) on 16 ids.
+    const auto model =
+        load_model(std::filesystem::path(R1WB_SOURCE_DIR) / "resources" / "models" / "r1-tiny");
+    const NpyArray prompt = read_npy(fixtures() / "r1_tiny" / "prompt.npy");
+    const NpyArray ref = read_npy(fixtures() / "r1_tiny" / "logits.npy");
+    std::vector<int32_t> ids;
+    for (int64_t v : prompt.to_i64()) ids.push_back(int32_t(v));
+    RuntimeOptions ro;
+    auto rt = create_runtime(model, ro);
+    const SequenceInput in{0, ids, true};
+    std::vector<float> logits(ids.size() * size_t(model->config.vocab_size));
+    rt->forward(std::span<const SequenceInput>(&in, 1), logits.data());
+    QCOMPARE(int64_t(logits.size()), numel(ref.shape));
+    double worst = 0;
+    for (size_t i = 0; i < logits.size(); ++i)
+      worst = std::max(worst, double(std::abs(logits[i] - ref.f32()[i])));
+    qInfo("r1-tiny logits vs transformers: max abs diff %.2e", worst);
+    QVERIFY(worst < 1e-4);
+  }
+
+  void distill_keeps_only_verified_traces() {
+    TempDir tmp;
+    const auto tiny = std::filesystem::path(R1WB_SOURCE_DIR) / "resources" / "models" / "r1-tiny";
+    DistillOptions o;
+    o.teacher_dir = tiny, o.student_dir = tiny;
+    o.task = "countdown", o.difficulty = "easy";
+    o.prompts = 8, o.samples_per_prompt = 2, o.max_completion = 96, o.temperature = 0.7f;
+    o.traces_jsonl = tmp / "traces.jsonl";
+    o.sft.steps = 2, o.sft.batch = 4, o.sft.seq = 160, o.sft.lr = 1e-4;
+    const DistillResult r = run_distill(o);
+    QCOMPARE(r.generated, int64_t(16));
+    QVERIFY(r.kept > 0 && r.kept <= 16);
+    const auto problems = make_problems(TaskConfig::preset("countdown", "easy"), 8, 0);
+    std::ifstream f(tmp / "traces.jsonl");
+    int64_t lines = 0;
+    for (std::string line; std::getline(f, line); ++lines) {
+      const auto j = nlohmann::json::parse(line);
+      const auto it = std::find_if(problems.begin(), problems.end(), [&](const Problem& p) {
+        return p.prompt == j["prompt"].get<std::string>();
+      });
+      QVERIFY(it != problems.end());
+      QVERIFY(is_correct(*it, Completion::from_text(j["completion"].get<std::string>())));
+    }
+    QCOMPARE(lines, r.kept);
+    QCOMPARE(r.sft.last_step, int64_t(2));
   }
 
   void bad_options_are_refused() {

@@ -10,7 +10,8 @@ class TestTrainParity : public QObject {
     // fp32 throughout; the residual differences are summation order. After five steps, Adam's division by
     // sqrt(v) lets an element whose gradient is near zero move by up to the learning rate on rounding noise
     // (seen: 1.5e-3 on a 32-value key bias), hence the looser parameter bound.
-    r1::test::check_training_parity(name.toStdString(), r1::TrainDevice::Cpu, {1e-5, 1e-4, 1e-4, 1e-4, 5e-3});
+    r1::test::check_training_parity(name.toStdString(), r1::TrainDevice::Cpu,
+                                    {1e-5, 1e-4, 1e-4, 1e-4, 5e-3, 1e-4});
   }
 };
 

@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "core/app_settings.h"
 #include "core/store_recorder.h"
 #include "engine/core/error.h"
 #include "engine/grpo/distill.h"
@@ -50,26 +51,35 @@ int train_grpo(const ArgList& argv) {
                          "warmup",
                          "save-every",
                          "weight-decay",
-                         "max-grad-norm"},
+                         "max-grad-norm",
+                         "preset"},
                   {"dynamic-sampling", "mask-truncated", "quiet"});
+  // --preset demo: GRPO that a laptop runs in minutes, r1-tiny on the step beyond its training task. Options
+  // given explicitly still win.
+  const std::string preset = args.get("preset");
+  if (!preset.empty() && preset != "demo") fail("option --preset: \"", preset, "\" is not a preset (demo)");
+  const bool demo = preset == "demo";
+  const auto pick = [&](const char* name, const char* normal, const char* demo_value) {
+    return args.get(name, demo ? demo_value : normal);
+  };
   GrpoRunOptions o;
   o.model_dir = args.get("model");
-  o.task = args.get("task", "countdown");
-  o.difficulty = args.get("difficulty", "default");
+  o.task = pick("task", "countdown", "countdown");
+  o.difficulty = pick("difficulty", "default", "medium");
   o.data_path = args.get("data");
   o.rewards = args.get("rewards");
   o.group_size = args.get_int("group-size", 8);
-  o.prompts_per_step = args.get_int("prompts-per-step", 16);
-  o.max_completion = args.get_int("max-completion", 256);
+  o.prompts_per_step = args.get_int("prompts-per-step", demo ? 8 : 16);
+  o.max_completion = args.get_int("max-completion", demo ? 64 : 256);
   o.loss.beta = args.get_double("beta", 0.0);
   o.loss.epsilon_low = args.get_double("epsilon-low", 0.2);
-  o.loss.epsilon_high = args.get_double("epsilon-high", o.loss.epsilon_low);
-  o.aggregation = parse_loss_aggregation(args.get("loss", "grpo"));
+  o.loss.epsilon_high = args.get_double("epsilon-high", demo ? 0.28 : o.loss.epsilon_low);
+  o.aggregation = parse_loss_aggregation(pick("loss", "grpo", "dapo"));
   o.scale = parse_advantage_scale(args.get("scale", "group"));
-  o.steps = args.get_int("steps", 100);
+  o.steps = args.get_int("steps", demo ? 50 : 100);
   o.mu = args.get_int("mu", 1);
   o.micro_batch = args.get_int("micro-batch", 0);
-  o.lr = args.get_double("lr", 1e-6);
+  o.lr = args.get_double("lr", demo ? 5e-5 : 1e-6);
   o.warmup = args.get_int("warmup", 0);
   o.save_every = args.get_int("save-every", 0);
   o.temperature = float(args.get_double("temperature", 1.0));
@@ -105,6 +115,12 @@ int train_grpo(const ArgList& argv) {
     } else {
       o.resume = r;
     }
+  } else if (o.model_dir.empty() && demo) {
+    if (!QCoreApplication::instance()) qt_app = std::make_unique<QCoreApplication>(qt_argc, qt_argv);
+    const app::DefaultModel builtin = app::resolveDefaultModel();
+    if (builtin.origin != QStringLiteral("built-in r1-tiny"))
+      fail("--preset demo needs the built-in r1-tiny (resources/models/r1-tiny); give --model DIR instead");
+    o.model_dir = builtin.dir.toStdString();
   } else if (o.model_dir.empty()) {
     fail("missing option --model");
   }

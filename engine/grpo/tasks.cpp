@@ -238,7 +238,7 @@ std::string task_name(TaskKind kind) {
 }
 
 std::vector<std::string> difficulty_names() {
-  return {"easy", "default", "hard"};
+  return {"easy", "medium", "default", "hard"};
 }
 
 TaskConfig TaskConfig::preset(std::string_view task, std::string_view difficulty) {
@@ -247,11 +247,14 @@ TaskConfig TaskConfig::preset(std::string_view task, std::string_view difficulty
   if (difficulty == "easy") {
     c.countdown = {3, 3, 20, 100};
     c.arithmetic = {2, 2, "+-"};
+  } else if (difficulty == "medium") {
+    c.countdown = {3, 3, 30, 200};
+    c.arithmetic = {3, 2, "+-"};
   } else if (difficulty == "hard") {
     c.countdown = {4, 5, 99, 999};
     c.arithmetic = {4, 3, "+-*"};
   } else if (difficulty != "default") {
-    fail("unknown difficulty \"", difficulty, "\" for task ", task, " (known: easy, default, hard)");
+    fail("unknown difficulty \"", difficulty, "\" for task ", task, " (known: easy, medium, default, hard)");
   }
   return c;
 }

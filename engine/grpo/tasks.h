@@ -62,7 +62,8 @@ struct ArithmeticDifficulty {
 };
 
 // Presets: "easy" (3 numbers up to 20, targets up to 100; two-digit sums and differences) is within reach of
-// a tiny model trained for minutes on a CPU; "default" is the usual Countdown (3-4 numbers up to 99) and
+// a tiny model trained for minutes on a CPU; "medium" (3 numbers up to 30, targets up to 200; three-digit sums
+// and differences) is the step beyond, where r1-tiny's CPU demo has room to improve; "default" is the usual Countdown (3-4 numbers up to 99) and
 // three-digit arithmetic; "hard" (4-5 numbers; three four-digit operands) leaves room for a capable model's
 // reward to rise.
 struct TaskConfig {
@@ -78,7 +79,7 @@ struct TaskConfig {
   static TaskConfig from_json(const nlohmann::json& j, const std::string& origin);
 };
 
-std::vector<std::string> difficulty_names();  // "easy", "default", "hard"
+std::vector<std::string> difficulty_names();  // "easy", "medium", "default", "hard"
 
 // A Countdown problem's numbers and target: meta "numbers" and "target", the target falling back to the
 // answer (JSONL Countdown data may carry it there). Errors name the meta field.

@@ -18,38 +18,42 @@ log() { echo "[$(date +%T)] $*"; }
 
 if [[ $stage == sft || $stage == all ]]; then
   log "synthesising traces"
-  "$r1wb" synth --task "$task" --difficulty "$difficulty" --n "${R1_TINY_SFT_EXAMPLES:-60000}" --seed 1 \
+  "$r1wb" synth --task "$task" --difficulty "$difficulty" --n "${R1_TINY_SFT_EXAMPLES:-150000}" --seed 1 \
     --out "$work/sft.jsonl"
   log "random init"
   rm -rf "$work/init" && python3 tools/r1_tiny/make_init.py --corpus "$work/sft.jsonl" --out "$work/init"
   log "SFT"
   rm -rf "$work/sft"
-  "$r1wb" train sft --model "$work/init" --data "$work/sft.jsonl" --device cuda --steps "${R1_TINY_SFT_STEPS:-2000}" \
-    --batch 64 --seq 320 --lr 2e-3 --warmup 100 --min-lr-ratio 0.05 --weight-decay 0.1 --seed 1 \
-    --out "$work/sft" --save-every 1000 --metrics-jsonl "$work/sft_metrics.jsonl" --quiet
+  "$r1wb" train sft --model "$work/init" --data "$work/sft.jsonl" --device cuda --steps "${R1_TINY_SFT_STEPS:-6000}" \
+    --batch 64 --seq 192 --lr 2e-3 --warmup 100 --min-lr-ratio 0.05 --weight-decay 0.1 --seed 1 \
+    --out "$work/sft" --save-every 2000 --metrics-jsonl "$work/sft_metrics.jsonl" --quiet
   log "eval after SFT"
   "$r1wb" eval --model "$work/sft/$(cat "$work/sft/latest")" --task "$task" --difficulty "$difficulty" --n 500 \
-    --max-completion 128 | tee "$work/eval_sft.json"
+    --max-completion 96 | tee "$work/eval_sft.json"
 fi
 if [[ $stage == grpo || $stage == all ]]; then
   log "GRPO"
-  rm -rf "$work/grpo"
+  grpo=$work/${R1_TINY_GRPO_NAME:-grpo}
+  rm -rf "$grpo"
   "$r1wb" train grpo --model "$work/sft/$(cat "$work/sft/latest")" --task "$task" --difficulty "$difficulty" \
-    --device cuda --group-size 8 --prompts-per-step 32 --max-completion 128 --steps "${R1_TINY_GRPO_STEPS:-100}" \
-    --lr 2e-5 --beta 0 --loss dapo --epsilon-high 0.28 --temperature 1.0 --seed 1 --out "$work/grpo" \
-    --save-every 50 --metrics-jsonl "$work/grpo_metrics.jsonl" --store "$work/runs.sqlite" --quiet
+    --device cuda --group-size 8 --prompts-per-step 32 --max-completion 96 --steps "${R1_TINY_GRPO_STEPS:-100}" \
+    --lr "${R1_TINY_GRPO_LR:-2e-5}" --beta 0 --loss dapo --epsilon-high 0.28 \
+    --temperature "${R1_TINY_GRPO_TEMPERATURE:-1.0}" ${R1_TINY_GRPO_FLAGS:-} --seed 1 --out "$grpo" \
+    --save-every 50 --metrics-jsonl "$grpo/../$(basename "$grpo")_metrics.jsonl" --quiet
   log "eval after GRPO"
-  final="$work/grpo/$(cat "$work/grpo/latest")"
-  "$r1wb" eval --model "$final" --task "$task" --difficulty "$difficulty" --n 500 --max-completion 128 |
-    tee "$work/eval_grpo.json"
-  rm -rf "$work/r1-tiny" && "$r1wb" convert --model "$final" --out "$work/r1-tiny" --dtype f32
-  ids=$(python3 -c "print(','.join(str(i) for i in range(2, 40)))")
-  "$r1wb" logits --model "$work/r1-tiny" --ids "$ids" --out "$work/r1-tiny-logits.npy"
-  python3 -c "import numpy as np; np.save('$work/r1-tiny-prompt.npy', np.arange(2, 40, dtype=np.int64))"
-  python3 tests/fixtures/check_converted.py "$work/r1-tiny" "$work/r1-tiny-prompt.npy" "$work/r1-tiny-logits.npy" \
-    --tol 1e-4 | tee "$work/transformers_check.json"
+  final="$grpo/$(cat "$grpo/latest")"
+  "$r1wb" eval --model "$final" --task "$task" --difficulty "$difficulty" --n 500 --max-completion 96 |
+    tee "$work/eval_$(basename "$grpo").json"
+  if [[ ${R1_TINY_EXPORT:-1} == 1 ]]; then
+    export_dir=$work/r1-tiny-$(basename "$grpo")
+    rm -rf "$export_dir" && "$r1wb" convert --model "$final" --out "$export_dir" --dtype f32
+    ids=$(python3 -c "print(','.join(str(i) for i in range(2, 40)))")
+    "$r1wb" logits --model "$export_dir" --ids "$ids" --out "$export_dir.logits.npy"
+    python3 -c "import numpy as np; np.save('$work/prompt.npy', np.arange(2, 40, dtype=np.int64))"
+    python3 tests/fixtures/check_converted.py "$export_dir" "$work/prompt.npy" "$export_dir.logits.npy" --tol 1e-4 |
+      tee "$export_dir.transformers_check.json"
+  fi
 fi
 if [[ -n ${OUT:-} ]]; then
-  tar -C "$work" -czf "$OUT/r1-tiny-results.tgz" --exclude=sft.jsonl --exclude=init --exclude='sft/checkpoint-*' \
-    --exclude='grpo/checkpoint-*' . 2>/dev/null || true
+  tar -C "$work" -czf "$OUT/r1-tiny-results.tgz" --exclude=sft.jsonl --exclude=init --exclude='checkpoint-*' . 2>/dev/null || true
 fi

@@ -5,9 +5,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 tools/setup.sh
-model="$root/tests/fixtures/models/qwen2-tied"
+model="$root/resources/models/r1-tiny"
 if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" && -x build/bin/r1-workbench ]]; then
   exec build/bin/r1-workbench "$@"
 fi
 echo "start: no display; generating from $model with r1wb instead"
-exec build/bin/r1wb generate --model "$model" --prompt "The quick brown fox" --max-new-tokens 32 --temperature 0.8 --seed 1
+exec build/bin/r1wb generate --model "$model" --max-new-tokens 96 --greedy \
+  --prompt "Using the numbers [1, 20, 5], create an equation that equals 95. You can use +, -, *, / and parentheses, and each number at most once. Show your reasoning in <think> </think> and give only the equation in <answer> </answer>, for example <answer>(1 + 2) / 3</answer>."

@@ -81,7 +81,8 @@ int cmd_bench(const ArgList& argv) {
   if (argv[0] == "tokenize") return bench_tokenize(rest);
   if (argv[0] == "ops") return bench_ops(rest);
   if (argv[0] == "train") return bench_train(rest);
-  fail("unknown bench target \"", argv[0], "\" (decode, ops, tokenize, train)");
+  if (argv[0] == "grpo") return bench_grpo(rest);
+  fail("unknown bench target \"", argv[0], "\" (decode, grpo, ops, tokenize, train)");
 }
 
 int bench_ops(const ArgList& argv) {

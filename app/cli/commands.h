@@ -27,6 +27,7 @@ int cmd_eval(const ArgList& args);
 int cmd_distill(const ArgList& args);
 int cmd_synth(const ArgList& args);
 int bench_train(const ArgList& args);
+int bench_grpo(const ArgList& args);
 int bench_decode(const ArgList& args);
 int bench_ops(const ArgList& args);
 int bench_tokenize(const ArgList& args);

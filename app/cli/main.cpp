@@ -48,6 +48,8 @@ const char* kUsage =
     "  bench ops      --model DIR | --shape NAME [--batch 1,64] [--prefill-tokens N] [--context N]\n"
     "  bench train    --model DIR | --shape NAME [--device cpu|cuda] [--batch B] [--seq L] [--steps N]\n"
     "                 [--recompute]\n"
+    "  bench grpo     --model DIR | --shape NAME [--device cpu|cuda] [--prompts 16] [--group-size 8]\n"
+    "                 [--new-tokens 512] [--prompt-tokens 64] [--micro-batch 16]\n"
     "  bench tokenize [--tokenizer FILE|DIR] [--text-file F | --megabytes N] [--repeats R] [--write-text "
     "F]\n";
 

@@ -8,6 +8,7 @@
 
 #include "engine/core/error.h"
 #include "engine/core/files.h"
+#include "engine/core/jsonl.h"
 #include "engine/model/json_fields.h"
 
 namespace r1 {
@@ -173,34 +174,20 @@ Problem generate(const TaskConfig& task, SplitMix64& rng) {
 
 // --- JSONL ---
 
-std::string where(std::string_view origin, int64_t line) {
-  return origin.empty() ? cat("line ", line) : cat(origin, ": line ", line);
-}
-
-bool is_blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
-}
-
-std::string brief(const json& value) {
-  std::string s = value.dump();
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
-}
-
 Problem parse_problem_line(std::string_view text, int64_t line, std::string_view origin) {
-  const std::string at = where(origin, line);
+  const std::string at = jsonl_where(origin, line);
   json j;
   try {
     j = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
     fail(at, ": not valid JSON at column ", e.byte);
   }
-  if (!j.is_object()) fail(at, ": expected an object with \"prompt\" and \"answer\", found ", brief(j));
+  if (!j.is_object()) fail(at, ": expected an object with \"prompt\" and \"answer\", found ", json_brief(j));
   Problem p;
   const auto prompt = j.find("prompt");
   if (prompt == j.end()) fail(at, ": field \"prompt\" is missing");
   if (!prompt->is_string() || prompt->get_ref<const std::string&>().empty())
-    fail(at, ": field \"prompt\" must be a non-empty string, found ", brief(*prompt));
+    fail(at, ": field \"prompt\" must be a non-empty string, found ", json_brief(*prompt));
   p.prompt = prompt->get<std::string>();
   const auto answer = j.find("answer");
   if (answer == j.end()) fail(at, ": field \"answer\" is missing");
@@ -209,7 +196,7 @@ Problem parse_problem_line(std::string_view text, int64_t line, std::string_view
   else if (answer->is_number())
     p.answer = answer->dump();
   else
-    fail(at, ": field \"answer\" must be a non-empty string or a number, found ", brief(*answer));
+    fail(at, ": field \"answer\" must be a non-empty string or a number, found ", json_brief(*answer));
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.key() != "prompt" && it.key() != "answer") p.meta[it.key()] = it.value();
   return p;
@@ -302,11 +289,11 @@ json TaskConfig::to_json() const {
 }
 
 TaskConfig TaskConfig::from_json(const json& j, const std::string& origin) {
-  if (!j.is_object()) fail(origin, ": a task config must be an object, found ", brief(j));
+  if (!j.is_object()) fail(origin, ": a task config must be an object, found ", json_brief(j));
   const JsonFields f{j, origin};
   const json* name = f.get("task");
   if (!name) f.bad("task", "is missing");
-  if (!name->is_string()) f.bad("task", cat("must be a string, found ", brief(*name)));
+  if (!name->is_string()) f.bad("task", cat("must be a string, found ", json_brief(*name)));
   TaskConfig c;
   try {
     c = preset(name->get<std::string>());
@@ -350,12 +337,12 @@ CountdownSpec countdown_spec(const Problem& problem) {
   if (!numbers->is_array() || numbers->empty() ||
       !std::all_of(numbers->begin(), numbers->end(), [](const json& x) { return x.is_number_integer(); }))
     fail("countdown problem: meta field \"numbers\" must be a non-empty list of integers, found ",
-         brief(*numbers));
+         json_brief(*numbers));
   spec.numbers = numbers->get<std::vector<int64_t>>();
   const auto target = m.find("target");
   if (target != m.end()) {
     if (!target->is_number_integer())
-      fail("countdown problem: meta field \"target\" must be an integer, found ", brief(*target));
+      fail("countdown problem: meta field \"target\" must be an integer, found ", json_brief(*target));
     spec.target = target->get<int64_t>();
     return spec;
   }
@@ -427,7 +414,7 @@ std::vector<Problem> parse_problems_jsonl(std::string_view text, const std::stri
     const size_t newline = std::min(text.find('\n', start), text.size());
     const std::string_view content = text.substr(start, newline - start);
     ++line;
-    if (!is_blank(content)) problems.push_back(parse_problem_line(content, line, origin));
+    if (!jsonl_blank(content)) problems.push_back(parse_problem_line(content, line, origin));
     start = newline + 1;
   }
   if (problems.empty())

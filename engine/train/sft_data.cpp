@@ -6,6 +6,7 @@
 
 #include "engine/core/error.h"
 #include "engine/core/files.h"
+#include "engine/core/jsonl.h"
 #include "engine/model/json_fields.h"
 
 namespace r1 {
@@ -16,32 +17,18 @@ using json = nlohmann::json;
 
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
-std::string where(std::string_view origin, int64_t line) {
-  return origin.empty() ? cat("line ", line) : cat(origin, ": line ", line);
-}
-
-bool is_blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
-}
-
-// A value quoted in an error, cut short so that one bad line cannot flood the message.
-std::string brief(const json& value) {
-  std::string s = value.dump();
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
-}
-
 std::string string_field(const json& object, const std::string& key, const std::string& field,
                          const std::string& at) {
   const auto it = object.find(key);
   if (it == object.end()) fail(at, ": field \"", field, "\" is missing");
-  if (!it->is_string()) fail(at, ": field \"", field, "\" must be a string, found ", brief(*it));
+  if (!it->is_string()) fail(at, ": field \"", field, "\" must be a string, found ", json_brief(*it));
   return it->get<std::string>();
 }
 
 std::vector<ChatMessage> read_messages(const json& list, const std::string& at) {
   if (!list.is_array() || list.empty())
-    fail(at, ": field \"messages\" must be a non-empty list of {\"role\", \"content\"}, found ", brief(list));
+    fail(at, ": field \"messages\" must be a non-empty list of {\"role\", \"content\"}, found ",
+         json_brief(list));
   std::vector<ChatMessage> messages;
   messages.reserve(list.size());
   bool has_assistant = false;
@@ -49,7 +36,8 @@ std::vector<ChatMessage> read_messages(const json& list, const std::string& at) 
     const json& m = list[i];
     const std::string name = cat("messages[", i, "]");
     if (!m.is_object())
-      fail(at, ": field \"", name, "\" must be an object with \"role\" and \"content\", found ", brief(m));
+      fail(at, ": field \"", name, "\" must be an object with \"role\" and \"content\", found ",
+           json_brief(m));
     ChatMessage message;
     message.role = string_field(m, "role", name + ".role", at);
     if (message.role != "system" && message.role != "user" && message.role != "assistant")
@@ -66,7 +54,7 @@ std::vector<ChatMessage> read_messages(const json& list, const std::string& at) 
 }
 
 SftExample parse_line(std::string_view text, int64_t line, const std::string& origin) {
-  const std::string at = where(origin, line);
+  const std::string at = jsonl_where(origin, line);
   json j;
   try {
     j = json::parse(text.begin(), text.end());
@@ -78,7 +66,8 @@ SftExample parse_line(std::string_view text, int64_t line, const std::string& or
          detail == std::string::npos ? what : what.substr(detail + 2));
   }
   if (!j.is_object())
-    fail(at, ": expected an object with \"prompt\" and \"completion\", or \"messages\", found ", brief(j));
+    fail(at, ": expected an object with \"prompt\" and \"completion\", or \"messages\", found ",
+         json_brief(j));
   SftExample example;
   example.line = line;
   const bool has_messages = j.contains("messages");
@@ -273,7 +262,7 @@ SftDataset parse_sft_jsonl(std::string_view text, const std::string& origin) {
     const size_t newline = std::min(text.find('\n', start), text.size());
     const std::string_view content = text.substr(start, newline - start);
     ++line;
-    if (!is_blank(content)) data.examples.push_back(parse_line(content, line, origin));
+    if (!jsonl_blank(content)) data.examples.push_back(parse_line(content, line, origin));
     start = newline + 1;
   }
   if (data.examples.empty())
@@ -310,7 +299,7 @@ SftFormat SftFormat::from_model_dir(const std::filesystem::path& dir, const Toke
 
 TokenizedExample tokenize_sft_example(const SftExample& example, const Tokenizer& tokenizer,
                                       const SftFormat& format, std::string_view origin) {
-  const std::string at = where(origin, example.line);
+  const std::string at = jsonl_where(origin, example.line);
   return format.chat ? tokenize_chat(example, tokenizer, format, at)
                      : tokenize_plain(example, tokenizer, format, at);
 }
@@ -330,7 +319,7 @@ json SftCursor::to_json() const {
 
 SftCursor SftCursor::from_json(const json& j, const std::string& origin) {
   if (!j.is_object())
-    fail(origin, ": expected an object {epoch, position, seed, examples}, found ", brief(j));
+    fail(origin, ": expected an object {epoch, position, seed, examples}, found ", json_brief(j));
   const JsonFields fields{j, origin};
   SftCursor c;
   c.epoch = fields.integer("epoch", 0, true, 0);
@@ -339,7 +328,7 @@ SftCursor SftCursor::from_json(const json& j, const std::string& origin) {
   const json* seed = fields.get("seed");
   if (!seed) fields.bad("seed", "is missing");
   if (!seed->is_number_unsigned())
-    fields.bad("seed", cat("must be an integer of at least 0, found ", brief(*seed)));
+    fields.bad("seed", cat("must be an integer of at least 0, found ", json_brief(*seed)));
   c.seed = seed->get<uint64_t>();
   if (c.position >= c.examples)
     fields.bad("position", cat("must be below \"examples\" (", c.examples, "), found ", c.position));

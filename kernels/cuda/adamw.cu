@@ -10,20 +10,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-int sm_count() {
-  static const int n = [] {
-    int dev = 0, count = 0;
-    R1_CUDA_CHECK(cudaGetDevice(&dev));
-    R1_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev));
-    return count;
-  }();
-  return n;
-}
-
-bool aligned(const void* p, size_t bytes) {
-  return reinterpret_cast<uintptr_t>(p) % bytes == 0;
-}
-
 // Step constants as torch.optim.AdamW (foreach=False, fused=False) forms them: in double on the host, then
 // rounded once to the fp32 the tensor ops use.
 struct Coeffs {

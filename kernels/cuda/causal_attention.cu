@@ -27,10 +27,6 @@ size_t scores_bytes(const AttentionShape& s) {
   return align_up(size_t(s.B * s.H) * size_t(s.L) * size_t(s.L) * sizeof(float));
 }
 
-bool aligned(const void* p, size_t bytes) {
-  return reinterpret_cast<uintptr_t>(p) % bytes == 0;
-}
-
 // Row-major C[M, N] = alpha op(A) op(B) + beta C over `batch` matrices at constant element strides; A is
 // [M, K] (or [K, M] when ta), B is [K, N] (or [N, K] when tb), ld = elements between rows. cuBLAS sees the
 // column-major C^T = op(B)^T op(A)^T.

@@ -71,4 +71,14 @@ void DeviceBuffer::release() {
   bytes_ = 0;
 }
 
+int sm_count() {
+  static const int n = [] {
+    int dev = 0, count = 0;
+    R1_CUDA_CHECK(cudaGetDevice(&dev));
+    R1_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev));
+    return count;
+  }();
+  return n;
+}
+
 }  // namespace r1::cuda

@@ -35,6 +35,10 @@ class CudaError : public std::runtime_error {
 #define R1_CUDA_LAUNCHED() R1_CUDA_CHECK(cudaPeekAtLastError())
 
 int device_count();  // 0 when no driver or device is present; never throws
+int sm_count();      // multiprocessors of the current device (cached: launchers size grids with it)
+inline bool aligned(const void* p, size_t bytes) {
+  return reinterpret_cast<uintptr_t>(p) % bytes == 0;
+}
 
 struct DeviceInfo {
   std::string name;

@@ -134,16 +134,6 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvArgs a, int KS
   }
 }
 
-int sm_count() {
-  static const int n = [] {
-    int dev = 0, count = 0;
-    R1_CUDA_CHECK(cudaGetDevice(&dev));
-    R1_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev));
-    return count;
-  }();
-  return n;
-}
-
 // Enough warps for the whole chip: short matrices split K over up to 8 warps per row.
 template <int B, GemvInput IN, GemvOutput OUT>
 void launch(const GemvArgs& a, cudaStream_t stream) {

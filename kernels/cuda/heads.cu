@@ -14,16 +14,6 @@ constexpr int kMaxHeadDim = 256;
 constexpr int kMaxPairs = kMaxHeadDim / 2 / 32;
 constexpr int kMaxRest = kMaxHeadDim / 32;
 
-int sm_count() {
-  static const int n = [] {
-    int dev = 0, count = 0;
-    R1_CUDA_CHECK(cudaGetDevice(&dev));
-    R1_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev));
-    return count;
-  }();
-  return n;
-}
-
 __device__ __forceinline__ float f(bf16 v) {
   return __bfloat162float(v);
 }

@@ -11,20 +11,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-int sm_count() {
-  static const int n = [] {
-    int dev = 0, count = 0;
-    R1_CUDA_CHECK(cudaGetDevice(&dev));
-    R1_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev));
-    return count;
-  }();
-  return n;
-}
-
-bool aligned(const void* p, size_t bytes) {
-  return reinterpret_cast<uintptr_t>(p) % bytes == 0;
-}
-
 unsigned grid_for(int64_t work) {
   return unsigned(std::clamp<int64_t>((work + kThreads - 1) / kThreads, 1, int64_t(sm_count()) * 16));
 }

@@ -18,10 +18,6 @@ unsigned grid_for(int64_t work) {
   return unsigned(std::clamp<int64_t>((work + kThreads - 1) / kThreads, 1, 1 << 20));
 }
 
-bool aligned(const void* p, size_t bytes) {
-  return reinterpret_cast<uintptr_t>(p) % bytes == 0;
-}
-
 void check_routing(const char* op, int64_t T, int64_t top_k, int64_t n_experts, int64_t dim) {
   if (T < 0 || top_k <= 0 || n_experts <= 0 || top_k > n_experts || dim <= 0 || T * top_k > INT32_MAX)
     throw std::invalid_argument(std::string(op) +

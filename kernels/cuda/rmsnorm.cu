@@ -28,20 +28,6 @@ __global__ void rmsnorm_kernel(bf16* y, const float* x, const bf16* w, int64_t d
     y[r * dim + i] = __float2bfloat16_rn(xr[i] * inv * __bfloat162float(w[i]));
 }
 
-int sm_count() {
-  static const int n = [] {
-    int dev = 0, count = 0;
-    R1_CUDA_CHECK(cudaGetDevice(&dev));
-    R1_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev));
-    return count;
-  }();
-  return n;
-}
-
-bool aligned(const void* p, size_t bytes) {
-  return reinterpret_cast<uintptr_t>(p) % bytes == 0;
-}
-
 // Sum over the block, returned to every thread; callable repeatedly (the leading barrier protects reuse).
 __device__ float block_sum(float v) {
   __shared__ float partial[32];

@@ -128,10 +128,6 @@ __global__ void token_logprob_backward_kernel(bf16* dlogits, const float* logits
   }
 }
 
-bool aligned(const void* p, size_t bytes) {
-  return reinterpret_cast<uintptr_t>(p) % bytes == 0;
-}
-
 int threads_for(int64_t V) {
   return V >= 32768 ? 1024 : 256;
 }

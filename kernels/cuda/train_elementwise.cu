@@ -8,10 +8,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-bool aligned(const void* p, size_t bytes) {
-  return reinterpret_cast<uintptr_t>(p) % bytes == 0;
-}
-
 unsigned grid_for(int64_t work) {
   return unsigned(std::clamp<int64_t>((work + kThreads - 1) / kThreads, 1, 1 << 20));
 }

@@ -224,6 +224,29 @@ class TestTrain : public QObject {
     QCOMPARE(find_checkpoint(tmp / "full").dir.filename().string(), std::string("checkpoint-000012"));
   }
 
+  void sft_reports_tokens_per_expert() {
+    TempDir tmp;
+    write_sft_data(tmp / "data.jsonl", 8);
+    SftRunOptions o;
+    o.model_dir = fixtures() / "models" / "deepseek-v2-lite-style";  // layers 1-2: 8 experts, top 2
+    o.data_path = tmp / "data.jsonl";
+    o.batch = 2, o.seq = 16, o.steps = 1, o.chat_template = false;
+    o.metrics_jsonl = tmp / "m.jsonl";
+    run_sft(o);
+    std::ifstream mf(tmp / "m.jsonl");
+    std::string line;
+    QVERIFY(std::getline(mf, line));
+    const auto j = nlohmann::json::parse(line);
+    QVERIFY(j.contains("expert_tokens"));
+    QCOMPARE(j["expert_tokens"].size(), size_t(2));
+    for (const auto& layer : j["expert_tokens"]) {
+      QCOMPARE(layer.size(), size_t(8));
+      int64_t routed = 0;
+      for (const auto& n : layer) routed += n.get<int64_t>();
+      QCOMPARE(routed, int64_t(2 * 16 * 2));  // every position of the batch, to two experts
+    }
+  }
+
   void incomplete_checkpoint_is_refused() {
     TempDir tmp;
     std::filesystem::create_directories(tmp / "checkpoint-000001");

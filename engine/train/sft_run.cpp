@@ -25,6 +25,7 @@ std::string sft_metrics_json(const SftStepMetrics& m) {
   j["tokens_per_s"] = m.tokens_per_s;
   j["elapsed_s"] = m.elapsed_s;
   j["memory_bytes"] = m.memory_bytes;
+  if (!m.expert_tokens.empty()) j["expert_tokens"] = m.expert_tokens;
   return j.dump();
 }
 
@@ -130,6 +131,7 @@ SftRunResult run_sft(const SftRunOptions& o) {
     m.tokens_per_s = m.tokens / std::max(dt, 1e-9);
     m.elapsed_s = std::chrono::duration<double>(clock::now() - start).count();
     m.memory_bytes = result.plan.total_bytes();
+    m.expert_tokens = trainer->expert_token_counts();  // the step's last micro-batch
     result.losses.push_back(m.loss);
     result.last_step = m.step;
     if (metrics.is_open()) {

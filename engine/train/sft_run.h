@@ -43,6 +43,7 @@ struct SftStepMetrics {
   double tokens = 0, trained_tokens = 0;  // positions processed, positions with a loss term
   double tokens_per_s = 0, elapsed_s = 0;
   int64_t memory_bytes = 0;
+  std::vector<std::vector<int64_t>> expert_tokens;  // MoE models: tokens routed to each expert, per MoE layer
 };
 
 struct SftRunResult {

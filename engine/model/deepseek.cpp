@@ -109,6 +109,22 @@ void parse_deepseek_config(const json& j, const std::string& origin, ModelConfig
   parse_moe(f, c);
 }
 
+cpu::RouterConfig moe_router_config(const MoeConfig& m, const float* selection_bias) {
+  cpu::RouterConfig r;
+  r.n_experts = m.n_routed_experts;
+  r.top_k = m.num_experts_per_tok;
+  r.scoring = m.scoring == MoeScoring::Softmax ? cpu::RouterScoring::Softmax : cpu::RouterScoring::Sigmoid;
+  if (m.topk_method != MoeTopkMethod::Greedy) {
+    r.n_group = m.n_group;
+    r.topk_group = m.topk_group;
+    r.group_score = m.topk_method == MoeTopkMethod::NoAuxTc ? cpu::GroupScore::SumTop2 : cpu::GroupScore::Max;
+  }
+  r.selection_bias = selection_bias;
+  r.normalize = m.norm_topk_prob;
+  r.scaling = float(m.routed_scaling_factor);
+  return r;
+}
+
 double mla_softmax_scale(const ModelConfig& c) {
   double scale = 1.0 / std::sqrt(double(c.mla.qk_head_dim()));
   const RopeConfig& r = c.rope;

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "engine/core/tensor.h"
 #include "engine/io/weight_store.h"
+#include "kernels/cpu/moe.h"
 
 namespace r1 {
 
@@ -47,6 +48,10 @@ void parse_deepseek_config(const nlohmann::json& j, const std::string& origin, M
 
 // transformers: qk_head_dim^-0.5, times mscale(factor, mscale_all_dim)^2 under a scaled rope.
 double mla_softmax_scale(const ModelConfig& c);
+
+// The routing rules of a MoE config for the router kernels (inference and training); selection_bias is a
+// layer's V3 e_score_correction_bias, or null.
+cpu::RouterConfig moe_router_config(const MoeConfig& m, const float* selection_bias);
 
 // KV cache values per token per layer: the latent (c_kv and k_pe), and what full per-head K/V would need.
 int64_t mla_latent_values_per_token(const ModelConfig& c);

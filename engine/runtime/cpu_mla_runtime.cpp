@@ -38,22 +38,6 @@ struct LayerVectors {  // small per-layer tensors widened to fp32 once
   std::vector<cpu::ExpertMatrices> experts;
 };
 
-cpu::RouterConfig router_config(const MoeConfig& m, const float* selection_bias) {
-  cpu::RouterConfig r;
-  r.n_experts = m.n_routed_experts;
-  r.top_k = m.num_experts_per_tok;
-  r.scoring = m.scoring == MoeScoring::Softmax ? cpu::RouterScoring::Softmax : cpu::RouterScoring::Sigmoid;
-  if (m.topk_method != MoeTopkMethod::Greedy) {
-    r.n_group = m.n_group;
-    r.topk_group = m.topk_group;
-    r.group_score = m.topk_method == MoeTopkMethod::NoAuxTc ? cpu::GroupScore::SumTop2 : cpu::GroupScore::Max;
-  }
-  r.selection_bias = selection_bias;
-  r.normalize = m.norm_topk_prob;
-  r.scaling = float(m.routed_scaling_factor);
-  return r;
-}
-
 class CpuMlaRuntime final : public Runtime {
  public:
   CpuMlaRuntime(std::shared_ptr<const Model> model, const RuntimeOptions& o)
@@ -93,7 +77,7 @@ class CpuMlaRuntime final : public Runtime {
         sized(q_absorbed_, T * H_ * latent_);
         sized(o_latent_, T * H_ * lora_);
       }
-      const cpu::RouterConfig rc = router_config(m, nullptr);
+      const cpu::RouterConfig rc = moe_router_config(m, nullptr);
       sized(router_logits_, T * m.n_routed_experts);
       sized(route_scratch_, cpu::moe_route_scratch_floats(rc));
       sized(expert_weights_, T * m.num_experts_per_tok);
@@ -314,7 +298,7 @@ class CpuMlaRuntime final : public Runtime {
     const MoeConfig& m = config().moe;
     const int64_t E = m.n_routed_experts, k = m.num_experts_per_tok;
     linear(router_logits_.data(), h_.data(), L.router, T, D_, E);
-    const cpu::RouterConfig rc = router_config(m, V.router_bias.empty() ? nullptr : V.router_bias.data());
+    const cpu::RouterConfig rc = moe_router_config(m, V.router_bias.empty() ? nullptr : V.router_bias.data());
     cpu::moe_route_forward(expert_ids_.data(), expert_weights_.data(), router_logits_.data(), T, rc,
                            route_scratch_.data());
     std::fill_n(moe_out_.data(), T * D_, 0.0f);

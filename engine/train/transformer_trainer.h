@@ -349,24 +349,13 @@ void TransformerTrainer<Ops>::moe_backward(int64_t l, const TrainDims& d) {
   ops_.cast(b.dxn, b.dxn_f32, T * C);
 }
 
-// The routing rules of the inference runtime (cpu_mla_runtime.cpp), with the layer's fixed correction bias.
+// The inference runtime's routing rules, with the layer's fixed correction bias.
 template <class Ops>
 cpu::RouterConfig TransformerTrainer<Ops>::router_config(int64_t l) const {
-  const MoeConfig& m = cfg_.moe;
-  cpu::RouterConfig r;
-  r.n_experts = m.n_routed_experts;
-  r.top_k = m.num_experts_per_tok;
-  r.scoring = m.scoring == MoeScoring::Softmax ? cpu::RouterScoring::Softmax : cpu::RouterScoring::Sigmoid;
-  if (m.topk_method != MoeTopkMethod::Greedy) {
-    r.n_group = m.n_group;
-    r.topk_group = m.topk_group;
-    r.group_score = m.topk_method == MoeTopkMethod::NoAuxTc ? cpu::GroupScore::SumTop2 : cpu::GroupScore::Max;
-  }
-  if (cfg_.arch == Arch::DeepseekV3)
-    r.selection_bias = buf_.selection_bias + (l - dims_.first_moe) * r.n_experts;
-  r.normalize = m.norm_topk_prob;
-  r.scaling = float(m.routed_scaling_factor);
-  return r;
+  return moe_router_config(cfg_.moe,
+                           cfg_.arch == Arch::DeepseekV3
+                               ? buf_.selection_bias + (l - dims_.first_moe) * cfg_.moe.n_routed_experts
+                               : nullptr);
 }
 
 template <class Ops>

@@ -57,6 +57,18 @@ int64_t moe_route_scratch_floats(const RouterConfig& cfg) {
   return 2 * cfg.n_experts + cfg.n_group;
 }
 
+void moe_router_scores(float* scores, const float* z, int64_t E, RouterScoring scoring) {
+  if (scoring == RouterScoring::Softmax) {
+    float m = z[0];
+    for (int64_t e = 1; e < E; ++e) m = std::max(m, z[e]);
+    float sum = 0;
+    for (int64_t e = 0; e < E; ++e) sum += scores[e] = std::exp(z[e] - m);
+    for (int64_t e = 0; e < E; ++e) scores[e] /= sum;
+  } else {
+    for (int64_t e = 0; e < E; ++e) scores[e] = 1.0f / (1.0f + std::exp(-z[e]));
+  }
+}
+
 void moe_route_forward(int32_t* expert_ids, float* weights, const float* logits, int64_t T,
                        const RouterConfig& cfg, float* scratch) {
   const int64_t E = cfg.n_experts, G = cfg.n_group, per_group = E / std::max<int64_t>(G, 1);
@@ -68,15 +80,7 @@ void moe_route_forward(int32_t* expert_ids, float* weights, const float* logits,
   float* group = scratch + 2 * E;  // [G]
   for (int64_t t = 0; t < T; ++t) {
     const float* z = logits + t * E;
-    if (cfg.scoring == RouterScoring::Softmax) {
-      float m = z[0];
-      for (int64_t e = 1; e < E; ++e) m = std::max(m, z[e]);
-      float sum = 0;
-      for (int64_t e = 0; e < E; ++e) sum += scores[e] = std::exp(z[e] - m);
-      for (int64_t e = 0; e < E; ++e) scores[e] /= sum;
-    } else {
-      for (int64_t e = 0; e < E; ++e) scores[e] = 1.0f / (1.0f + std::exp(-z[e]));
-    }
+    moe_router_scores(scores, z, E, cfg.scoring);
     for (int64_t e = 0; e < E; ++e) sel[e] = scores[e] + (cfg.selection_bias ? cfg.selection_bias[e] : 0.0f);
     if (cfg.topk_group < G) {
       // Keep the topk_group best groups (marked by taking them out of `group`); the experts of every other

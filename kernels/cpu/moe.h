@@ -29,6 +29,8 @@ struct RouterConfig {
 };
 
 int64_t moe_route_scratch_floats(const RouterConfig& cfg);
+// One token's expert scores from its router logits: softmax (V2) or sigmoid (V3).
+void moe_router_scores(float* scores, const float* logits, int64_t E, RouterScoring scoring);
 
 // logits [T, n_experts] -> expert_ids [T, top_k] (best first) and weights [T, top_k].
 void moe_route_forward(int32_t* expert_ids, float* weights, const float* logits, int64_t T,

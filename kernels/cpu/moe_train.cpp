@@ -24,19 +24,6 @@ void check_slots(const char* op, int64_t T, int64_t top_k, int64_t dim) {
   check_routing(op, T, top_k, top_k, dim);
 }
 
-// The same formulas as moe_route_forward's, so that the saved scores are the ones the weights came from.
-void score_row(float* scores, const float* z, int64_t E, RouterScoring scoring) {
-  if (scoring == RouterScoring::Softmax) {
-    float m = z[0];
-    for (int64_t e = 1; e < E; ++e) m = std::max(m, z[e]);
-    float sum = 0;
-    for (int64_t e = 0; e < E; ++e) sum += scores[e] = std::exp(z[e] - m);
-    for (int64_t e = 0; e < E; ++e) scores[e] /= sum;
-  } else {
-    for (int64_t e = 0; e < E; ++e) scores[e] = 1.0f / (1.0f + std::exp(-z[e]));
-  }
-}
-
 }  // namespace
 
 void moe_router_forward(int32_t* expert_ids, float* weights, float* scores, const float* logits, int64_t T,
@@ -47,7 +34,7 @@ void moe_router_forward(int32_t* expert_ids, float* weights, float* scores, cons
   parallel_for(
       T,
       [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) score_row(scores + t * E, logits + t * E, E, cfg.scoring);
+        for (int64_t t = t0; t < t1; ++t) moe_router_scores(scores + t * E, logits + t * E, E, cfg.scoring);
       },
       64);
 }

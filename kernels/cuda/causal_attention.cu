@@ -45,41 +45,6 @@ void gemm_rm(Blas& blas, int64_t M, int64_t N, int64_t K, float alpha, const Ope
       int(ldc), stride_c, int(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
-template <int VEC>
-__device__ __forceinline__ void load(const float* p, float (&v)[VEC]) {
-  if constexpr (VEC == 4) {
-    const float4 x = *reinterpret_cast<const float4*>(p);
-    v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
-  } else {
-    v[0] = *p;
-  }
-}
-
-template <int VEC>
-__device__ __forceinline__ void load(const bf16* p, float (&v)[VEC]) {
-  if constexpr (VEC == 4) {
-    const uint2 raw = *reinterpret_cast<const uint2*>(p);
-    const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.x));
-    const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.y));
-    v[0] = a.x, v[1] = a.y, v[2] = b.x, v[3] = b.y;
-  } else {
-    v[0] = __bfloat162float(*p);
-  }
-}
-
-template <int VEC>
-__device__ __forceinline__ void store(bf16* p, const float (&v)[VEC]) {
-  if constexpr (VEC == 4) {
-    const __nv_bfloat162 a = __floats2bfloat162_rn(v[0], v[1]), b = __floats2bfloat162_rn(v[2], v[3]);
-    uint2 raw;
-    raw.x = *reinterpret_cast<const uint32_t*>(&a);
-    raw.y = *reinterpret_cast<const uint32_t*>(&b);
-    *reinterpret_cast<uint2*>(p) = raw;
-  } else {
-    *p = __float2bfloat16_rn(v[0]);
-  }
-}
-
 // exp(from - to) for rescaling a running sum, where both maxima may still be -inf (an empty lane).
 __device__ __forceinline__ float rescale(float from, float to) {
   return from == to ? 1.0f : __expf(from - to);
@@ -97,7 +62,7 @@ __global__ void __launch_bounds__(kRowsPerBlock * 32)
   float m = -INFINITY, sum = 0;
   for (int64_t j = lane * VEC; j < n; j += 32 * VEC) {
     float x[VEC];
-    load<VEC>(sr + j, x);
+    load_vec<VEC>(sr + j, x);
     float cm = -INFINITY;
 #pragma unroll
     for (int k = 0; k < VEC; ++k) {
@@ -123,11 +88,11 @@ __global__ void __launch_bounds__(kRowsPerBlock * 32)
   for (int64_t j = lane * VEC; j < L; j += 32 * VEC) {
     float p[VEC] = {};
     if (j < n) {
-      load<VEC>(sr + j, p);
+      load_vec<VEC>(sr + j, p);
 #pragma unroll
       for (int k = 0; k < VEC; ++k) p[k] = j + k < n ? __expf(p[k] - m) * inv : 0.0f;
     }
-    store<VEC>(pr + j, p);
+    store_vec<VEC>(pr + j, p);
   }
 }
 
@@ -155,13 +120,13 @@ __global__ void __launch_bounds__(kRowsPerBlock * 32)
     float v[VEC] = {};
     if (j < n) {
       float p[VEC];
-      load<VEC>(row + j, v);
-      load<VEC>(pr + j, p);
+      load_vec<VEC>(row + j, v);
+      load_vec<VEC>(pr + j, p);
 #pragma unroll
       for (int k = 0; k < VEC; ++k) v[k] = j + k < n ? p[k] * (v[k] - delta) : 0.0f;
     }
     __syncwarp();
-    if (j < L) store<VEC>(ds + j, v);
+    if (j < L) store_vec<VEC>(ds + j, v);
   }
 }
 

@@ -2,6 +2,8 @@
 // Device-only helpers shared by the kernels: warp reductions and 16-byte bf16 vector access.
 #include <cuda_bf16.h>
 
+#include <cstdint>
+
 namespace r1::cuda {
 
 __device__ __forceinline__ float warp_sum(float v) {
@@ -41,6 +43,42 @@ __device__ __forceinline__ Bf16x8 load_streaming(const __nv_bfloat16* p) {
   // Weights are read once per step: bypass L1 and mark for early eviction from L2.
   const int4 raw = __ldcs(reinterpret_cast<const int4*>(p));
   return *reinterpret_cast<const Bf16x8*>(&raw);
+}
+
+// VEC (1 or 4) consecutive values as fp32: one vector access when VEC is 4, so p must then be aligned to it.
+template <int VEC>
+__device__ __forceinline__ void load_vec(const float* p, float (&v)[VEC]) {
+  if constexpr (VEC == 4) {
+    const float4 x = *reinterpret_cast<const float4*>(p);
+    v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
+  } else {
+    v[0] = *p;
+  }
+}
+
+template <int VEC>
+__device__ __forceinline__ void load_vec(const __nv_bfloat16* p, float (&v)[VEC]) {
+  if constexpr (VEC == 4) {
+    const uint2 raw = *reinterpret_cast<const uint2*>(p);
+    const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.x));
+    const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.y));
+    v[0] = a.x, v[1] = a.y, v[2] = b.x, v[3] = b.y;
+  } else {
+    v[0] = __bfloat162float(*p);
+  }
+}
+
+template <int VEC>
+__device__ __forceinline__ void store_vec(__nv_bfloat16* p, const float (&v)[VEC]) {
+  if constexpr (VEC == 4) {
+    const __nv_bfloat162 a = __floats2bfloat162_rn(v[0], v[1]), b = __floats2bfloat162_rn(v[2], v[3]);
+    uint2 raw;
+    raw.x = *reinterpret_cast<const uint32_t*>(&a);
+    raw.y = *reinterpret_cast<const uint32_t*>(&b);
+    *reinterpret_cast<uint2*>(p) = raw;
+  } else {
+    *p = __float2bfloat16_rn(v[0]);
+  }
 }
 
 }  // namespace r1::cuda

@@ -28,23 +28,13 @@ __device__ __forceinline__ RowStats merge(const RowStats& a, const RowStats& b) 
   return {m, a.s * ca + b.s * cb, ua + ub};
 }
 
-template <int VEC>
-__device__ __forceinline__ void load(const float* p, float (&v)[VEC]) {
-  if constexpr (VEC == 4) {
-    const float4 x = *reinterpret_cast<const float4*>(p);
-    v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
-  } else {
-    v[0] = *p;
-  }
-}
-
 // The statistics of row z, returned to every thread of the block.
 template <int VEC>
 __device__ RowStats row_stats(const float* z, int64_t V) {
   RowStats st{-INFINITY, 0.0f, 0.0f};
   for (int64_t j = threadIdx.x * int64_t(VEC); j < V; j += int64_t(blockDim.x) * VEC) {
     float x[VEC];
-    load<VEC>(z + j, x);
+    load_vec<VEC>(z + j, x);
     float cm = x[0];
 #pragma unroll
     for (int k = 1; k < VEC; ++k) cm = fmaxf(cm, x[k]);
@@ -109,7 +99,7 @@ __global__ void token_logprob_backward_kernel(bf16* dlogits, const float* logits
   bf16* dz = dlogits + r * V;
   for (int64_t j = threadIdx.x * int64_t(VEC); j < V; j += int64_t(blockDim.x) * VEC) {
     float x[VEC];
-    load<VEC>(z + j, x);
+    load_vec<VEC>(z + j, x);
 #pragma unroll
     for (int k = 0; k < VEC; ++k) {
       const float lp = x[k] - lse, p = __expf(lp);

@@ -1,7 +1,6 @@
 // r1wb train grpo and r1wb eval: reinforcement learning with verifiable rewards, and the held-out accuracy.
 #include <QCoreApplication>
 #include <QString>
-#include <csignal>
 #include <cstdio>
 #include <memory>
 
@@ -12,15 +11,9 @@
 #include "engine/core/error.h"
 #include "engine/grpo/distill.h"
 #include "engine/grpo/grpo_run.h"
+#include "interrupt.h"
 
 namespace r1::cli {
-
-namespace {
-std::atomic<bool> g_stop{false};
-void on_signal(int) {
-  g_stop.store(true);
-}
-}  // namespace
 
 int train_grpo(const ArgList& argv) {
   const Args args(argv, {"model",
@@ -133,13 +126,12 @@ int train_grpo(const ArgList& argv) {
                    m["accuracy"].get<double>(), m["completion_len_mean"].get<double>(), m["kl"].get<double>(),
                    m["step_s"].get<double>());
   };
-  g_stop.store(false);
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  o.cancel = &g_stop;
-  const GrpoRunResult r = run_grpo(o);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  GrpoRunResult r;
+  {
+    const InterruptGuard interrupt;
+    o.cancel = interrupt.flag();
+    r = run_grpo(o);
+  }
   nlohmann::json out = {{"run_id", r.run_id},
                         {"first_step", r.first_step},
                         {"last_step", r.last_step},

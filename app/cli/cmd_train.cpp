@@ -1,20 +1,15 @@
 // r1wb train sft: supervised fine-tuning from a JSONL file, with progress on stderr.
-#include <csignal>
 #include <cstdio>
 
 #include "args.h"
 #include "commands.h"
 #include "engine/core/error.h"
 #include "engine/train/sft_run.h"
+#include "interrupt.h"
 
 namespace r1::cli {
 
 namespace {
-
-std::atomic<bool> g_interrupted{false};
-void on_interrupt(int) {
-  g_interrupted.store(true);
-}
 
 int train_sft(const ArgList& argv) {
   const Args args(argv,
@@ -54,14 +49,12 @@ int train_sft(const ArgList& argv) {
                    static_cast<long long>(m.step), static_cast<long long>(m.total_steps), m.loss, m.lr,
                    m.grad_norm, m.tokens_per_s);
   };
-  // Ctrl-C stops after the current step and saves a checkpoint instead of losing the run.
-  g_interrupted.store(false);
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
-  o.cancel = &g_interrupted;
-  const SftRunResult r = run_sft(o);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  SftRunResult r;
+  {
+    const InterruptGuard interrupt;
+    o.cancel = interrupt.flag();
+    r = run_sft(o);
+  }
   std::printf(
       "{\"first_step\": %lld, \"last_step\": %lld, \"final_loss\": %.6f, \"checkpoint\": \"%s\", "
       "\"cancelled\": %s}\n",

@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 
 #include "engine/core/error.h"
 #include "engine/runtime/runtime.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/train/checkpoint.h"
+#include "engine/train/metrics_log.h"
 #include "engine/train/schedule.h"
 #include "engine/train/sft_data.h"
 #include "rollout.h"
@@ -145,12 +145,7 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
         o.resume_run_id > 0 ? o.resume_run_id : o.recorder->begin_run("grpo", model_dir.string(), config);
     if (o.resume_run_id > 0) o.recorder->resume_run(o.resume_run_id);
   }
-  std::ofstream metrics_file;
-  if (!o.metrics_jsonl.empty()) {
-    if (o.metrics_jsonl.has_parent_path()) fs::create_directories(o.metrics_jsonl.parent_path());
-    metrics_file.open(o.metrics_jsonl, std::ios::app);
-    if (!metrics_file) fail(o.metrics_jsonl.string(), ": cannot open for writing");
-  }
+  MetricsLog metrics_file(o.metrics_jsonl);
   const auto save = [&]() {
     if (o.out_dir.empty()) return;
     nlohmann::json state = config;
@@ -367,10 +362,7 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
     const nlohmann::json mj = m;
     result.metrics.push_back(mj);
     result.last_step = step;
-    if (metrics_file.is_open()) {
-      metrics_file << mj.dump() << '\n';
-      metrics_file.flush();
-    }
+    metrics_file.write(mj.dump());
     if (o.recorder) {
       StepRecord rec;
       rec.step = step;

@@ -2,11 +2,11 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "checkpoint.h"
 #include "engine/core/error.h"
+#include "metrics_log.h"
 #include "schedule.h"
 #include "sft_data.h"
 
@@ -86,12 +86,7 @@ SftRunResult run_sft(const SftRunOptions& o) {
   LrSchedule sched;
   sched.peak = o.lr, sched.warmup_steps = o.warmup, sched.total_steps = o.steps,
   sched.min_ratio = o.min_lr_ratio;
-  std::ofstream metrics;
-  if (!o.metrics_jsonl.empty()) {
-    if (o.metrics_jsonl.has_parent_path()) fs::create_directories(o.metrics_jsonl.parent_path());
-    metrics.open(o.metrics_jsonl, std::ios::app);
-    if (!metrics) fail(o.metrics_jsonl.string(), ": cannot open for writing");
-  }
+  MetricsLog metrics(o.metrics_jsonl);
   const auto save = [&]() {
     if (o.out_dir.empty()) return;
     result.last_checkpoint = save_checkpoint(o.out_dir, *model, *trainer, run_state(o, batcher));
@@ -134,10 +129,7 @@ SftRunResult run_sft(const SftRunOptions& o) {
     m.expert_tokens = trainer->expert_token_counts();  // the step's last micro-batch
     result.losses.push_back(m.loss);
     result.last_step = m.step;
-    if (metrics.is_open()) {
-      metrics << sft_metrics_json(m) << '\n';
-      metrics.flush();
-    }
+    metrics.write(sft_metrics_json(m));
     if (o.on_step) o.on_step(m);
     if (o.save_every > 0 && m.step % o.save_every == 0 && m.step < o.steps) save();
   }

@@ -7,20 +7,14 @@
 #include "engine/core/error.h"
 #include "engine/grpo/rewards.h"
 #include "engine/grpo/tasks.h"
+#include "grpo_problems.h"
 #include "testlib/test_support.h"
 
 using namespace r1;
+using r1::test::countdown_problem;
 using json = nlohmann::json;
 
 namespace {
-
-Problem countdown(std::vector<int64_t> numbers, int64_t target) {
-  Problem p;
-  p.prompt = "countdown";
-  p.answer = std::to_string(target);
-  p.meta = {{"task", "countdown"}, {"numbers", numbers}, {"target", target}};
-  return p;
-}
 
 Problem with_answer(const std::string& answer, const std::string& task = "") {
   Problem p;
@@ -136,22 +130,23 @@ class TestRewards : public QObject {
   void scores_countdown() {
     QFETCH(QString, completion);
     QFETCH(double, reward);
-    const Problem p = countdown({19, 36, 55, 7, 9}, 65);
+    const Problem p = countdown_problem({19, 36, 55, 7, 9}, 65);
     QCOMPARE(countdown_reward(p, done(completion.toStdString())), reward);
   }
 
   void countdown_division_uses_fractions() {
     // 24 from 3, 3, 8, 8 needs the fraction 8/3 on the way, which integer division would make 2.
-    const Problem p = countdown({3, 3, 8, 8}, 24);
+    const Problem p = countdown_problem({3, 3, 8, 8}, 24);
     QCOMPARE(countdown_reward(p, done("</think><answer>8 / (3 - 8 / 3)</answer>")), 1.0);
-    QCOMPARE(countdown_reward(countdown({7, 2, 4}, 14), done("</think><answer>7 / 2 * 4</answer>")), 1.0);
+    QCOMPARE(countdown_reward(countdown_problem({7, 2, 4}, 14), done("</think><answer>7 / 2 * 4</answer>")),
+             1.0);
     QCOMPARE(countdown_reward(p, done("</think><answer>(8 + 8) / 3 * 3</answer>")), 0.1);
     // A fractional result is never the target.
-    QCOMPARE(countdown_reward(countdown({7, 2}, 3), done("</think><answer>7 / 2</answer>")), 0.1);
+    QCOMPARE(countdown_reward(countdown_problem({7, 2}, 3), done("</think><answer>7 / 2</answer>")), 0.1);
   }
 
   void countdown_target_falls_back_to_answer() {
-    Problem p = countdown({2, 3}, 5);
+    Problem p = countdown_problem({2, 3}, 5);
     p.meta.erase("target");
     QCOMPARE(countdown_reward(p, done("</think><answer>2 + 3</answer>")), 1.0);
     p.answer = "five";
@@ -292,7 +287,7 @@ class TestRewards : public QObject {
   }
 
   void judges_correctness_by_task() {
-    const Problem cd = countdown({2, 3}, 6);
+    const Problem cd = countdown_problem({2, 3}, 6);
     QVERIFY(is_correct(cd, done("</think><answer>2 * 3</answer>")));
     QVERIFY(!is_correct(cd, done("</think><answer>2 + 3</answer>")));  // 0.1 is not correct
     QVERIFY(is_correct(with_answer("12", "arithmetic"), done("</think><answer>12</answer>")));
@@ -312,7 +307,7 @@ class TestRewards : public QObject {
     // A right answer, well formatted, at 90 of 100 tokens (the ramp starts at 80: -0.5).
     const Completion c =
         Completion::from_text("<think>t</think><answer>36 + 55 - 19 - 7</answer>", false, 90);
-    const RewardScore s = set.score(countdown({19, 36, 55, 7}, 65), c);
+    const RewardScore s = set.score(countdown_problem({19, 36, 55, 7}, 65), c);
     QCOMPARE(s.values.size(), size_t(3));
     QCOMPARE(s.values[0], std::make_pair(std::string("countdown"), 1.0));
     QCOMPARE(s.values[1], std::make_pair(std::string("format"), 1.0));

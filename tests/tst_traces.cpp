@@ -14,20 +14,14 @@
 #include "engine/grpo/tasks.h"
 #include "engine/grpo/traces.h"
 #include "engine/train/sft_data.h"
+#include "grpo_problems.h"
 #include "testlib/test_support.h"
 
 using namespace r1;
+using r1::test::countdown_problem;
 using json = nlohmann::json;
 
 namespace {
-
-Problem countdown(std::vector<int64_t> numbers, int64_t target) {
-  Problem p;
-  p.prompt = "countdown";
-  p.answer = std::to_string(target);
-  p.meta = {{"task", "countdown"}, {"numbers", numbers}, {"target", target}};
-  return p;
-}
 
 Problem arithmetic(const std::string& expression, const std::string& answer) {
   Problem p;
@@ -156,16 +150,17 @@ class TestTraces : public QObject {
     const auto given = solve_countdown({5, 9}, 9);
     QVERIFY(given);
     QVERIFY(given->steps.empty());
-    const Problem p = countdown({5, 9}, 9);
+    const Problem p = countdown_problem({5, 9}, 9);
     QCOMPARE(countdown_reward(p, Completion::from_text(synthesize_completion(p, 0))), 1.0);
 
     QVERIFY(!solve_countdown({1, 1}, 5));
-    R1_EXPECT_ERROR(synthesize_completion(countdown({1, 1}, 5), 0), "no solution", "countdown:1, 1=5");
+    R1_EXPECT_ERROR(synthesize_completion(countdown_problem({1, 1}, 5), 0), "no solution",
+                    "countdown:1, 1=5");
   }
 
   void dead_ends_really_are_dead_ends() {
     // 19*7=133 leaves only 36, which cannot make 48 from it; yet the problem is solvable.
-    const Problem p = countdown({19, 36, 7}, 48);
+    const Problem p = countdown_problem({19, 36, 7}, 48);
     std::set<std::string> openings;
     for (uint64_t seed = 0; seed < 64; ++seed) {
       const std::string text = synthesize_completion(p, seed);

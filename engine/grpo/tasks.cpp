@@ -10,6 +10,7 @@
 #include "engine/core/files.h"
 #include "engine/core/jsonl.h"
 #include "engine/model/json_fields.h"
+#include "expression_node.h"
 
 namespace r1 {
 
@@ -46,15 +47,7 @@ std::string join_numbers(const std::vector<int64_t>& numbers) {
 
 // --- Countdown ---
 
-struct Node {
-  int64_t value = 0;
-  std::string text;
-  bool compound = false;
-};
-
-std::string operand_text(const Node& n) {
-  return n.compound ? "(" + n.text + ")" : n.text;
-}
+using Node = ExpressionNode;
 
 // Intermediate values stay positive integers, as in the game: a subtraction takes the larger minus the
 // smaller, a division must be exact, and a zero (a - a) ends the attempt.

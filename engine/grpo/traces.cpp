@@ -6,6 +6,7 @@
 
 #include "engine/core/error.h"
 #include "engine/grpo/rewards.h"
+#include "expression_node.h"
 
 namespace r1 {
 
@@ -31,15 +32,7 @@ std::string completion_text(const std::vector<std::string>& lines, const std::st
 
 // --- Countdown ---
 
-struct Node {
-  int64_t value = 0;
-  std::string text;
-  bool compound = false;
-};
-
-std::string operand_text(const Node& n) {
-  return n.compound ? "(" + n.text + ")" : n.text;
-}
+using Node = ExpressionNode;
 
 std::string step_text(const CountdownStep& s) {
   return cat(s.a, s.op, s.b, "=", s.result);

@@ -2,7 +2,7 @@
 // thread records the longest gap between its ticks while the chat page renders text, stats and the memory
 // plots. Prints figures; asserts nothing. Usage: bench_gui_stall [--tokens N] [--replies N] [--only
 // fixture|long] [--page chat|memory] R1WB_BENCH_TRACE=1 prints every gap over 12 ms and when each reply
-// finished.
+// finished. --only training measures a GRPO run of the built-in model instead.
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QSettings>
@@ -18,7 +18,12 @@
 #include "chat/chat_settings_panel.h"
 #include "chat_test_model.h"
 #include "core/chat_session.h"
+#include "core/finetune_options.h"
+#include "core/finetune_session.h"
+#include "finetune/finetune_form.h"
+#include "finetune/finetune_page.h"
 #include "main_window.h"
+#include "memory/memory_page.h"
 #include "testlib/test_support.h"
 
 namespace {
@@ -106,6 +111,45 @@ Run measure(r1::ui::MainWindow& window, int replies, int max_tokens) {
   return run;
 }
 
+// A GRPO run of the built-in model from the Fine-tune page (small settings, a few seconds per step on the
+// CPU) while `page` is shown: live plots, the memory view and the store's writes on the GUI thread's side.
+Run measureTraining(r1::ui::MainWindow& window, QWidget* page, int steps) {
+  r1::ui::FinetunePage* ft = window.finetunePage();
+  r1::app::FinetuneOptions o = r1::ui::FinetuneForm::defaults();
+  o.group_size = 4;
+  o.prompts_per_step = 2;
+  o.max_completion = 24;
+  o.steps = steps;
+  ft->form()->setOptions(o);
+  ft->form()->setCheckpointsWanted(false);
+  window.pages()->setCurrentWidget(page);
+  Run run;
+  StallMeter meter;
+  QEventLoop loop;
+  QObject ctx;
+  QObject::connect(ft->session(), &r1::app::FinetuneSession::stepMetrics, &ctx,
+                   [&](const QJsonObject&) { ++run.tokens; });
+  QObject::connect(ft->session(), &r1::app::FinetuneSession::finished, &ctx,
+                   [&](const QString&) { loop.quit(); });
+  QObject::connect(ft->session(), &r1::app::FinetuneSession::failed, &ctx, [&](const QString& m) {
+    std::fprintf(stderr, "fine-tune failed: %s\n", qPrintable(m));
+    loop.quit();
+  });
+  QElapsedTimer clock;
+  clock.start();
+  meter.start();
+  if (!ft->start()) {
+    std::fprintf(stderr, "the fine-tune page refused to start: %s\n", qPrintable(ft->errorText()));
+    return run;
+  }
+  loop.exec();
+  meter.stop();
+  run.seconds = double(clock.elapsed()) / 1000.0;
+  run.longest_ms = meter.longest();
+  run.p99_ms = meter.percentile(0.99);
+  return run;
+}
+
 bool waitLoaded(r1::ui::MainWindow& window) {
   QElapsedTimer clock;
   clock.start();
@@ -164,7 +208,8 @@ int main(int argc, char** argv) {
     }
     for (int page = 0; page < 2; ++page) {
       if (!page_filter.isEmpty() && page_filter != QLatin1String(page == 0 ? "chat" : "memory")) continue;
-      window.pages()->setCurrentIndex(page);
+      window.pages()->setCurrentWidget(page == 0 ? static_cast<QWidget*>(window.chatPage())
+                                                 : window.memoryPage());
       const Run r = measure(window, c.replies, c.max_tokens);
       worst = std::max(worst, r.longest_ms);
       std::printf(
@@ -172,6 +217,29 @@ int main(int argc, char** argv) {
           "ms\n",
           c.what, page == 0 ? "Chat" : "Memory", (long long)r.tokens, r.seconds,
           r.seconds > 0 ? double(r.tokens) / r.seconds : 0.0, r.longest_ms, r.p99_ms);
+    }
+  }
+  if (only.isEmpty() || only == QLatin1String("training")) {
+    // Training: the built-in r1-tiny through the Fine-tune page, watched from the Fine-tune and Memory pages.
+    r1::ui::MainWindowOptions o;
+    o.load_model = false;
+    o.store_path = QString::fromStdString((tmp / "runs.sqlite").string());
+    o.restore_layout = false;
+    r1::ui::MainWindow window(o);
+    window.show();
+    QElapsedTimer settle;  // the window's first layout and paint happen before the run, not during it
+    settle.start();
+    while (settle.elapsed() < 300) QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+    for (QWidget* page :
+         {static_cast<QWidget*>(window.finetunePage()), static_cast<QWidget*>(window.memoryPage())}) {
+      const Run r = measureTraining(window, page, 6);
+      worst = std::max(worst, r.longest_ms);
+      std::printf(
+          "  %-56s %-7s page: %6lld steps  in %6.2f s                   longest stall %6.1f ms, p99 gap "
+          "%5.1f ms\n",
+          "GRPO on r1-tiny (G 4, 2 prompts, 24 new tokens, CPU)",
+          page == window.memoryPage() ? "Memory" : "Finetune", (long long)r.tokens, r.seconds, r.longest_ms,
+          r.p99_ms);
     }
   }
   std::printf("longest GUI stall: %.1f ms\n", worst);

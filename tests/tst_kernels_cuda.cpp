@@ -86,9 +86,9 @@ class TestKernelsCuda : public QObject {
     QTest::addColumn<int>("output");
     for (int b : {1, 3, 8})
       for (int in = 0; in < 3; ++in)
-        for (int out = 0; out < 3; ++out)
+        for (int out = 0; out < 4; ++out)
           QTest::newRow(qPrintable(QString("b%1 in%2 out%3").arg(b).arg(in).arg(out)))
-              << b << 333 << 1544 << in << out;
+              << b << (out == 3 ? 334 : 333) << 1544 << in << out;
     QTest::newRow("small k") << 2 << 64 << 16 << 0 << 1;
     QTest::newRow("lm-head-like") << 1 << 50000 << 896 << 1 << 1;
   }
@@ -130,17 +130,30 @@ class TestKernelsCuda : public QObject {
         xin[size_t(b * k + i)] = bf16_to_f32(f32_to_bf16(v));
       }
     }
-    std::vector<double> ref(size_t(batch) * n);
+    // A SwiGLU output pairs gate row r with up row r + n/2 and rounds both to bf16 first.
+    const bool pair = out == cuda::GemvOutput::SwiGluBf16;
+    const int n_out = pair ? n / 2 : n;
+    std::vector<double> ref(size_t(batch) * n_out);
     for (int b = 0; b < batch; ++b)
-      for (int r = 0; r < n; ++r) {
-        double s = bias[size_t(r)];
-        for (int i = 0; i < k; ++i) s += double(w[size_t(r) * k + i]) * xin[size_t(b * k + i)];
-        ref[size_t(b * n + r)] = s + (out == cuda::GemvOutput::F32Accumulate ? y0[size_t(b * n + r)] : 0.0);
+      for (int r = 0; r < n_out; ++r) {
+        const auto row_dot = [&](int row) {
+          double s = bias[size_t(row)];
+          for (int i = 0; i < k; ++i) s += double(w[size_t(row) * k + i]) * xin[size_t(b * k + i)];
+          return s;
+        };
+        double v = row_dot(r);
+        if (pair) {
+          const double g = bf16_to_f32(f32_to_bf16(float(v)));
+          const double u = bf16_to_f32(f32_to_bf16(float(row_dot(r + n_out))));
+          v = g / (1 + std::exp(-g)) * u;
+        }
+        ref[size_t(b * n_out + r)] =
+            v + (out == cuda::GemvOutput::F32Accumulate ? y0[size_t(b * n + r)] : 0.0);
       }
     auto dw = upload(wb), dbias = upload(bb), dnorm = upload(nb);
     auto dx = in == cuda::GemvInput::RmsNormF32 ? upload(x) : upload(xb);
-    cuda::DeviceBuffer dy =
-        out == cuda::GemvOutput::Bf16 ? cuda::DeviceBuffer(size_t(batch) * n * 2) : upload(y0);
+    const bool bf16_out = out == cuda::GemvOutput::Bf16 || pair;
+    cuda::DeviceBuffer dy = bf16_out ? cuda::DeviceBuffer(size_t(batch) * n * 2) : upload(y0);
     cuda::GemvArgs a;
     a.w = dw.as<bf16>();
     a.n = n;
@@ -153,10 +166,10 @@ class TestKernelsCuda : public QObject {
     a.y = dy.get();
     a.output = out;
     cuda::gemv(a, nullptr);
-    const std::vector<float> got = out == cuda::GemvOutput::Bf16 ? widen(download<uint16_t>(dy, ref.size()))
-                                                                 : download<float>(dy, ref.size());
+    const std::vector<float> got =
+        bf16_out ? widen(download<uint16_t>(dy, ref.size())) : download<float>(dy, ref.size());
     const double e = nmse(got, ref);
-    QVERIFY2(e < (out == cuda::GemvOutput::Bf16 ? 2e-5 : 1e-7), qPrintable(QString("NMSE %1").arg(e)));
+    QVERIFY2(e < (bf16_out ? 2e-5 : 1e-7), qPrintable(QString("NMSE %1").arg(e)));
   }
 
   void gemm_matches_reference_data() {
@@ -189,31 +202,39 @@ class TestKernelsCuda : public QObject {
 
   void rmsnorm_and_swiglu() {
     const int rows = 5, dim = 1000;
-    auto x = randn(size_t(rows) * dim, 9, 2.0f), w = randn(size_t(dim), 10);
-    const auto wb = to_bf16(w);
-    std::vector<double> ref(x.size());
-    for (int r = 0; r < rows; ++r) {
-      double ss = 0;
-      for (int i = 0; i < dim; ++i) ss += double(x[size_t(r * dim + i)]) * x[size_t(r * dim + i)];
-      for (int i = 0; i < dim; ++i)
-        ref[size_t(r * dim + i)] = x[size_t(r * dim + i)] / std::sqrt(ss / dim + 1e-5) * w[size_t(i)];
-    }
-    auto dx = upload(x), dw = upload(wb);
-    cuda::DeviceBuffer dy(x.size() * 2);
-    cuda::rmsnorm_forward(dy.as<bf16>(), dx.as<float>(), dw.as<bf16>(), rows, dim, 1e-5f, nullptr);
-    QVERIFY(nmse(widen(download<uint16_t>(dy, x.size())), ref) < 2e-5);
-
-    auto gu = randn(size_t(rows) * 2 * dim, 11);
-    const auto gub = to_bf16(gu);
-    std::vector<double> sref(size_t(rows) * dim);
-    for (int t = 0; t < rows; ++t)
-      for (int i = 0; i < dim; ++i) {
-        const double g = gu[size_t(t * 2 * dim + i)], u = gu[size_t(t * 2 * dim + dim + i)];
-        sref[size_t(t * dim + i)] = g / (1 + std::exp(-g)) * u;
+    cuda::DeviceBuffer dy(size_t(rows) * 2 * dim * 2);
+    // RMSNorm at a width of whole 4-float vectors (rows held in registers) and at an odd one.
+    for (const int width : {dim, dim - 1}) {
+      auto x = randn(size_t(rows) * width, 9, 2.0f), w = randn(size_t(width), 10);
+      const auto wb = to_bf16(w);
+      std::vector<double> ref(x.size());
+      for (int r = 0; r < rows; ++r) {
+        double ss = 0;
+        for (int i = 0; i < width; ++i) ss += double(x[size_t(r * width + i)]) * x[size_t(r * width + i)];
+        for (int i = 0; i < width; ++i)
+          ref[size_t(r * width + i)] = x[size_t(r * width + i)] / std::sqrt(ss / width + 1e-5) * w[size_t(i)];
       }
-    auto dgu = upload(gub);
-    cuda::swiglu_forward(dy.as<bf16>(), dgu.as<bf16>(), rows, dim, nullptr);
-    QVERIFY(nmse(widen(download<uint16_t>(dy, sref.size())), sref) < 2e-5);
+      auto dx = upload(x), dw = upload(wb);
+      cuda::rmsnorm_forward(dy.as<bf16>(), dx.as<float>(), dw.as<bf16>(), rows, width, 1e-5f, nullptr);
+      const double e = nmse(widen(download<uint16_t>(dy, x.size())), ref);
+      QVERIFY2(e < 2e-5, qPrintable(QString("width %1: NMSE %2").arg(width).arg(e)));
+    }
+
+    // SwiGLU at a width of whole 16-byte vectors and at an odd one (the element-wise path).
+    for (const int width : {dim, dim - 1}) {
+      auto gu = randn(size_t(rows) * 2 * width, 11);
+      const auto gub = to_bf16(gu);
+      std::vector<double> sref(size_t(rows) * width);
+      for (int t = 0; t < rows; ++t)
+        for (int i = 0; i < width; ++i) {
+          const double g = gu[size_t(t * 2 * width + i)], u = gu[size_t(t * 2 * width + width + i)];
+          sref[size_t(t * width + i)] = g / (1 + std::exp(-g)) * u;
+        }
+      auto dgu = upload(gub);
+      cuda::swiglu_forward(dy.as<bf16>(), dgu.as<bf16>(), rows, width, nullptr);
+      const double e = nmse(widen(download<uint16_t>(dy, sref.size())), sref);
+      QVERIFY2(e < 2e-5, qPrintable(QString("width %1: NMSE %2").arg(width).arg(e)));
+    }
   }
 
   // qkv_rope then attention over a paged cache whose blocks are scattered, against a dense reference.

@@ -2,7 +2,8 @@
 // one transaction, each thread uses its own connection, and a file from a newer schema is refused. Training
 // runs: steps and rollouts (token and log-prob arrays included) read back as written, recording a step again
 // replaces it and drops the steps after it, checkpoints and the run's status, the engine's recorder over the
-// store, and a version 1 file upgraded in place with its conversations kept.
+// store, and version 1 and 2 files upgraded in place with what they held kept. The traces view's paged
+// reads: steps and a step's prompts a page at a time, the prompt filters and text search, and one group.
 #include <QJsonArray>
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -58,6 +59,64 @@ QVector<qint64> step_numbers(const RunStore& store, qint64 run_id) {
   return out;
 }
 
+// A graded completion: the task verifier's reward, the format reward, and their total with format at 0.2.
+RolloutEntry graded(qint64 prompt_index, qint64 group_index, const QString& prompt, double accuracy,
+                    double format, const QString& thinking = {}, const QString& answer = {}) {
+  RolloutEntry r;
+  r.prompt_index = prompt_index;
+  r.group_index = group_index;
+  r.prompt = prompt;
+  r.thinking = thinking;
+  r.answer = answer;
+  r.rewards = {{QStringLiteral("accuracy"), accuracy}, {QStringLiteral("format"), format}};
+  r.reward = accuracy + 0.2 * format;
+  r.advantage = group_index - 1.0;
+  r.tokens = {qint32(100 + group_index)};
+  r.logprobs = {-0.5f};
+  return r;
+}
+
+// Five prompts of three completions each: all right, one right, all wrong alike, the last right, and all
+// wrong with different format rewards. Prompt 2 and 4 differ only where a search for "50%" or "40_0" must
+// not treat % and _ as wildcards.
+QVector<RolloutEntry> graded_step() {
+  const QString p0 = QStringLiteral("Reach 24 with 3 4 8"), p1 = QStringLiteral("Compute 17 * 3"),
+                p2 = QStringLiteral("What is 50% of 80?"), p3 = QStringLiteral("Prime after 7?"),
+                p4 = QStringLiteral("What is 50x of 80?");
+  return {graded(0, 0, p0, 1, 1),
+          graded(0, 1, p0, 1, 1),
+          graded(0, 2, p0, 1, 1),
+          graded(1, 0, p1, 1, 1),
+          graded(1, 1, p1, 0, 1),
+          graded(1, 2, p1, 0, 0),
+          graded(2, 0, p2, 0, 1, {}, QStringLiteral("40_0")),
+          graded(2, 1, p2, 0, 1),
+          graded(2, 2, p2, 0, 1),
+          graded(3, 0, p3, 0, 1, QStringLiteral("EIGHT is even")),
+          graded(3, 1, p3, 0, 1),
+          graded(3, 2, p3, 1, 1),
+          graded(4, 0, p4, 0, 0, {}, QStringLiteral("4000")),
+          graded(4, 1, p4, 0, 1),
+          graded(4, 2, p4, 0, 0)};
+}
+
+// Runs the statements in order; returns the first failure's message, or an empty string.
+template <size_t N>
+QString run_sql(const QSqlDatabase& db, const char* const (&statements)[N]) {
+  for (const char* sql : statements) {
+    QSqlQuery q(db);
+    if (!q.exec(QString::fromUtf8(sql)))
+      return QString::fromUtf8(sql) + QStringLiteral(": ") + q.lastError().text();
+  }
+  return {};
+}
+
+QVector<qint64> prompt_indices(const QVector<r1::app::PromptSummary>& prompts) {
+  QVector<qint64> out;
+  for (const auto& p : prompts) out << p.prompt_index;
+  return out;
+}
+
 // Runs `f` and returns the StoreError's message, or an empty string when nothing was thrown.
 template <typename F>
 QString store_error(F&& f) {
@@ -93,6 +152,39 @@ const char* const kVersion1Schema[] = {
     "completion_tokens)"
     " VALUES (7, 0, 'user', 'Hello', '', 1, 0), (7, 1, 'assistant', 'Hi', 'Greeting back.', 2, 5)",
     "PRAGMA user_version = 1",
+};
+
+// What version 2 added (training runs), with a run whose rollouts predate the correct column.
+const char* const kVersion2Runs[] = {
+    "CREATE TABLE runs (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, model TEXT NOT NULL DEFAULT '',"
+    " config TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL DEFAULT 'running'"
+    " CHECK (status IN ('running', 'finished', 'cancelled', 'failed')), created_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL)",
+    "CREATE TABLE steps (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " step INTEGER NOT NULL CHECK (step >= 1), metrics TEXT NOT NULL DEFAULT '{}', created_ms INTEGER NOT "
+    "NULL,"
+    " PRIMARY KEY (run_id, step))",
+    "CREATE TABLE rollouts (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, step INTEGER NOT NULL,"
+    " prompt_index INTEGER NOT NULL, group_index INTEGER NOT NULL, prompt TEXT NOT NULL, thinking TEXT NOT "
+    "NULL,"
+    " answer TEXT NOT NULL, rewards TEXT NOT NULL DEFAULT '{}', reward REAL, advantage REAL,"
+    " truncated INTEGER NOT NULL DEFAULT 0, tokens BLOB NOT NULL, logprobs BLOB NOT NULL,"
+    " FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step) ON DELETE CASCADE,"
+    " UNIQUE (run_id, step, prompt_index, group_index))",
+    "CREATE TABLE checkpoints (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE "
+    "CASCADE, step INTEGER NOT NULL, path TEXT NOT NULL, created_ms INTEGER NOT NULL, UNIQUE (run_id, step))",
+    "INSERT INTO runs (id, kind, model, status, created_ms, updated_ms) VALUES (3, 'grpo', 'm', 'finished', "
+    "1, 2)",
+    "INSERT INTO steps (run_id, step, metrics, created_ms) VALUES (3, 1, '{\"loss\":0.5}', 1)",
+    "INSERT INTO rollouts (run_id, step, prompt_index, group_index, prompt, thinking, answer, rewards, "
+    "reward,"
+    " advantage, tokens, logprobs) VALUES"
+    " (3, 1, 0, 0, '2+2?', 'add', '4', '{\"accuracy\":1.0,\"format\":1.0}', 1.2, 0.5, X'01000000',"
+    " X'000000BF'),"
+    " (3, 1, 0, 1, '2+2?', '', '5', '{\"accuracy\":0.0,\"format\":1.0}', 0.2, -0.5, X'', X''),"
+    " (3, 1, 1, 0, '3+3?', '', '6', '{\"countdown\":1}', 1, 0, X'', X''),"
+    " (3, 1, 2, 0, '4+4?', '', '9', '{\"countdown\":0.1,\"format\":1}', 0.3, 0, X'', X'')",
+    "PRAGMA user_version = 2",
 };
 
 }  // namespace
@@ -408,7 +500,7 @@ class TestRunStore : public QObject {
     QSqlDatabase::removeDatabase(QStringLiteral("v1"));
     {
       RunStore store(store_file(dir));
-      QCOMPARE(store.schemaVersion(), 2);
+      QCOMPARE(store.schemaVersion(), RunStore::kSchemaVersion);
       const auto list = store.conversations();
       QCOMPARE(list.size(), 1);
       QCOMPARE(list[0].id, qint64(7));
@@ -421,11 +513,165 @@ class TestRunStore : public QObject {
       const qint64 run = store.createRun(QStringLiteral("grpo"), {}, {});
       store.recordStep(run, 1, {}, {rollout(0, 0, QStringLiteral("4"))});
     }
-    RunStore again(store_file(dir));  // a second open finds version 2 and leaves it alone
-    QCOMPARE(again.schemaVersion(), 2);
+    RunStore again(store_file(dir));  // a second open finds the current version and leaves it alone
+    QCOMPARE(again.schemaVersion(), RunStore::kSchemaVersion);
     QCOMPARE(again.messageCount(7), 3);
     QCOMPARE(again.runs().size(), 1);
     QCOMPARE(again.rollouts(again.runs()[0].id, 1).size(), 1);
+  }
+
+  void pagesThroughStepsAndPrompts() {
+    r1::test::TempDir dir;
+    RunStore store(store_file(dir));
+    const qint64 id = store.createRun(QStringLiteral("grpo"), {}, {});
+    const qint64 other = store.createRun(QStringLiteral("grpo"), {}, {});
+    const QVector<RolloutEntry> step1 = graded_step();
+    store.recordStep(id, 1, {{QStringLiteral("reward_mean"), 0.5}}, step1);
+    store.recordStep(other, 1, {}, {graded(9, 0, QStringLiteral("elsewhere"), 1, 1)});
+    for (qint64 step = 2; step <= 4; ++step)
+      store.recordStep(id, step, {{QStringLiteral("step"), step}},
+                       {graded(0, 0, QStringLiteral("later"), 0, 1)});
+
+    QCOMPARE(store.runCount(), 2);
+    QCOMPARE(store.stepCount(id), 4);
+    QCOMPARE(store.stepCount(other), 1);
+    const auto page = store.stepPage(id, 2, 1);
+    QCOMPARE(page.size(), 2);
+    QCOMPARE(page[0].step, qint64(2));
+    QCOMPARE(page[1].step, qint64(3));
+    QCOMPARE(page[1].metrics.value(QStringLiteral("step")).toInt(), 3);
+    QCOMPARE(store.stepPage(id, 10, 3).size(), 1);  // the last page is short
+    QVERIFY(store.stepPage(id, 10, 4).isEmpty());
+
+    QCOMPARE(store.promptCount(id, 1), 5);
+    const auto all = store.prompts(id, 1, {}, 100, 0);
+    QCOMPARE(prompt_indices(all), (QVector<qint64>{0, 1, 2, 3, 4}));
+    for (const auto& p : all) {
+      double sum = 0, square = 0;
+      int n = 0, correct = 0;
+      QString text;
+      for (const RolloutEntry& r : step1) {
+        if (r.prompt_index != p.prompt_index) continue;
+        sum += r.reward, square += r.reward * r.reward, ++n;
+        correct += r.rewards.value(QStringLiteral("accuracy")).toDouble() == 1.0 ? 1 : 0;
+        text = r.prompt;
+      }
+      const double mean = sum / n;
+      QCOMPARE(p.prompt, text);
+      QCOMPARE(p.completions, n);
+      QCOMPARE(p.correct, correct);
+      QVERIFY2(std::abs(p.reward_mean - mean) < 1e-12, qPrintable(QString::number(p.reward_mean)));
+      QVERIFY(std::abs(p.reward_std - std::sqrt(std::max(0.0, square / n - mean * mean))) < 1e-6);
+    }
+    QCOMPARE(all[2].prompt, QStringLiteral("What is 50% of 80?"));
+    QCOMPARE(all[1].correct, 1);
+    QVector<bool> flat;
+    for (const auto& p : all) flat << p.zero_spread;
+    QCOMPARE(flat, (QVector<bool>{true, false, true, false, false}));
+    QVERIFY(all[0].reward_std < 1e-9 && all[1].reward_std > 0.1);
+
+    QCOMPARE(prompt_indices(store.prompts(id, 1, {}, 2, 1)), (QVector<qint64>{1, 2}));
+    QCOMPARE(prompt_indices(store.prompts(id, 1, {}, 2, 4)), (QVector<qint64>{4}));
+    QCOMPARE(prompt_indices(store.prompts(id, 2, {}, 10, 0)), (QVector<qint64>{0}));
+    QCOMPARE(store.prompts(id, 2, {}, 10, 0)[0].prompt, QStringLiteral("later"));
+    QCOMPARE(prompt_indices(store.prompts(other, 1, {}, 10, 0)), (QVector<qint64>{9}));
+    QVERIFY(store.prompts(id, 9, {}, 10, 0).isEmpty());
+  }
+
+  void filtersPrompts_data() {
+    using Outcome = r1::app::PromptFilter::Outcome;
+    QTest::addColumn<int>("outcome");
+    QTest::addColumn<bool>("zero_spread");
+    QTest::addColumn<QString>("search");
+    QTest::addColumn<QVector<qint64>>("expected");
+    const int any = int(Outcome::Any), some = int(Outcome::SomeCorrect), none = int(Outcome::NoneCorrect);
+    QTest::newRow("some correct") << some << false << QString() << QVector<qint64>{0, 1, 3};
+    QTest::newRow("none correct") << none << false << QString() << QVector<qint64>{2, 4};
+    QTest::newRow("zero spread") << any << true << QString() << QVector<qint64>{0, 2};
+    QTest::newRow("none correct, zero spread") << none << true << QString() << QVector<qint64>{2};
+    QTest::newRow("prompt text, either case")
+        << any << false << QStringLiteral("compute") << QVector<qint64>{1};
+    QTest::newRow("thinking") << any << false << QStringLiteral("eight is") << QVector<qint64>{3};
+    QTest::newRow("answer") << any << false << QStringLiteral("4000") << QVector<qint64>{4};
+    QTest::newRow("% is a character") << any << false << QStringLiteral("50%") << QVector<qint64>{2};
+    QTest::newRow("_ is a character") << any << false << QStringLiteral("40_0") << QVector<qint64>{2};
+    QTest::newRow("backslash") << any << false << QStringLiteral("\\") << QVector<qint64>{};
+    QTest::newRow("search and outcome")
+        << none << false << QStringLiteral("what is") << QVector<qint64>{2, 4};
+    QTest::newRow("search and other outcome")
+        << some << false << QStringLiteral("what is") << QVector<qint64>{};
+    QTest::newRow("no match") << any << false << QStringLiteral("zebra") << QVector<qint64>{};
+  }
+  void filtersPrompts() {
+    QFETCH(int, outcome);
+    QFETCH(bool, zero_spread);
+    QFETCH(QString, search);
+    QFETCH(QVector<qint64>, expected);
+    r1::test::TempDir dir;
+    RunStore store(store_file(dir));
+    const qint64 id = store.createRun(QStringLiteral("grpo"), {}, {});
+    store.recordStep(id, 1, {}, graded_step());
+    r1::app::PromptFilter filter;
+    filter.outcome = r1::app::PromptFilter::Outcome(outcome);
+    filter.zero_spread_only = zero_spread;
+    filter.search = search;
+    QCOMPARE(prompt_indices(store.prompts(id, 1, filter, 100, 0)), expected);
+    QCOMPARE(store.promptCount(id, 1, filter), int(expected.size()));
+    if (expected.size() > 1)  // the filtered list pages like the whole one
+      QCOMPARE(prompt_indices(store.prompts(id, 1, filter, 1, 1)), QVector<qint64>{expected[1]});
+  }
+
+  void readsOneGroup() {
+    r1::test::TempDir dir;
+    RunStore store(store_file(dir));
+    const qint64 id = store.createRun(QStringLiteral("grpo"), {}, {});
+    store.recordStep(id, 1, {}, graded_step());
+    const auto group = store.groupRollouts(id, 1, 3);
+    QCOMPARE(group.size(), 3);
+    QCOMPARE(group[0].group_index, qint64(0));
+    QCOMPARE(group[0].thinking, QStringLiteral("EIGHT is even"));
+    QCOMPARE(group[2].group_index, qint64(2));
+    QCOMPARE(group[2].rewards.value(QStringLiteral("accuracy")).toDouble(), 1.0);
+    QCOMPARE(group[2].tokens, (QVector<qint32>{102}));
+    QCOMPARE(store.groupRollouts(id, 1, 3, 2).size(), 2);
+    QVERIFY(store.groupRollouts(id, 1, 7).isEmpty());
+
+    QVERIFY(r1::app::isCorrect({{QStringLiteral("countdown"), 1.0}}));
+    QVERIFY(r1::app::isCorrect({{QStringLiteral("math"), 1}, {QStringLiteral("format"), 0.0}}));
+    QVERIFY(!r1::app::isCorrect({{QStringLiteral("countdown"), 0.1}, {QStringLiteral("format"), 1.0}}));
+    QVERIFY(!r1::app::isCorrect({{QStringLiteral("length"), 1.0}}));
+    QVERIFY(!r1::app::isCorrect({}));
+  }
+
+  void migratesVersion2File() {
+    r1::test::TempDir dir;
+    {
+      QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("v2"));
+      db.setDatabaseName(store_file(dir));
+      QVERIFY(db.open());
+      QCOMPARE(run_sql(db, kVersion1Schema), QString());
+      QCOMPARE(run_sql(db, kVersion2Runs), QString());
+      db.close();
+    }
+    QSqlDatabase::removeDatabase(QStringLiteral("v2"));
+    RunStore store(store_file(dir));
+    QCOMPARE(store.schemaVersion(), RunStore::kSchemaVersion);
+    QCOMPARE(store.messageCount(7), 2);
+    const auto old = store.rollouts(3, 1);
+    QCOMPARE(old.size(), 4);
+    QCOMPARE(old[0].thinking, QStringLiteral("add"));
+    QCOMPARE(old[0].tokens, QVector<qint32>{1});
+    QCOMPARE(old[0].logprobs, QVector<float>{-0.5f});
+    QCOMPARE(old[1].advantage, -0.5);
+    // The rollouts written before the upgrade were graded by the upgrade itself.
+    QVector<int> correct;
+    for (const auto& p : store.prompts(3, 1, {}, 10, 0)) correct << p.correct;
+    QCOMPARE(correct, (QVector<int>{1, 1, 0}));
+    r1::app::PromptFilter none;
+    none.outcome = r1::app::PromptFilter::Outcome::NoneCorrect;
+    QCOMPARE(prompt_indices(store.prompts(3, 1, none, 10, 0)), QVector<qint64>{2});
+    store.recordStep(3, 2, {}, {graded(0, 0, QStringLiteral("after"), 1, 0)});
+    QCOMPARE(store.prompts(3, 2, {}, 10, 0).value(0).correct, 1);
   }
 
   void recorderWritesWhatTheEngineHandsIt() {

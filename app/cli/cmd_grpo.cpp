@@ -2,7 +2,9 @@
 #include <QCoreApplication>
 #include <QString>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <set>
 
 #include "args.h"
 #include "commands.h"
@@ -14,39 +16,130 @@
 #include "interrupt.h"
 
 namespace r1::cli {
+namespace {
+
+const std::set<std::string> kGrpoValueOptions = {
+    "model",          "task",        "difficulty", "data",  "rewards",     "group-size",  "prompts-per-step",
+    "max-completion", "beta",        "loss",       "steps", "device",      "out",         "metrics-jsonl",
+    "store",          "resume",      "lr",         "mu",    "micro-batch", "epsilon-low", "epsilon-high",
+    "scale",          "temperature", "top-p",      "seed",  "warmup",      "save-every",  "weight-decay",
+    "max-grad-norm",  "preset"};
+const std::set<std::string> kGrpoFlags = {"dynamic-sampling", "mask-truncated", "quiet"};
+
+// A config file names options as the run store's config does: group_size for --group-size.
+std::string option_name(const std::string& key) {
+  std::string name = key;
+  for (char& c : name)
+    if (c == '_') c = '-';
+  return name;
+}
+
+std::string config_key(const std::string& option) {
+  std::string key = option;
+  for (char& c : key)
+    if (c == '-') c = '_';
+  return key;
+}
+
+nlohmann::json read_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail("option --config: cannot read \"", path, "\"");
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail("config file ", path, " is not valid JSON: ", e.what());
+  }
+  if (!config.is_object()) fail("config file ", path, " must hold a JSON object of options");
+  return config;
+}
+
+// --config FILE: the file's options, appended to the command line where the command line does not give them,
+// so an option typed on the command line wins over the file.
+ArgList with_config_file(const ArgList& argv, const std::set<std::string>& value_options) {
+  const Args command_line(argv, value_options, kGrpoFlags);
+  ArgList merged = argv;
+  const std::string path = command_line.get("config");
+  if (path.empty()) return merged;
+  const nlohmann::json config = read_config_file(path);
+  for (auto it = config.begin(); it != config.end(); ++it) {
+    const std::string& key = it.key();
+    const nlohmann::json& value = it.value();
+    const std::string name = option_name(key);
+    const bool is_flag = kGrpoFlags.count(name) > 0;
+    if (!is_flag && !kGrpoValueOptions.count(name)) {
+      std::string known;
+      for (const auto& o : kGrpoValueOptions) known += " " + config_key(o);
+      for (const auto& o : kGrpoFlags) known += " " + config_key(o);
+      fail("config file ", path, ": unknown key \"", key, "\" (keys:", known, ")");
+    }
+    if (command_line.has(name)) continue;
+    if (is_flag) {
+      if (!value.is_boolean()) fail("config file ", path, ": \"", key, "\" must be true or false");
+      if (value.get<bool>()) merged.push_back("--" + name);
+    } else if (value.is_string()) {
+      merged.insert(merged.end(), {"--" + name, value.get<std::string>()});
+    } else if (value.is_number()) {
+      merged.insert(merged.end(), {"--" + name, value.dump()});  // dump() round-trips a double exactly
+    } else {
+      fail("config file ", path, ": \"", key, "\" must be a string or a number");
+    }
+  }
+  return merged;
+}
+
+// The options a run starts with, defaults and preset resolved, keyed as `--config` reads them.
+nlohmann::json effective_config(const GrpoRunOptions& o, const Args& args) {
+  nlohmann::json c = {{"model", o.model_dir.string()},
+                      {"task", o.task},
+                      {"difficulty", o.difficulty},
+                      {"data", o.data_path.string()},
+                      {"rewards", o.rewards},
+                      {"group_size", o.group_size},
+                      {"prompts_per_step", o.prompts_per_step},
+                      {"max_completion", o.max_completion},
+                      {"steps", o.steps},
+                      {"mu", o.mu},
+                      {"micro_batch", o.micro_batch},
+                      {"lr", o.lr},
+                      {"warmup", o.warmup},
+                      {"save_every", o.save_every},
+                      {"beta", o.loss.beta},
+                      {"epsilon_low", o.loss.epsilon_low},
+                      {"epsilon_high", o.loss.epsilon_high},
+                      {"loss", loss_aggregation_name(o.aggregation)},
+                      {"scale", args.get("scale", "group")},
+                      {"dynamic_sampling", o.dynamic_sampling},
+                      {"mask_truncated", o.mask_truncated},
+                      {"temperature", o.temperature},
+                      {"top_p", o.top_p},
+                      {"seed", o.seed},
+                      {"weight_decay", o.optimizer.weight_decay},
+                      {"max_grad_norm", o.optimizer.max_grad_norm},
+                      {"device", train_device_name(o.device)},
+                      {"out", o.out_dir.string()},
+                      {"metrics_jsonl", o.metrics_jsonl.string()}};
+  for (const char* name : {"store", "resume"})
+    if (args.has(name)) c[config_key(name)] = args.get(name);
+  return c;
+}
+
+void write_config_file(const std::string& path, const nlohmann::json& config) {
+  std::ofstream out(path, std::ios::trunc);
+  out << config.dump(2) << "\n";
+  out.flush();
+  if (!out) fail("option --save-config: cannot write \"", path, "\"");
+}
+
+}  // namespace
 
 int train_grpo(const ArgList& argv) {
-  const Args args(argv, {"model",
-                         "task",
-                         "difficulty",
-                         "data",
-                         "rewards",
-                         "group-size",
-                         "prompts-per-step",
-                         "max-completion",
-                         "beta",
-                         "loss",
-                         "steps",
-                         "device",
-                         "out",
-                         "metrics-jsonl",
-                         "store",
-                         "resume",
-                         "lr",
-                         "mu",
-                         "micro-batch",
-                         "epsilon-low",
-                         "epsilon-high",
-                         "scale",
-                         "temperature",
-                         "top-p",
-                         "seed",
-                         "warmup",
-                         "save-every",
-                         "weight-decay",
-                         "max-grad-norm",
-                         "preset"},
-                  {"dynamic-sampling", "mask-truncated", "quiet"});
+  // --config FILE starts from a JSON file of options (a run's stored config re-launches it); --save-config
+  // FILE writes the options the run would start with and exits.
+  std::set<std::string> value_options = kGrpoValueOptions;
+  value_options.insert({"config", "save-config"});
+  const ArgList merged = with_config_file(argv, value_options);
+  const Args args(merged, value_options, kGrpoFlags);
   // --preset demo: GRPO that a laptop runs in minutes, r1-tiny on the step beyond its training task. Options
   // given explicitly still win.
   const std::string preset = args.get("preset");
@@ -90,9 +183,24 @@ int train_grpo(const ArgList& argv) {
   char qt_name[] = "r1wb";
   char* qt_argv[] = {qt_name, nullptr};
   std::unique_ptr<QCoreApplication> qt_app;
+  const auto ensure_qt = [&] {
+    if (!QCoreApplication::instance()) qt_app = std::make_unique<QCoreApplication>(qt_argc, qt_argv);
+  };
+  if (o.model_dir.empty() && !args.has("resume")) {
+    if (!demo) fail("missing option --model");
+    ensure_qt();
+    const app::DefaultModel builtin = app::resolveDefaultModel();
+    if (builtin.origin != QStringLiteral("built-in r1-tiny"))
+      fail("--preset demo needs the built-in r1-tiny (resources/models/r1-tiny); give --model DIR instead");
+    o.model_dir = builtin.dir.toStdString();
+  }
+  if (args.has("save-config")) {
+    write_config_file(args.get("save-config"), effective_config(o, args));
+    return 0;
+  }
   std::unique_ptr<app::StoreRecorder> recorder;
   if (args.has("store")) {
-    if (!QCoreApplication::instance()) qt_app = std::make_unique<QCoreApplication>(qt_argc, qt_argv);
+    ensure_qt();
     recorder = std::make_unique<app::StoreRecorder>(QString::fromStdString(args.get("store")));
     o.recorder = recorder.get();
   }
@@ -108,14 +216,6 @@ int train_grpo(const ArgList& argv) {
     } else {
       o.resume = r;
     }
-  } else if (o.model_dir.empty() && demo) {
-    if (!QCoreApplication::instance()) qt_app = std::make_unique<QCoreApplication>(qt_argc, qt_argv);
-    const app::DefaultModel builtin = app::resolveDefaultModel();
-    if (builtin.origin != QStringLiteral("built-in r1-tiny"))
-      fail("--preset demo needs the built-in r1-tiny (resources/models/r1-tiny); give --model DIR instead");
-    o.model_dir = builtin.dir.toStdString();
-  } else if (o.model_dir.empty()) {
-    fail("missing option --model");
   }
   const bool quiet = args.has("quiet");
   o.on_log = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };

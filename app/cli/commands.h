@@ -26,6 +26,7 @@ int train_grpo(const ArgList& args);
 int cmd_eval(const ArgList& args);
 int cmd_distill(const ArgList& args);
 int cmd_synth(const ArgList& args);
+int cmd_serve(const ArgList& args);
 int bench_train(const ArgList& args);
 int bench_grpo(const ArgList& args);
 int bench_decode(const ArgList& args);

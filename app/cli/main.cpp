@@ -35,12 +35,16 @@ const char* kUsage =
     "DIR]\n"
     "            [--metrics-jsonl F] [--store F.sqlite] [--resume RUN|DIR] [--rewards name:w,..]\n"
     "            [--epsilon-low E] [--epsilon-high E] [--dynamic-sampling] [--mask-truncated]\n"
+    "            [--config F.json] [--save-config F.json]   (a run's stored config re-launches it)\n"
     "  distill   --teacher DIR --student DIR --traces OUT.jsonl [--task T] [--difficulty D]\n"
     "            [--prompts N|FILE.jsonl] [--samples K] [--max-completion N] [--temperature T] [--steps N]\n"
     "            [--lr X] [--batch B] [--seq L] [--out DIR] [--device cpu|cuda]\n"
     "  eval      --model DIR --task countdown|arithmetic [--n 500] [--device cpu|cuda] [--data F.jsonl]\n"
     "  synth     --task countdown|arithmetic [--difficulty easy|default|hard] --n N --out F.jsonl\n"
     "            [--seed S]   writes worked solutions of training problems as SFT lines\n"
+    "  serve     --model DIR [--host 127.0.0.1] [--port 8080 (0: any free)] [--api-key K]\n"
+    "            [--reasoning-format deepseek|none] [--parallel 16] [--context N] [--device cpu|cuda]\n"
+    "            an OpenAI-compatible HTTP server: /v1/models, /v1/chat/completions, /v1/completions\n"
     "  tokenize  --tokenizer FILE|DIR (--text TEXT | --text-file F) [--decode]\n"
     "            prints the ids as a JSON list; --decode adds a second line, the decoded text as a JSON "
     "string\n"
@@ -69,7 +73,7 @@ int main(int argc, char** argv) {
       {"info", cmd_info},         {"logits", cmd_logits}, {"generate", cmd_generate},
       {"tokenize", cmd_tokenize}, {"bench", cmd_bench},   {"convert", cmd_convert},
       {"train", cmd_train},       {"eval", cmd_eval},     {"distill", cmd_distill},
-      {"synth", cmd_synth},
+      {"synth", cmd_synth},       {"serve", cmd_serve},
   };
   const auto it = commands.find(argv[1]);
   if (it == commands.end()) {

@@ -113,6 +113,18 @@ const char* const kMigrations[][8] = {
         "  UNIQUE (run_id, step))",
         nullptr,
     },
+    // The traces view: whether each rollout is correct (see isCorrect), worked out once when it is written,
+    // and an index that answers a step's per-prompt reward statistics without reading the rollouts' text.
+    {
+        "ALTER TABLE rollouts ADD COLUMN correct INTEGER NOT NULL DEFAULT 0",
+        "UPDATE rollouts SET correct = 1 WHERE"
+        " COALESCE(json_extract(rewards, '$.countdown'), 0) >= 0.999999"
+        " OR COALESCE(json_extract(rewards, '$.arithmetic'), 0) >= 0.999999"
+        " OR COALESCE(json_extract(rewards, '$.math'), 0) >= 0.999999"
+        " OR COALESCE(json_extract(rewards, '$.accuracy'), 0) >= 0.999999",
+        "CREATE INDEX rollouts_by_prompt ON rollouts(run_id, step, prompt_index, reward, correct)",
+        nullptr,
+    },
 };
 constexpr int kMigrationCount = int(sizeof(kMigrations) / sizeof(kMigrations[0]));
 static_assert(kMigrationCount == RunStore::kSchemaVersion, "one migration per schema version");
@@ -278,6 +290,45 @@ ConversationSummary read_summary(const QSqlQuery& q) {
 const char* const kSummarySelect =
     "SELECT c.id, c.title, c.model, c.created_ms, c.updated_ms,"
     " (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) FROM conversations c";
+
+// A task reward of 1.0 up to rounding; schema version 3's backfill of the correct column uses the same bound.
+constexpr double kCorrectReward = 0.999999;
+
+const char* const kRolloutColumns =
+    "prompt_index, group_index, prompt, thinking, answer, rewards, reward, advantage, truncated, tokens,"
+    " logprobs";
+
+RolloutEntry read_rollout(const QSqlQuery& q, const QString& path, qint64 run_id, qint64 step) {
+  RolloutEntry r;
+  r.prompt_index = q.value(0).toLongLong();
+  r.group_index = q.value(1).toLongLong();
+  r.prompt = q.value(2).toString();
+  r.thinking = q.value(3).toString();
+  r.answer = q.value(4).toString();
+  r.rewards = json_object(q.value(5));
+  r.reward = real_or_nan(q.value(6));
+  r.advantage = real_or_nan(q.value(7));
+  r.truncated = q.value(8).toInt() != 0;
+  const QByteArray tokens = q.value(9).toByteArray();
+  const QByteArray logprobs = q.value(10).toByteArray();
+  if (tokens.size() % 4 != 0 || logprobs.size() % 4 != 0)
+    throw StoreError(
+        QStringLiteral("run store %1: run %2 step %3 rollout (%4, %5): token or log-prob array of "
+                       "%6 or %7 bytes is not a whole number of 4-byte values")
+            .arg(path)
+            .arg(run_id)
+            .arg(step)
+            .arg(r.prompt_index)
+            .arg(r.group_index)
+            .arg(tokens.size())
+            .arg(logprobs.size())
+            .toStdString());
+  r.tokens.resize(tokens.size() / 4);
+  qFromLittleEndian<qint32>(tokens.constData(), r.tokens.size(), r.tokens.data());
+  r.logprobs.resize(logprobs.size() / 4);
+  qFromLittleEndian<float>(logprobs.constData(), r.logprobs.size(), r.logprobs.data());
+  return r;
+}
 
 }  // namespace
 
@@ -557,13 +608,13 @@ void RunStore::recordStep(qint64 run_id, qint64 step, const QJsonObject& metrics
   db.exec(QStringLiteral("INSERT INTO steps (run_id, step, metrics, created_ms) VALUES (?, ?, ?, ?)"),
           {run_id, step, json_text(metrics), t});
   QSqlQuery insert = db.prepare(QStringLiteral(
-      "INSERT INTO rollouts (run_id, step, prompt_index, group_index, prompt, thinking, answer, rewards, "
-      "reward,"
-      " advantage, truncated, tokens, logprobs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      "INSERT INTO rollouts (run_id, step, prompt_index, group_index, prompt, thinking, answer, rewards,"
+      " reward, advantage, truncated, tokens, logprobs, correct)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   for (const RolloutEntry& r : rollouts)
     db.run(insert, {run_id, step, r.prompt_index, r.group_index, text(r.prompt), text(r.thinking),
                     text(r.answer), json_text(r.rewards), r.reward, r.advantage, r.truncated ? 1 : 0,
-                    blob(r.tokens), blob(r.logprobs)});
+                    blob(r.tokens), blob(r.logprobs), isCorrect(r.rewards) ? 1 : 0});
   db.exec(QStringLiteral("UPDATE runs SET updated_ms = ? WHERE id = ?"), {t, run_id});
   tx.commit();
 }
@@ -617,44 +668,13 @@ QVector<StepEntry> RunStore::steps(qint64 run_id, qint64 after_step) const {
 
 QVector<RolloutEntry> RunStore::rollouts(qint64 run_id, qint64 step) const {
   checkThread();
-  QSqlQuery q =
-      Db(connection_, path_)
-          .exec(QStringLiteral("SELECT prompt_index, group_index, prompt, thinking, answer, rewards, reward,"
-                               " advantage, truncated, tokens, logprobs FROM rollouts"
-                               " WHERE run_id = ? AND step = ? ORDER BY prompt_index, group_index"),
-                {run_id, step});
+  QSqlQuery q = Db(connection_, path_)
+                    .exec(QStringLiteral("SELECT %1 FROM rollouts WHERE run_id = ? AND step = ?"
+                                         " ORDER BY prompt_index, group_index")
+                              .arg(QLatin1String(kRolloutColumns)),
+                          {run_id, step});
   QVector<RolloutEntry> out;
-  while (q.next()) {
-    RolloutEntry r;
-    r.prompt_index = q.value(0).toLongLong();
-    r.group_index = q.value(1).toLongLong();
-    r.prompt = q.value(2).toString();
-    r.thinking = q.value(3).toString();
-    r.answer = q.value(4).toString();
-    r.rewards = json_object(q.value(5));
-    r.reward = real_or_nan(q.value(6));
-    r.advantage = real_or_nan(q.value(7));
-    r.truncated = q.value(8).toInt() != 0;
-    const QByteArray tokens = q.value(9).toByteArray();
-    const QByteArray logprobs = q.value(10).toByteArray();
-    if (tokens.size() % 4 != 0 || logprobs.size() % 4 != 0)
-      throw StoreError(
-          QStringLiteral("run store %1: run %2 step %3 rollout (%4, %5): token or log-prob array of "
-                         "%6 or %7 bytes is not a whole number of 4-byte values")
-              .arg(path_)
-              .arg(run_id)
-              .arg(step)
-              .arg(r.prompt_index)
-              .arg(r.group_index)
-              .arg(tokens.size())
-              .arg(logprobs.size())
-              .toStdString());
-    r.tokens.resize(tokens.size() / 4);
-    qFromLittleEndian<qint32>(tokens.constData(), r.tokens.size(), r.tokens.data());
-    r.logprobs.resize(logprobs.size() / 4);
-    qFromLittleEndian<float>(logprobs.constData(), r.logprobs.size(), r.logprobs.data());
-    out.push_back(std::move(r));
-  }
+  while (q.next()) out.push_back(read_rollout(q, path_, run_id, step));
   return out;
 }
 
@@ -673,6 +693,124 @@ QVector<CheckpointEntry> RunStore::checkpoints(qint64 run_id) const {
 qint64 RunStore::lastStep(qint64 run_id) const {
   checkThread();
   return last_step(Db(connection_, path_), run_id);
+}
+
+int RunStore::runCount() const {
+  checkThread();
+  QSqlQuery q = Db(connection_, path_).exec(QStringLiteral("SELECT COUNT(*) FROM runs"));
+  return q.next() ? q.value(0).toInt() : 0;
+}
+
+int RunStore::stepCount(qint64 run_id) const {
+  checkThread();
+  QSqlQuery q =
+      Db(connection_, path_).exec(QStringLiteral("SELECT COUNT(*) FROM steps WHERE run_id = ?"), {run_id});
+  return q.next() ? q.value(0).toInt() : 0;
+}
+
+QVector<StepEntry> RunStore::stepPage(qint64 run_id, int limit, int offset) const {
+  checkThread();
+  QSqlQuery q = Db(connection_, path_)
+                    .exec(QStringLiteral("SELECT step, metrics, created_ms FROM steps WHERE run_id = ?"
+                                         " ORDER BY step LIMIT ? OFFSET ?"),
+                          {run_id, limit, offset});
+  QVector<StepEntry> out;
+  while (q.next()) out.push_back({q.value(0).toLongLong(), json_object(q.value(1)), q.value(2).toLongLong()});
+  return out;
+}
+
+namespace {
+
+// The HAVING clause of a step's per-prompt grouping and its bound values. Without a search the grouping
+// reads only the rollouts_by_prompt index; a search has to read the text.
+QString prompt_conditions(const PromptFilter& filter, QVariantList& binds) {
+  QStringList having;
+  if (filter.outcome == PromptFilter::Outcome::SomeCorrect) having << QStringLiteral("SUM(correct) > 0");
+  if (filter.outcome == PromptFilter::Outcome::NoneCorrect) having << QStringLiteral("SUM(correct) = 0");
+  if (filter.zero_spread_only) having << QStringLiteral("COALESCE(MAX(reward) - MIN(reward), 0) <= 1e-9");
+  if (!filter.search.isEmpty()) {
+    QString escaped = filter.search;
+    escaped.replace(QLatin1Char('\\'), QStringLiteral("\\\\"))
+        .replace(QLatin1Char('%'), QStringLiteral("\\%"))
+        .replace(QLatin1Char('_'), QStringLiteral("\\_"));
+    const QString pattern = QLatin1Char('%') + escaped + QLatin1Char('%');
+    having << QStringLiteral(
+        "MAX(prompt LIKE ? ESCAPE '\\' OR thinking LIKE ? ESCAPE '\\' OR answer LIKE ? ESCAPE '\\') = 1");
+    binds << pattern << pattern << pattern;
+  }
+  return having.isEmpty() ? QString() : QStringLiteral(" HAVING ") + having.join(QStringLiteral(" AND "));
+}
+
+}  // namespace
+
+QVector<PromptSummary> RunStore::prompts(qint64 run_id, qint64 step, const PromptFilter& filter, int limit,
+                                         int offset) const {
+  checkThread();
+  QVariantList binds{run_id, step, run_id, step};
+  const QString having = prompt_conditions(filter, binds);
+  binds << limit << offset;
+  // The page of groups first, then the prompt text of just those groups.
+  QSqlQuery q =
+      Db(connection_, path_)
+          .exec(QStringLiteral("SELECT g.prompt_index, (SELECT r.prompt FROM rollouts r WHERE r.run_id = ?"
+                               " AND r.step = ? AND r.prompt_index = g.prompt_index"
+                               " ORDER BY r.group_index LIMIT 1), g.n, g.correct, g.mean, g.square,"
+                               " g.spread FROM (SELECT prompt_index, COUNT(*) AS n,"
+                               " SUM(correct) AS correct, AVG(reward) AS mean,"
+                               " AVG(reward * reward) AS square,"
+                               " COALESCE(MAX(reward) - MIN(reward), 0) AS spread FROM rollouts"
+                               " WHERE run_id = ? AND step = ? GROUP BY prompt_index%1"
+                               " ORDER BY prompt_index LIMIT ? OFFSET ?) g ORDER BY g.prompt_index")
+                    .arg(having),
+                binds);
+  QVector<PromptSummary> out;
+  while (q.next()) {
+    PromptSummary p;
+    p.prompt_index = q.value(0).toLongLong();
+    p.prompt = q.value(1).toString();
+    p.completions = q.value(2).toInt();
+    p.correct = q.value(3).toInt();
+    p.reward_mean = real_or_nan(q.value(4));
+    p.zero_spread = q.value(6).toDouble() <= 1e-9;
+    // Equal rewards have no spread; E[r^2] - E[r]^2 would leave a rounding residue.
+    const double variance = p.zero_spread ? 0.0 : real_or_nan(q.value(5)) - p.reward_mean * p.reward_mean;
+    p.reward_std = std::isnan(variance) ? variance : std::sqrt(std::max(0.0, variance));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+int RunStore::promptCount(qint64 run_id, qint64 step, const PromptFilter& filter) const {
+  checkThread();
+  QVariantList binds{run_id, step};
+  const QString having = prompt_conditions(filter, binds);
+  QSqlQuery q = Db(connection_, path_)
+                    .exec(QStringLiteral("SELECT COUNT(*) FROM (SELECT prompt_index FROM rollouts"
+                                         " WHERE run_id = ? AND step = ? GROUP BY prompt_index%1)")
+                              .arg(having),
+                          binds);
+  return q.next() ? q.value(0).toInt() : 0;
+}
+
+QVector<RolloutEntry> RunStore::groupRollouts(qint64 run_id, qint64 step, qint64 prompt_index,
+                                              int limit) const {
+  checkThread();
+  QSqlQuery q = Db(connection_, path_)
+                    .exec(QStringLiteral("SELECT %1 FROM rollouts WHERE run_id = ? AND step = ?"
+                                         " AND prompt_index = ? ORDER BY group_index LIMIT ?")
+                              .arg(QLatin1String(kRolloutColumns)),
+                          {run_id, step, prompt_index, limit});
+  QVector<RolloutEntry> out;
+  while (q.next()) out.push_back(read_rollout(q, path_, run_id, step));
+  return out;
+}
+
+bool isCorrect(const QJsonObject& rewards) {
+  for (const char* task : {"countdown", "arithmetic", "math", "accuracy"}) {
+    const QJsonValue v = rewards.value(QLatin1String(task));
+    if (v.isDouble() && v.toDouble() >= kCorrectReward) return true;
+  }
+  return false;
 }
 
 QString defaultStorePath() {

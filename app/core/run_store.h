@@ -49,6 +49,32 @@ struct RolloutEntry {
   QVector<float> logprobs;  // the rollout policy's log-probability of each
 };
 
+// A step's prompt as the traces view lists it: its group of completions summed up.
+struct PromptSummary {
+  qint64 prompt_index = 0;
+  QString prompt;
+  int completions = 0;
+  int correct = 0;           // completions whose task reward (see isCorrect) is 1.0
+  double reward_mean = 0;    // over the completions whose reward is not NaN; NaN when none is
+  double reward_std = 0;     // population standard deviation, the spread GRPO normalises by
+  bool zero_spread = false;  // every completion got the same reward: the group teaches nothing
+};
+
+// Which of a step's prompts to list. The conditions combine: NoneCorrect with zero_spread_only is the
+// groups where every completion failed alike.
+struct PromptFilter {
+  enum class Outcome { Any, SomeCorrect, NoneCorrect };
+  Outcome outcome = Outcome::Any;
+  bool zero_spread_only = false;
+  // A prompt matches when its text or any completion's thinking or answer holds this, as typed (SQL LIKE:
+  // ASCII letters match either case; % and _ are plain characters). Empty: no text condition.
+  QString search;
+};
+
+// A completion counts as correct when one of the task verifiers (countdown, arithmetic, math, accuracy)
+// gave it 1.0; the format and length rewards say nothing about correctness.
+bool isCorrect(const QJsonObject& rewards);
+
 struct CheckpointEntry {
   qint64 step = 0;
   QString path;
@@ -57,7 +83,7 @@ struct CheckpointEntry {
 
 class RunStore {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens the file at `path`, creating it (and its folder) when absent. Throws StoreError naming the file.
   explicit RunStore(const QString& path);
@@ -106,6 +132,20 @@ class RunStore {
   QVector<RolloutEntry> rollouts(qint64 run_id, qint64 step) const;
   QVector<CheckpointEntry> checkpoints(qint64 run_id) const;  // in step order
   qint64 lastStep(qint64 run_id) const;                       // 0 when none
+
+  // Paged reads for views over large runs: each is one LIMIT/OFFSET query over an index and holds only its
+  // page in memory. A step's prompt statistics come from an index without reading the rollouts' text; only
+  // a text search reads that.
+  int runCount() const;
+  int stepCount(qint64 run_id) const;
+  QVector<StepEntry> stepPage(qint64 run_id, int limit, int offset) const;  // in step order
+  // The step's prompts that pass `filter`, by prompt index.
+  QVector<PromptSummary> prompts(qint64 run_id, qint64 step, const PromptFilter& filter, int limit,
+                                 int offset) const;
+  int promptCount(qint64 run_id, qint64 step, const PromptFilter& filter = {}) const;
+  // One prompt's group, by completion number; at most `limit` of them.
+  QVector<RolloutEntry> groupRollouts(qint64 run_id, qint64 step, qint64 prompt_index,
+                                      int limit = 1024) const;
 
  private:
   void checkThread() const;

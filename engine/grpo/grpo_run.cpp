@@ -39,17 +39,18 @@ double since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
 }
 
-std::unique_ptr<Runtime> policy_runtime(const Model& base, const Trainer& trainer, TrainDevice device,
-                                        int64_t sequences, int64_t context,
-                                        const std::function<void(const std::string&)>& log) {
-  const auto model = trained_model(base, trainer.layout(), trainer.parameters());
+// The rollout runtime at the trainer's current weights, kept across steps where the weights can move device
+// to device (CUDA), else rebuilt.
+void policy_runtime(std::unique_ptr<Runtime>& rt, const Model& base, const Trainer& trainer,
+                    TrainDevice device, int64_t sequences, int64_t context,
+                    const std::function<void(const std::string&)>& log) {
   RuntimeOptions ro;
-  ro.device = device == TrainDevice::Cuda && !model->config.is_deepseek() ? Device::Cuda : Device::Cpu;
-  if (device == TrainDevice::Cuda && ro.device == Device::Cpu && log)
+  ro.device = device == TrainDevice::Cuda && !base.config.is_deepseek() ? Device::Cuda : Device::Cpu;
+  if (device == TrainDevice::Cuda && ro.device == Device::Cpu && log && !rt)
     log("rollouts of DeepSeek (MLA) models run on the CPU runtime");
   ro.max_sequences = int(sequences);
   ro.max_context = context;
-  return create_runtime(model, ro);
+  sync_policy_runtime(rt, base, trainer, ro);
 }
 
 struct Row {
@@ -116,6 +117,11 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
                                  : o.model_dir;
     reference = make_trainer(*load_model(ref_dir), to);
   }
+  GrpoMemory memory;
+  memory.policy = trainer->memory_plan();
+  memory.reference_bytes = reference ? reference->memory_plan().total_bytes() : 0;
+  memory.critic = ppo_critic_estimate(memory.policy);
+  if (o.on_memory) o.on_memory(memory);
   if (resume) load_optimizer_state(resume->dir, *trainer);
   int64_t step = trainer->steps_taken() / o.mu;
 
@@ -166,6 +172,7 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
   sampling.validate();
 
   result.first_step = step + 1;
+  std::unique_ptr<Runtime> rt;  // the rollout runtime (kept across steps on CUDA)
   while (step < o.steps) {
     if (o.cancel && o.cancel->load()) {
       result.cancelled = true;
@@ -183,10 +190,19 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
         fail("prompt of problem ", (step - 1) * P + p, " has ", prompts.back().size(),
              " tokens, over the run's budget of ", prompt_budget);
     }
-    auto rt = policy_runtime(*model, *trainer, o.device, N, prompt_budget + o.max_completion + 1, log);
+    policy_runtime(rt, *model, *trainer, o.device, N, prompt_budget + o.max_completion + 1, log);
     const RolloutBatch gen = generate_rollouts(*rt, prompts, G, o.max_completion, sampling,
                                                o.seed * 1000003 + uint64_t(step), model->stop_ids);
-    rt.reset();
+    if (o.on_memory) {
+      // At the end of generation a sequence holds its prompt and its completion but the last token.
+      int64_t held = 0;
+      for (int64_t i = 0; i < N; ++i)
+        held += int64_t(prompts[size_t(i / G)].size() + gen.completions[size_t(i)].size()) - 1;
+      memory.step = step;
+      account_rollout(memory, *rt, held);
+      o.on_memory(memory);
+    }
+    if (!trainer->device_compute_weights()) rt.reset();  // a host runtime is rebuilt each step anyway
 
     // Rewards and advantages.
     std::vector<Completion> completions;

@@ -12,6 +12,7 @@
 
 #include "engine/runtime/sampler.h"
 #include "grpo.h"
+#include "memory_accounting.h"
 #include "recorder.h"
 #include "rewards.h"
 #include "tasks.h"
@@ -45,6 +46,9 @@ struct GrpoRunOptions {
 
   std::function<void(const std::string&)> on_log;
   std::function<void(const nlohmann::json& metrics)> on_step;
+  // What the run holds, by kind: once when the trainers exist, then after every step's rollouts (with the
+  // rollout runtime's weights and KV cache).
+  std::function<void(const GrpoMemory& memory)> on_memory;
   const std::atomic<bool>* cancel = nullptr;
 };
 

@@ -16,13 +16,13 @@ struct RolloutRecord {
   int64_t prompt_index = 0;  // within the step
   int64_t group_index = 0;   // completion number within its prompt's group
   std::string prompt;
-  std::string thinking, answer;  // the completion's text, split at </think>
+  std::string thinking, answer;                         // the completion's text, split at </think>
   std::vector<std::pair<std::string, double>> rewards;  // per reward function, unweighted
-  double reward = 0;     // weighted total
+  double reward = 0;                                    // weighted total
   double advantage = 0;
   bool truncated = false;
-  std::vector<int32_t> tokens;   // completion tokens
-  std::vector<float> logprobs;   // the rollout policy's log-probability of each
+  std::vector<int32_t> tokens;  // completion tokens
+  std::vector<float> logprobs;  // the rollout policy's log-probability of each
 };
 
 struct StepRecord {
@@ -35,7 +35,8 @@ class RunRecorder {
  public:
   virtual ~RunRecorder() = default;
   // Starts a new run and returns its id.
-  virtual int64_t begin_run(const std::string& kind, const std::string& model, const nlohmann::json& config) = 0;
+  virtual int64_t begin_run(const std::string& kind, const std::string& model,
+                            const nlohmann::json& config) = 0;
   // Continues run `id` (status back to running); returns the last step recorded (0 when none).
   virtual int64_t resume_run(int64_t id) = 0;
   // One step and its rollouts, atomically: after a crash a step is either wholly there or absent.

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "engine/core/error.h"
+#include "engine/train/trainer.h"
 
 namespace r1 {
 
@@ -71,6 +72,15 @@ RolloutBatch generate_rollouts(Runtime& rt, const std::vector<std::vector<int32_
   for (int64_t s = 0; s < N; ++s) rt.truncate(int(s), 0);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
+}
+
+bool sync_policy_runtime(std::unique_ptr<Runtime>& rt, const Model& base, const Trainer& trainer,
+                         const RuntimeOptions& options) {
+  const void* block = trainer.device_compute_weights();
+  if (rt && block && rt->copy_weights_from_device(trainer.layout(), block)) return true;
+  rt.reset();  // the old runtime's memory goes before the new one is planned
+  rt = create_runtime(trained_model(base, trainer.layout(), trainer.parameters()), options);
+  return false;
 }
 
 }  // namespace r1

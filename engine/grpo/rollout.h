@@ -3,11 +3,14 @@
 // prefilled once (less its last token) and forked to its G sequences, which share the prompt's cache, then
 // every unfinished sequence advances one token per forward pass.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "engine/runtime/runtime.h"
 
 namespace r1 {
+
+class Trainer;
 
 struct RolloutBatch {
   int64_t G = 1;
@@ -22,5 +25,11 @@ struct RolloutBatch {
 RolloutBatch generate_rollouts(Runtime& rt, const std::vector<std::vector<int32_t>>& prompts, int64_t G,
                                int64_t max_new, const SamplingParams& sampling, uint64_t seed,
                                const std::vector<int64_t>& stop_ids);
+
+// Points `rt` at the trainer's current weights: a CUDA runtime takes the trainer's bf16 compute copy
+// device to device (the runtime is made once and kept); otherwise a new runtime is built from the trained
+// model. Returns true when the weights went device to device.
+bool sync_policy_runtime(std::unique_ptr<Runtime>& rt, const Model& base, const Trainer& trainer,
+                         const RuntimeOptions& options);
 
 }  // namespace r1

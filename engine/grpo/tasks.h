@@ -62,10 +62,10 @@ struct ArithmeticDifficulty {
 };
 
 // Presets: "easy" (3 numbers up to 20, targets up to 100; two-digit sums and differences) is within reach of
-// a tiny model trained for minutes on a CPU; "medium" (3 numbers up to 30, targets up to 200; three-digit sums
-// and differences) is the step beyond, where r1-tiny's CPU demo has room to improve; "default" is the usual Countdown (3-4 numbers up to 99) and
-// three-digit arithmetic; "hard" (4-5 numbers; three four-digit operands) leaves room for a capable model's
-// reward to rise.
+// a tiny model trained for minutes on a CPU; "medium" (3 numbers up to 30, targets up to 200; three-digit
+// sums and differences) is the step beyond, where r1-tiny's CPU demo has room to improve; "default" is the
+// usual Countdown (3-4 numbers up to 99) and three-digit arithmetic; "hard" (4-5 numbers; three four-digit
+// operands) leaves room for a capable model's reward to rise.
 struct TaskConfig {
   TaskKind kind = TaskKind::Countdown;
   CountdownDifficulty countdown;

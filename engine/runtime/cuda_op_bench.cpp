@@ -182,13 +182,13 @@ nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<in
               gemv(wo, H, Q, att.get(), B, cuda::GemvInput::Bf16, x.get(), cuda::GemvOutput::F32Accumulate);
             }),
             2.0 * double(H * Q), 2 * act * double(H * Q));
-      r.add("gemv gate_up (norm fused)", time_us([&] {
-              gemv(wgu, 2 * I, H, x.get(), B, cuda::GemvInput::RmsNormF32, gu.get(), cuda::GemvOutput::Bf16);
+      r.add("gemv gate_up (norm, swiglu fused)", time_us([&] {
+              gemv(wgu, 2 * I, H, x.get(), B, cuda::GemvInput::RmsNormF32, h.get(),
+                   cuda::GemvOutput::SwiGluBf16);
             }),
             4.0 * double(I * H), 4 * act * double(I * H));
-      r.add("gemv down (swiglu fused, +residual)", time_us([&] {
-              gemv(wdown, H, I, gu.get(), B, cuda::GemvInput::SwiGluBf16, x.get(),
-                   cuda::GemvOutput::F32Accumulate);
+      r.add("gemv down (+residual)", time_us([&] {
+              gemv(wdown, H, I, h.get(), B, cuda::GemvInput::Bf16, x.get(), cuda::GemvOutput::F32Accumulate);
             }),
             2.0 * double(H * I), 2 * act * double(H * I));
       r.add("gemv lm_head (norm fused)", time_us([&] {

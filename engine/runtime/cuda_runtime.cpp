@@ -13,8 +13,10 @@
 #include "cuda_weights.h"
 #include "engine/core/error.h"
 #include "engine/model/rope.h"
+#include "engine/train/param_layout.h"
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_prefill.h"
+#include "kernels/cuda/attention_prefill_gemm.h"
 #include "kernels/cuda/bias_add.h"
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/gemm.h"
@@ -29,6 +31,10 @@ namespace {
 
 using cuda::bf16;
 constexpr int32_t kBlockSize = 16;
+// Prefill chunks of one sequence with at least this many rows attend through cuBLAS GEMMs, when their
+// scratch (one KV group's fp32 scores) stays within kPrefillGemmScratchMax; the flash kernel serves the rest.
+constexpr int64_t kPrefillGemmMinRows = 128;
+constexpr size_t kPrefillGemmScratchMax = size_t(768) << 20;
 
 // Per-step inputs, packed into one pinned host buffer and one device buffer (a single upload per step).
 struct StepArrays {
@@ -92,6 +98,7 @@ class CudaRuntime final : public Runtime {
     const int64_t partial =
         cuda::attention_partial_floats(Tm, int32_t(c.num_heads), int32_t(c.head_dim), int32_t(max_context_));
     partial_.allocate(size_t(std::max<int64_t>(partial, 1)) * 4);
+    if (const size_t bytes = prefill_gemm_bytes()) prefill_scratch_.allocate(bytes);
     logit_rows_ = std::max(Tm, S);
     logits_.allocate(size_t(logit_rows_ * c.vocab_size) * 4);
     step_rows_ = Tm;
@@ -174,6 +181,43 @@ class CudaRuntime final : public Runtime {
     sampling_rows_ = 0;
   }
 
+  bool copy_weights_from_device(const ParamLayout& p, const void* block) override {
+    const ModelConfig& c = config();
+    if (p.layers.size() != weights_.layers.size())
+      fail("copy_weights_from_device: ", p.layers.size(), " layers for a model of ", weights_.layers.size());
+    const int64_t H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(), I = c.intermediate_size;
+    const int64_t D = c.head_dim, V = c.vocab_size;
+    const auto* src = static_cast<const bf16*>(block);
+    if (in_flight_) sync();
+    R1_CUDA_CHECK(cudaDeviceSynchronize());  // the trainer's stream has finished writing the block
+    const auto copy = [&](bf16* dst, int64_t offset, int64_t n, const char* what) {
+      if (!dst) return;
+      if (offset < 0) fail("copy_weights_from_device: the trainer's layout has no ", what);
+      R1_CUDA_CHECK(cudaMemcpyAsync(dst, src + offset, size_t(n) * 2, cudaMemcpyDeviceToDevice, stream_));
+    };
+    copy(weights_.embed, p.embed, V * H, "embedding");
+    copy(weights_.final_norm, p.final_norm, H, "final norm");
+    if (weights_.lm_head != weights_.embed) copy(weights_.lm_head, p.lm_head, V * H, "LM head");
+    for (size_t l = 0; l < weights_.layers.size(); ++l) {
+      const CudaLayerWeights& w = weights_.layers[l];
+      const LayerParams& t = p.layers[l];
+      copy(w.attn_norm, t.attn_norm, H, "input norm");
+      copy(w.wqkv, t.wqkv, (Q + 2 * KV) * H, "q/k/v projection");
+      copy(w.bqkv, t.bqkv, Q + 2 * KV, "q/k/v bias");
+      copy(w.q_norm, t.q_norm, D, "q norm");
+      copy(w.k_norm, t.k_norm, D, "k norm");
+      copy(w.wo, t.wo, H * Q, "o projection");
+      copy(w.bo, t.bo, H, "o bias");
+      copy(w.mlp_norm, t.mlp_norm, H, "post-attention norm");
+      copy(w.wgu, t.w_gate_up, 2 * I * H, "gate/up projection");
+      copy(w.bgu, t.b_gate_up, 2 * I, "gate/up bias");
+      copy(w.wdown, t.w_down, H * I, "down projection");
+      copy(w.bdown, t.b_down, H, "down bias");
+    }
+    sync();
+    return true;
+  }
+
  protected:
   void on_truncate(int seq, int64_t length) override { blocks_.truncate(seq, length); }
 
@@ -224,6 +268,9 @@ class CudaRuntime final : public Runtime {
     R1_CUDA_CHECK(cudaMemcpyAsync(step_dev_.get(), step_host_, size_t(kStepInts * step_rows_) * 4,
                                   cudaMemcpyHostToDevice, stream_));
     in_flight_ = true;
+    const bool gemm_prefill = batch.size() == 1 && T >= kPrefillGemmMinRows && prefill_scratch_.get();
+    prefill_seq_ = gemm_prefill ? batch[0].seq : -1;
+    prefill_pos0_ = starts[0];
     const bool want = target.data != nullptr;
     const bool sample_here =
         want && target.on_device && sampling_rows_ == n_out && target.data == logits_.as<float>();
@@ -243,6 +290,15 @@ class CudaRuntime final : public Runtime {
   }
 
  private:
+  // The GEMM prefill path's scratch, or 0 when it would be too large (or the chunks are too short to use it).
+  size_t prefill_gemm_bytes() const {
+    const ModelConfig& c = config();
+    if (max_batch_tokens_ < kPrefillGemmMinRows) return 0;
+    const size_t bytes = cuda::prefill_gemm_scratch_bytes(
+        max_batch_tokens_, max_context_, int32_t(c.num_heads), int32_t(c.num_kv_heads), int32_t(c.head_dim));
+    return bytes <= kPrefillGemmScratchMax ? bytes : 0;
+  }
+
   int64_t planned_blocks() const {
     return int64_t(max_sequences_) * ((max_context_ + kBlockSize - 1) / kBlockSize + 1);
   }
@@ -257,7 +313,8 @@ class CudaRuntime final : public Runtime {
               (c.q_dim() + 2 * c.kv_dim()) * 2 + 2 * c.q_dim() * 2 + 2 * c.intermediate_size * 2) +
         std::max<int64_t>(Tm, max_sequences_) * c.vocab_size * 4 +
         cuda::attention_partial_floats(Tm, int32_t(c.num_heads), int32_t(c.head_dim), int32_t(max_context_)) *
-            4;
+            4 +
+        int64_t(prefill_gemm_bytes());
     const auto info = cuda::device_info();
     const int64_t need = weights + kv + acts + (int64_t(256) << 20);
     if (need > int64_t(info.free_memory))
@@ -338,7 +395,20 @@ class CudaRuntime final : public Runtime {
       r.kv = kv_;
       r.q_out = q_.as<bf16>();
       cuda::qkv_rope(r, stream_);
-      if (!small && !decode_rows_ && cuda::flash_supports(int32_t(c.head_dim))) {
+      if (!small && prefill_seq_ >= 0) {
+        cuda::PrefillGemmArgs pa;
+        pa.q = q_.as<bf16>();
+        pa.T = T;
+        pa.heads = int32_t(c.num_heads);
+        pa.pos0 = prefill_pos0_;
+        pa.table = tables_.as<int32_t>() + int64_t(prefill_seq_) * table_stride_;
+        pa.layer = l;
+        pa.kv = kv_;
+        pa.scale = 1.0f / std::sqrt(float(c.head_dim));
+        pa.out = att_.as<bf16>();
+        pa.scratch = prefill_scratch_.get();
+        cuda::attention_prefill_gemm(*blas_, pa, stream_);
+      } else if (!small && !decode_rows_ && cuda::flash_supports(int32_t(c.head_dim))) {
         cuda::FlashArgs fa;
         fa.q = q_.as<bf16>();
         fa.heads = int32_t(c.num_heads);
@@ -358,9 +428,9 @@ class CudaRuntime final : public Runtime {
       if (small) {
         gemv(L.wo, H, Q, att_.get(), T, cuda::GemvInput::Bf16, nullptr, L.bo, x_.get(),
              cuda::GemvOutput::F32Accumulate);
-        gemv(L.wgu, 2 * I, H, x_.get(), T, cuda::GemvInput::RmsNormF32, L.mlp_norm, L.bgu, gu_.get(),
-             cuda::GemvOutput::Bf16);
-        gemv(L.wdown, H, I, gu_.get(), T, cuda::GemvInput::SwiGluBf16, nullptr, L.bdown, x_.get(),
+        gemv(L.wgu, 2 * I, H, x_.get(), T, cuda::GemvInput::RmsNormF32, L.mlp_norm, L.bgu, h_.get(),
+             cuda::GemvOutput::SwiGluBf16);
+        gemv(L.wdown, H, I, h_.get(), T, cuda::GemvInput::Bf16, nullptr, L.bdown, x_.get(),
              cuda::GemvOutput::F32Accumulate);
       } else {
         cuda::gemm(*blas_, x_.get(), cuda::GemmOutput::F32Accumulate, att_.as<bf16>(), L.wo, T, Q, H);
@@ -465,7 +535,9 @@ class CudaRuntime final : public Runtime {
   std::vector<size_t> uploaded_blocks_;
   bool in_flight_ = false;  // async uploads from pinned buffers may still be reading them
   std::map<int64_t, int64_t> decode_steps_seen_;
-  cuda::DeviceBuffer x_, h_, qkv_, q_, att_, gu_, partial_, logits_;
+  cuda::DeviceBuffer x_, h_, qkv_, q_, att_, gu_, partial_, logits_, prefill_scratch_;
+  int prefill_seq_ = -1;  // this chunk's one sequence when its attention goes through GEMMs, else -1
+  int64_t prefill_pos0_ = 0;
   int64_t logit_rows_ = 0;
   int64_t n_tiles_ = 0;
   bool decode_rows_ = false;  // one token per sequence: split-K attention beats 1-row flash tiles

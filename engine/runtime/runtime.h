@@ -13,6 +13,8 @@
 
 namespace r1 {
 
+struct ParamLayout;
+
 enum class Device { Cpu, Cuda };
 
 Device parse_device(const std::string& name);
@@ -81,6 +83,14 @@ class Runtime {
   // on the host; the CUDA runtime samples on the device and copies back only the tokens.
   virtual void forward_sample(std::span<const SequenceInput> batch, std::span<const SamplingParams> params,
                               int32_t* out_tokens);
+
+  // Takes a trainer's current weights without a trip through the host: `block` is its bf16 compute copy in
+  // device memory, laid out as `layout` (the same architecture as this runtime's model). Returns false when
+  // this runtime cannot take weights that way (the CPU runtime); the caller then builds a new runtime from
+  // the trained model. Cached sequences are left as they are.
+  virtual bool copy_weights_from_device(const ParamLayout& /*layout*/, const void* /*block*/) {
+    return false;
+  }
 
   // The tokens a sequence holds (prompt and generated), as fed through forward.
   std::span<const int32_t> sequence_tokens(int seq) const;

@@ -87,6 +87,9 @@ class Trainer {
 
   // fp32 host copies of the whole block, in layout order (checkpoints, tests).
   virtual std::vector<float> parameters() const = 0;
+  // The bf16 compute copy of the parameters in device memory (at the layout's offsets, current after every
+  // optimizer step), or null where the trainer computes on its fp32 master (the CPU).
+  virtual const void* device_compute_weights() const { return nullptr; }
   virtual std::vector<float> gradients() const = 0;
   virtual void set_parameters(const std::vector<float>& p) = 0;
   struct OptimizerState {

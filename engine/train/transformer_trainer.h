@@ -44,6 +44,13 @@ class TransformerTrainer final : public Trainer {
   std::vector<std::vector<int64_t>> expert_token_counts() const override;
 
   std::vector<float> parameters() const override { return download(master_); }
+  const void* device_compute_weights() const override {
+    if constexpr (std::is_same_v<Act, float>) {
+      return nullptr;
+    } else {
+      return w_;
+    }
+  }
   std::vector<float> gradients() const override { return download(grad_); }
   void set_parameters(const std::vector<float>& p) override;
   OptimizerState optimizer_state() const override { return {step_, download(m_), download(v_)}; }

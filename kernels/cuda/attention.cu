@@ -8,7 +8,9 @@ namespace {
 
 constexpr int kWarps = 4;
 constexpr int kMaxDim = 256;
-constexpr int kMaxGroup = 8;  // query heads per block; larger groups take several blocks
+constexpr int kMaxGroup = 8;    // query heads per block; larger groups take several blocks
+constexpr int kKeyLoads = 8;    // 16-byte loads of a key row in flight per lane
+constexpr int kValueLoads = 8;  // value rows in flight per lane
 
 // grid: (rows, kv_heads * group_chunks, splits). A block serves up to kMaxGroup query heads that share one
 // KV head, so each key and value row is read once for the whole group. Each warp scores 32 keys at once
@@ -53,14 +55,23 @@ __global__ void __launch_bounds__(kWarps * 32)
       const int64_t off = (int64_t(kvh) * BS + j % BS) * D;
       const bf16* krow = a.kv.k_block(a.layer, block) + off;
       vrow = a.kv.v_block(a.layer, block) + off;
-      for (int d = 0; d < D; d += 8) {
-        float kf[8];
-        unpack(*reinterpret_cast<const Bf16x8*>(krow + d), kf);
+      // The key row in pieces of kKeyLoads 16-byte loads, all requested before the first multiply.
+      for (int d0 = 0; d0 < D; d0 += kKeyLoads * 8) {
+        Bf16x8 kv[kKeyLoads];
 #pragma unroll
-        for (int g = 0; g < kMaxGroup; ++g) {
-          if (g >= G) break;
+        for (int u = 0; u < kKeyLoads; ++u)
+          if (d0 + u * 8 < D) kv[u] = *reinterpret_cast<const Bf16x8*>(krow + d0 + u * 8);
 #pragma unroll
-          for (int e = 0; e < 8; ++e) s[g] = fmaf(qs[g][d + e], kf[e], s[g]);
+        for (int u = 0; u < kKeyLoads; ++u) {
+          if (d0 + u * 8 >= D) break;
+          float kf[8];
+          unpack(kv[u], kf);
+#pragma unroll
+          for (int g = 0; g < kMaxGroup; ++g) {
+            if (g >= G) break;
+#pragma unroll
+            for (int e = 0; e < 8; ++e) s[g] = fmaf(qs[g][d0 + u * 8 + e], kf[e], s[g]);
+          }
         }
       }
     }
@@ -78,19 +89,29 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
       for (int e = 0; e < 8; ++e) o[g][e] *= corr[g];
     }
-    for (int t0 = 0; t0 < n; t0 += keys_per_step) {
-      const int t = t0 + slot;
-      const unsigned long long vp =
-          __shfl_sync(0xffffffffu, reinterpret_cast<unsigned long long>(vrow), t & 31);
-      float vf[8];
-      if (t < n) unpack(*reinterpret_cast<const Bf16x8*>(reinterpret_cast<const bf16*>(vp) + chunk * 8), vf);
+    // Value rows kValueLoads steps at a time, their loads all requested before the first multiply.
+    for (int t0 = 0; t0 < n; t0 += keys_per_step * kValueLoads) {
+      Bf16x8 vv[kValueLoads];
 #pragma unroll
-      for (int g = 0; g < kMaxGroup; ++g) {
-        if (g >= G) break;
-        const float pt = __shfl_sync(0xffffffffu, p[g], t & 31);
-        if (t < n)
+      for (int u = 0; u < kValueLoads; ++u) {
+        const int t = t0 + u * keys_per_step + slot;
+        const unsigned long long vp =
+            __shfl_sync(0xffffffffu, reinterpret_cast<unsigned long long>(vrow), t & 31);
+        if (t < n) vv[u] = *reinterpret_cast<const Bf16x8*>(reinterpret_cast<const bf16*>(vp) + chunk * 8);
+      }
 #pragma unroll
-          for (int e = 0; e < 8; ++e) o[g][e] = fmaf(pt, vf[e], o[g][e]);
+      for (int u = 0; u < kValueLoads; ++u) {
+        const int t = t0 + u * keys_per_step + slot;
+        float vf[8];
+        unpack(vv[u], vf);
+#pragma unroll
+        for (int g = 0; g < kMaxGroup; ++g) {
+          if (g >= G) break;
+          const float pt = __shfl_sync(0xffffffffu, p[g], t & 31);
+          if (t < n)
+#pragma unroll
+            for (int e = 0; e < 8; ++e) o[g][e] = fmaf(pt, vf[e], o[g][e]);
+        }
       }
     }
   }

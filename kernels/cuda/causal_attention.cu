@@ -27,38 +27,23 @@ size_t scores_bytes(const AttentionShape& s) {
   return align_up(size_t(s.B * s.H) * size_t(s.L) * size_t(s.L) * sizeof(float));
 }
 
-// Row-major C[M, N] = alpha op(A) op(B) + beta C over `batch` matrices at constant element strides; A is
-// [M, K] (or [K, M] when ta), B is [K, N] (or [N, K] when tb), ld = elements between rows. cuBLAS sees the
-// column-major C^T = op(B)^T op(A)^T.
-struct Operand {
-  const void* p;
-  cudaDataType_t type;
-  int64_t ld, stride;
-  bool trans;
-};
-void gemm_rm(Blas& blas, int64_t M, int64_t N, int64_t K, float alpha, const Operand& a, const Operand& b,
-             void* c, cudaDataType_t ctype, int64_t ldc, int64_t stride_c, int64_t batch) {
-  const float beta = 0.0f;
-  R1_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-      blas.handle(), b.trans ? CUBLAS_OP_T : CUBLAS_OP_N, a.trans ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M),
-      int(K), &alpha, b.p, b.type, int(b.ld), b.stride, a.p, a.type, int(a.ld), a.stride, &beta, c, ctype,
-      int(ldc), stride_c, int(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-}
-
 // exp(from - to) for rescaling a running sum, where both maxima may still be -inf (an empty lane).
 __device__ __forceinline__ float rescale(float from, float to) {
   return from == to ? 1.0f : __expf(from - to);
 }
 
-// A warp per row of S [B*H*L, L]; row r is query position l = r % L and sees keys 0..l.
+// A warp per row of S; row r is query r % period and sees keys 0..key_offset + r % period. Probabilities may
+// overwrite the scores in place (bf16 over the front half of each fp32 row): a chunk's stores only cover
+// values this or an earlier chunk loaded, and the __syncwarp orders the chunk's loads before its stores.
 template <int VEC>
 __global__ void __launch_bounds__(kRowsPerBlock * 32)
-    causal_softmax_kernel(bf16* probs, const float* scores, int64_t rows, int64_t L) {
+    causal_softmax_kernel(bf16* probs, int64_t ldp, const float* scores, int64_t lds, int64_t rows,
+                          int64_t period, int64_t cols, int64_t key_offset) {
   const int lane = threadIdx.x & 31;
   const int64_t r = blockIdx.x * int64_t(kRowsPerBlock) + (threadIdx.x >> 5);
   if (r >= rows) return;
-  const int64_t n = r % L + 1;
-  const float* sr = scores + r * L;
+  const int64_t n = key_offset + r % period + 1;
+  const float* sr = scores + r * lds;
   float m = -INFINITY, sum = 0;
   for (int64_t j = lane * VEC; j < n; j += 32 * VEC) {
     float x[VEC];
@@ -84,15 +69,17 @@ __global__ void __launch_bounds__(kRowsPerBlock * 32)
     m = mm;
   }
   const float inv = 1.0f / sum;
-  bf16* pr = probs + r * L;
-  for (int64_t j = lane * VEC; j < L; j += 32 * VEC) {
+  bf16* pr = probs + r * ldp;
+  for (int64_t j0 = 0; j0 < cols; j0 += 32 * VEC) {
+    const int64_t j = j0 + lane * VEC;
     float p[VEC] = {};
     if (j < n) {
       load_vec<VEC>(sr + j, p);
 #pragma unroll
       for (int k = 0; k < VEC; ++k) p[k] = j + k < n ? __expf(p[k] - m) * inv : 0.0f;
     }
-    store_vec<VEC>(pr + j, p);
+    __syncwarp();
+    if (j < cols) store_vec<VEC>(pr + j, p);
   }
 }
 
@@ -175,6 +162,19 @@ unsigned row_blocks(int64_t rows) {
 
 }  // namespace
 
+void causal_softmax(bf16* probs, int64_t ldp, const float* scores, int64_t lds, int64_t rows, int64_t period,
+                    int64_t cols, int64_t key_offset, cudaStream_t stream) {
+  if (rows <= 0) return;
+  if (ldp % 4 == 0 && lds % 4 == 0 && aligned(probs, 8) && aligned(scores, 16)) {
+    causal_softmax_kernel<4><<<row_blocks(rows), kRowsPerBlock * 32, 0, stream>>>(
+        probs, ldp, scores, lds, rows, period, cols, key_offset);
+  } else {
+    causal_softmax_kernel<1><<<row_blocks(rows), kRowsPerBlock * 32, 0, stream>>>(
+        probs, ldp, scores, lds, rows, period, cols, key_offset);
+  }
+  R1_CUDA_LAUNCHED();
+}
+
 size_t causal_attention_scratch_bytes(const AttentionShape& s) {
   return scores_bytes(s) + size_t(s.B * s.H) * size_t(s.L) * size_t(s.Dv) * sizeof(bf16);
 }
@@ -187,16 +187,11 @@ void causal_attention_forward(Blas& blas, bf16* out, bf16* probs, const bf16* q,
   float* scores = static_cast<float*>(scratch);
   bf16* o = reinterpret_cast<bf16*>(static_cast<char*>(scratch) + scores_bytes(s));
   blas.set_stream(stream);
-  gemm_rm(blas, g * L, L, s.Dk, s.scale, {q, CUDA_R_16BF, s.Dk, g * L * s.Dk, false},
-          {k, CUDA_R_16BF, s.Dk, L * s.Dk, true}, scores, CUDA_R_32F, L, g * L * L, batch);
-  if (L % 4 == 0 && aligned(probs, 8)) {
-    causal_softmax_kernel<4><<<row_blocks(rows), kRowsPerBlock * 32, 0, stream>>>(probs, scores, rows, L);
-  } else {
-    causal_softmax_kernel<1><<<row_blocks(rows), kRowsPerBlock * 32, 0, stream>>>(probs, scores, rows, L);
-  }
-  R1_CUDA_LAUNCHED();
-  gemm_rm(blas, g * L, s.Dv, L, 1.0f, {probs, CUDA_R_16BF, L, g * L * L, false},
-          {v, CUDA_R_16BF, s.Dv, L * s.Dv, false}, o, CUDA_R_16BF, s.Dv, g * L * s.Dv, batch);
+  gemm_strided_batched(blas, g * L, L, s.Dk, s.scale, {q, CUDA_R_16BF, s.Dk, g * L * s.Dk, false},
+                       {k, CUDA_R_16BF, s.Dk, L * s.Dk, true}, scores, CUDA_R_32F, L, g * L * L, batch);
+  causal_softmax(probs, L, scores, L, rows, L, L, 0, stream);
+  gemm_strided_batched(blas, g * L, s.Dv, L, 1.0f, {probs, CUDA_R_16BF, L, g * L * L, false},
+                       {v, CUDA_R_16BF, s.Dv, L * s.Dv, false}, o, CUDA_R_16BF, s.Dv, g * L * s.Dv, batch);
   permute_rows<false>(out, o, s, stream);
 }
 
@@ -211,8 +206,8 @@ void causal_attention_backward(Blas& blas, bf16* dq, bf16* dk, bf16* dv, void* s
   bf16* dout_hm = reinterpret_cast<bf16*>(static_cast<char*>(scratch) + scores_bytes(s));
   blas.set_stream(stream);
   permute_rows<true>(dout_hm, dout, s, stream);
-  gemm_rm(blas, g * L, L, s.Dv, 1.0f, {dout_hm, CUDA_R_16BF, s.Dv, g * L * s.Dv, false},
-          {v, CUDA_R_16BF, s.Dv, L * s.Dv, true}, dp, CUDA_R_32F, L, g * L * L, batch);
+  gemm_strided_batched(blas, g * L, L, s.Dv, 1.0f, {dout_hm, CUDA_R_16BF, s.Dv, g * L * s.Dv, false},
+                       {v, CUDA_R_16BF, s.Dv, L * s.Dv, true}, dp, CUDA_R_32F, L, g * L * L, batch);
   if (L % 4 == 0 && aligned(probs, 8)) {
     softmax_backward_kernel<4>
         <<<row_blocks(rows), kRowsPerBlock * 32, 0, stream>>>(dp, probs, dout, out, rows, L, s.H, s.Dv);
@@ -221,15 +216,16 @@ void causal_attention_backward(Blas& blas, bf16* dq, bf16* dk, bf16* dv, void* s
         <<<row_blocks(rows), kRowsPerBlock * 32, 0, stream>>>(dp, probs, dout, out, rows, L, s.H, s.Dv);
   }
   R1_CUDA_LAUNCHED();
-  const Operand ds_op{ds, CUDA_R_16BF, 2 * L, g * L * 2 * L, false};
-  gemm_rm(blas, g * L, s.Dk, L, s.scale, ds_op, {k, CUDA_R_16BF, s.Dk, L * s.Dk, false}, dq, CUDA_R_16BF,
-          s.Dk, g * L * s.Dk, batch);
-  Operand ds_t = ds_op;
+  const StridedOperand ds_op{ds, CUDA_R_16BF, 2 * L, g * L * 2 * L, false};
+  gemm_strided_batched(blas, g * L, s.Dk, L, s.scale, ds_op, {k, CUDA_R_16BF, s.Dk, L * s.Dk, false}, dq,
+                       CUDA_R_16BF, s.Dk, g * L * s.Dk, batch);
+  StridedOperand ds_t = ds_op;
   ds_t.trans = true;
-  gemm_rm(blas, L, s.Dk, g * L, s.scale, ds_t, {q, CUDA_R_16BF, s.Dk, g * L * s.Dk, false}, dk, CUDA_R_16BF,
-          s.Dk, L * s.Dk, batch);
-  gemm_rm(blas, L, s.Dv, g * L, 1.0f, {probs, CUDA_R_16BF, L, g * L * L, true},
-          {dout_hm, CUDA_R_16BF, s.Dv, g * L * s.Dv, false}, dv, CUDA_R_16BF, s.Dv, L * s.Dv, batch);
+  gemm_strided_batched(blas, L, s.Dk, g * L, s.scale, ds_t, {q, CUDA_R_16BF, s.Dk, g * L * s.Dk, false}, dk,
+                       CUDA_R_16BF, s.Dk, L * s.Dk, batch);
+  gemm_strided_batched(blas, L, s.Dv, g * L, 1.0f, {probs, CUDA_R_16BF, L, g * L * L, true},
+                       {dout_hm, CUDA_R_16BF, s.Dv, g * L * s.Dv, false}, dv, CUDA_R_16BF, s.Dv, L * s.Dv,
+                       batch);
 }
 
 }  // namespace r1::cuda

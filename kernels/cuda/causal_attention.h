@@ -12,6 +12,12 @@ namespace r1::cuda {
 using cpu::AttentionShape;
 
 size_t causal_attention_scratch_bytes(const AttentionShape& s);
+
+// Softmax of each fp32 score row r over keys 0..key_offset + r % period (later columns up to `cols` get 0),
+// written as bf16 with row stride ldp; probs may alias scores when ldp = 2 * lds (bf16 over the front half of
+// every fp32 row).
+void causal_softmax(bf16* probs, int64_t ldp, const float* scores, int64_t lds, int64_t rows, int64_t period,
+                    int64_t cols, int64_t key_offset, cudaStream_t stream);
 void causal_attention_forward(Blas& blas, bf16* out, bf16* probs, const bf16* q, const bf16* k, const bf16* v,
                               void* scratch, const AttentionShape& s, cudaStream_t stream);
 void causal_attention_backward(Blas& blas, bf16* dq, bf16* dk, bf16* dv, void* scratch, const bf16* dout,

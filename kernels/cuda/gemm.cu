@@ -38,4 +38,15 @@ void gemm(Blas& blas, void* y, GemmOutput out, const bf16* x, const bf16* w, int
                                int(ldy ? ldy : N), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
+// cuBLAS is column-major: it computes C^T = op(B)^T op(A)^T.
+void gemm_strided_batched(Blas& blas, int64_t M, int64_t N, int64_t K, float alpha, const StridedOperand& a,
+                          const StridedOperand& b, void* c, cudaDataType_t ctype, int64_t ldc,
+                          int64_t stride_c, int64_t batch) {
+  const float beta = 0.0f;
+  R1_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+      blas.handle(), b.trans ? CUBLAS_OP_T : CUBLAS_OP_N, a.trans ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M),
+      int(K), &alpha, b.p, b.type, int(b.ld), b.stride, a.p, a.type, int(a.ld), a.stride, &beta, c, ctype,
+      int(ldc), stride_c, int(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
 }  // namespace r1::cuda

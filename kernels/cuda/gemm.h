@@ -34,4 +34,19 @@ enum class GemmOutput { Bf16, F32, F32Accumulate };
 void gemm(Blas& blas, void* y, GemmOutput out, const bf16* x, const bf16* w, int64_t T, int64_t K, int64_t N,
           int64_t ldy = 0);
 
+// One operand of a strided-batched row-major GEMM: ld = elements between rows, stride = elements between
+// the matrices of consecutive batch entries (0: every entry uses the same matrix).
+struct StridedOperand {
+  const void* p;
+  cudaDataType_t type;
+  int64_t ld, stride;
+  bool trans;
+};
+
+// Row-major C[M, N] = alpha op(A) op(B) over `batch` matrices at constant element strides, fp32 compute;
+// A is [M, K] (or [K, M] when trans), B is [K, N] (or [N, K] when trans).
+void gemm_strided_batched(Blas& blas, int64_t M, int64_t N, int64_t K, float alpha, const StridedOperand& a,
+                          const StridedOperand& b, void* c, cudaDataType_t ctype, int64_t ldc,
+                          int64_t stride_c, int64_t batch);
+
 }  // namespace r1::cuda

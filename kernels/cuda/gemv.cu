@@ -10,6 +10,10 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 
+constexpr int kStageUnroll = 4;  // 16-byte pieces each thread loads before it stores any
+
+// The input vectors, formed once per block in shared memory as bf16. Every loop loads kStageUnroll pieces
+// before it stores, so a block's prologue costs one or two memory round trips, not one per piece.
 template <int B, GemvInput IN>
 __device__ void stage_input(bf16* xs, const GemvArgs& a) {
   const int64_t K = a.k;
@@ -17,118 +21,226 @@ __device__ void stage_input(bf16* xs, const GemvArgs& a) {
   if constexpr (IN == GemvInput::Bf16) {
     const auto* src = static_cast<const Bf16x8*>(a.x);
     auto* dst = reinterpret_cast<Bf16x8*>(xs);
-    for (int64_t i = tid; i < B * K / 8; i += kThreads) dst[i] = src[i];
+    const int64_t n = B * K / 8;
+    for (int64_t i0 = tid; i0 < n; i0 += kStageUnroll * kThreads) {
+      Bf16x8 v[kStageUnroll];
+#pragma unroll
+      for (int u = 0; u < kStageUnroll; ++u)
+        if (i0 + u * kThreads < n) v[u] = src[i0 + u * kThreads];
+#pragma unroll
+      for (int u = 0; u < kStageUnroll; ++u)
+        if (i0 + u * kThreads < n) dst[i0 + u * kThreads] = v[u];
+    }
   } else if constexpr (IN == GemvInput::SwiGluBf16) {
     const auto* gu = static_cast<const bf16*>(a.x);
-    for (int64_t i = tid; i < B * K; i += kThreads) {
-      const int64_t b = i / K, j = i % K;
-      const float g = __bfloat162float(gu[b * 2 * K + j]), u = __bfloat162float(gu[b * 2 * K + K + j]);
-      xs[i] = __float2bfloat16_rn(g / (1.0f + __expf(-g)) * u);
+    const int64_t per_row = K / 8, n = B * per_row;
+    for (int64_t i0 = tid; i0 < n; i0 += kStageUnroll * kThreads) {
+      Bf16x8 g[kStageUnroll], up[kStageUnroll];
+#pragma unroll
+      for (int u = 0; u < kStageUnroll; ++u) {
+        const int64_t i = i0 + u * kThreads;
+        if (i >= n) continue;
+        const bf16* row = gu + (i / per_row) * 2 * K + (i % per_row) * 8;
+        g[u] = *reinterpret_cast<const Bf16x8*>(row);
+        up[u] = *reinterpret_cast<const Bf16x8*>(row + K);
+      }
+#pragma unroll
+      for (int u = 0; u < kStageUnroll; ++u) {
+        const int64_t i = i0 + u * kThreads;
+        if (i >= n) continue;
+        float gf[8], uf[8];
+        unpack(g[u], gf);
+        unpack(up[u], uf);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) gf[e] = gf[e] / (1.0f + __expf(-gf[e])) * uf[e];
+        reinterpret_cast<Bf16x8*>(xs)[i] = pack(gf);
+      }
     }
   } else {
-    __shared__ float inv[B];
-    const auto* x = static_cast<const float*>(a.x);
-    const int warp = tid >> 5, lane = tid & 31;
-    for (int b = warp; b < B; b += kWarps) {
-      float ss = 0;
-      for (int64_t i = lane; i < K; i += 32) ss += x[b * K + i] * x[b * K + i];
-      ss = warp_sum(ss);
-      if (lane == 0) inv[b] = rsqrtf(ss / float(K) + a.eps);
+    // Sum of squares per vector first (reduced per warp, then one shared atomic per warp and vector), then
+    // the normalised values.
+    __shared__ float ss[B];
+    if (tid < B) ss[tid] = 0.0f;
+    __syncthreads();
+    const auto* x = static_cast<const float4*>(a.x);
+    const int64_t per_row = K / 4, n = B * per_row;
+    float local[B];
+#pragma unroll
+    for (int b = 0; b < B; ++b) local[b] = 0.0f;
+    for (int64_t i0 = tid; i0 < n; i0 += kStageUnroll * kThreads) {
+      float4 v[kStageUnroll];
+#pragma unroll
+      for (int u = 0; u < kStageUnroll; ++u)
+        if (i0 + u * kThreads < n) v[u] = x[i0 + u * kThreads];
+#pragma unroll
+      for (int u = 0; u < kStageUnroll; ++u) {
+        const int64_t i = i0 + u * kThreads;
+        if (i >= n) continue;
+        const float sq = v[u].x * v[u].x + v[u].y * v[u].y + v[u].z * v[u].z + v[u].w * v[u].w;
+#pragma unroll
+        for (int b = 0; b < B; ++b)
+          if (i / per_row == b) local[b] += sq;
+      }
+    }
+#pragma unroll
+    for (int b = 0; b < B; ++b) {
+      const float t = warp_sum(local[b]);
+      if ((tid & 31) == 0) atomicAdd(&ss[b], t);
     }
     __syncthreads();
-    for (int64_t i = tid; i < B * K; i += kThreads) {
-      const int64_t b = i / K, j = i % K;
-      xs[i] = __float2bfloat16_rn(x[i] * inv[b] * __bfloat162float(a.norm_w[j]));
+    for (int64_t i0 = tid; i0 < n; i0 += kStageUnroll * kThreads) {
+      float4 v[kStageUnroll];
+      uint2 w[kStageUnroll];
+#pragma unroll
+      for (int u = 0; u < kStageUnroll; ++u) {
+        const int64_t i = i0 + u * kThreads;
+        if (i >= n) continue;
+        v[u] = x[i];
+        w[u] = reinterpret_cast<const uint2*>(a.norm_w)[i % per_row];
+      }
+#pragma unroll
+      for (int u = 0; u < kStageUnroll; ++u) {
+        const int64_t i = i0 + u * kThreads;
+        if (i >= n) continue;
+        const float inv = rsqrtf(ss[i / per_row] / float(K) + a.eps);
+        const float2 w01 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&w[u].x));
+        const float2 w23 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&w[u].y));
+        const float o[4] = {v[u].x * inv * w01.x, v[u].y * inv * w01.y, v[u].z * inv * w23.x,
+                            v[u].w * inv * w23.y};
+        store_vec<4>(xs + i * 4, o);
+      }
     }
   }
   __syncthreads();
 }
 
+// One batch of a warp's weight loads: kChunks 256-element chunks from chunk c on, of each of its R rows.
+template <int R, int kChunks>
+struct WeightBatch {
+  Bf16x8 w[R][kChunks];
+
+  __device__ __forceinline__ void load(const bf16* const (&wr)[R], int64_t K, int64_t c, int64_t c1,
+                                       int lane) {
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+      for (int u = 0; u < kChunks; ++u) {
+        const int64_t k0 = (c + u) * 256 + lane * 8;
+        w[r][u] = c + u < c1 && k0 < K ? load_streaming(wr[r] + k0) : Bf16x8{};
+      }
+  }
+
+  template <int B>
+  __device__ __forceinline__ void multiply(const bf16* xs, int64_t K, int64_t c, int64_t c1, int lane,
+                                           float (&acc)[R][B]) const {
+#pragma unroll
+    for (int u = 0; u < kChunks; ++u) {
+      const int64_t k0 = (c + u) * 256 + lane * 8;
+      if (c + u >= c1 || k0 >= K) continue;
+#pragma unroll
+      for (int b = 0; b < B; ++b) {
+        float xf[8];
+        unpack(*reinterpret_cast<const Bf16x8*>(xs + b * K + k0), xf);
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          float wf[8];
+          unpack(w[r][u], wf);
+#pragma unroll
+          for (int i = 0; i < 8; ++i) acc[r][b] = fmaf(wf[i], xf[i], acc[r][b]);
+        }
+      }
+    }
+  }
+};
+
 // KS warps share a row, each summing a contiguous slice of K, so that short matrices (N of a few thousand
 // rows) still put enough loads in flight; blocks loop over row groups so the input is staged once per block.
+// Loads run ahead of the arithmetic: a warp's first weights are requested before the input is staged, and
+// the next row's before this row's sums are reduced and written. A SwiGLU output has each warp take a gate
+// row and its up row together.
 template <int B, GemvInput IN, GemvOutput OUT>
-__global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvArgs a, int KS) {
+__global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int KS) {
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* xs = reinterpret_cast<bf16*>(smem);
-  __shared__ float partial[kWarps][B];
-  stage_input<B, IN>(xs, a);
+  constexpr bool kPair = OUT == GemvOutput::SwiGluBf16;
+  constexpr int R = kPair ? 2 : 1;
+  constexpr int kChunks = kPair ? 2 : 4;
+  __shared__ float partial[kWarps][R][B];
   const int kRowsPerBlock = kWarps / KS;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int row_in_block = warp / KS, slice = warp % KS;
   const int64_t K = a.k;
+  const int64_t rows = kPair ? a.n / 2 : a.n;
   // The K range of this warp's slice, in whole 256-element (one warp-wide load) chunks where possible.
   const int64_t chunks = (K + 255) / 256;
   const int64_t c0 = chunks * slice / KS, c1 = chunks * (slice + 1) / KS;
-  const int64_t ldy = a.ldy ? a.ldy : a.n;
-  for (int64_t base = int64_t(blockIdx.x) * kRowsPerBlock; base < a.n;
-       base += int64_t(gridDim.x) * kRowsPerBlock) {
-    const int64_t row = base + row_in_block;
-    float acc[B];
+  const int64_t ldy = a.ldy ? a.ldy : rows;
+  const int64_t step = int64_t(gridDim.x) * kRowsPerBlock;
+  const auto row_ptrs = [&](int64_t row, const bf16*(&wr)[R]) {
 #pragma unroll
-    for (int b = 0; b < B; ++b) acc[b] = 0.0f;
-    if (row < a.n) {
-      const bf16* wr = a.w + row * K;
-      int64_t c = c0;
-      for (; c + 3 < c1; c += 4) {
-        Bf16x8 wv[4];
+    for (int r = 0; r < R; ++r) wr[r] = a.w + (row + r * rows) * K;
+  };
+  WeightBatch<R, kChunks> batch;
+  int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + row_in_block;
+  const bf16* wr[R];
+  row_ptrs(row, wr);
+  if (row < rows) batch.load(wr, K, c0, c1, lane);
+  stage_input<B, IN>(xs, a);
+  for (int64_t base = row - row_in_block; base < rows; base += step, row += step) {
+    float acc[R][B];
 #pragma unroll
-        for (int u = 0; u < 4; ++u) {
-          const int64_t k0 = (c + u) * 256 + lane * 8;
-          wv[u] = k0 < K ? load_streaming(wr + k0) : Bf16x8{};
-        }
+    for (int r = 0; r < R; ++r)
 #pragma unroll
-        for (int u = 0; u < 4; ++u) {
-          const int64_t k0 = (c + u) * 256 + lane * 8;
-          if (k0 >= K) continue;
-          float wf[8];
-          unpack(wv[u], wf);
-#pragma unroll
-          for (int b = 0; b < B; ++b) {
-            float xf[8];
-            unpack(*reinterpret_cast<const Bf16x8*>(xs + b * K + k0), xf);
-#pragma unroll
-            for (int i = 0; i < 8; ++i) acc[b] = fmaf(wf[i], xf[i], acc[b]);
-          }
-        }
-      }
-      for (; c < c1; ++c) {
-        const int64_t k0 = c * 256 + lane * 8;
-        if (k0 >= K) continue;
-        float wf[8];
-        unpack(load_streaming(wr + k0), wf);
-#pragma unroll
-        for (int b = 0; b < B; ++b) {
-          float xf[8];
-          unpack(*reinterpret_cast<const Bf16x8*>(xs + b * K + k0), xf);
-#pragma unroll
-          for (int i = 0; i < 8; ++i) acc[b] = fmaf(wf[i], xf[i], acc[b]);
-        }
+      for (int b = 0; b < B; ++b) acc[r][b] = 0.0f;
+    if (row < rows) {
+      for (int64_t c = c0; c < c1; c += kChunks) {
+        batch.template multiply<B>(xs, K, c, c1, lane, acc);
+        if (c + kChunks < c1) batch.load(wr, K, c + kChunks, c1, lane);
       }
     }
+    // Prefetch the next row's first weights while this row's sums are reduced and written.
+    const int64_t next = row + step;
+    const bf16* next_wr[R];
+    row_ptrs(next, next_wr);
+    if (next < rows) batch.load(next_wr, K, c0, c1, lane);
 #pragma unroll
-    for (int b = 0; b < B; ++b) acc[b] = warp_sum(acc[b]);
+    for (int r = 0; r < R; ++r) {
+      wr[r] = next_wr[r];
+#pragma unroll
+      for (int b = 0; b < B; ++b) acc[r][b] = warp_sum(acc[r][b]);
+    }
     if (KS > 1) {
       if (lane == 0)
 #pragma unroll
-        for (int b = 0; b < B; ++b) partial[warp][b] = acc[b];
+        for (int r = 0; r < R; ++r)
+#pragma unroll
+          for (int b = 0; b < B; ++b) partial[warp][r][b] = acc[r][b];
       __syncthreads();
       if (slice == 0)
 #pragma unroll
-        for (int b = 0; b < B; ++b)
-          for (int s2 = 1; s2 < KS; ++s2) acc[b] += partial[warp + s2][b];
+        for (int r = 0; r < R; ++r)
+#pragma unroll
+          for (int b = 0; b < B; ++b)
+            for (int s2 = 1; s2 < KS; ++s2) acc[r][b] += partial[warp + s2][r][b];
       __syncthreads();
     }
-    if (slice != 0 || lane != 0 || row >= a.n) continue;
+    if (slice != 0 || lane != 0 || row >= rows) continue;
     const float bias = a.bias ? __bfloat162float(a.bias[row]) : 0.0f;
+    const float bias_up = kPair && a.bias ? __bfloat162float(a.bias[row + rows]) : 0.0f;
 #pragma unroll
     for (int b = 0; b < B; ++b) {
-      const float s = acc[b] + bias;
+      const float s = acc[0][b] + bias;
       if constexpr (OUT == GemvOutput::Bf16) {
         static_cast<bf16*>(a.y)[b * ldy + row] = __float2bfloat16_rn(s);
       } else if constexpr (OUT == GemvOutput::F32) {
         static_cast<float*>(a.y)[b * ldy + row] = s;
-      } else {
+      } else if constexpr (OUT == GemvOutput::F32Accumulate) {
         static_cast<float*>(a.y)[b * ldy + row] += s;
+      } else {
+        // The fused gate/up output rounds to bf16 before the activation, as the unfused path does.
+        const float g = __bfloat162float(__float2bfloat16_rn(s));
+        const float u = __bfloat162float(__float2bfloat16_rn(acc[R - 1][b] + bias_up));
+        static_cast<bf16*>(a.y)[b * ldy + row] = __float2bfloat16_rn(g / (1.0f + __expf(-g)) * u);
       }
     }
   }
@@ -144,14 +256,17 @@ void launch(const GemvArgs& a, cudaStream_t stream) {
     return true;
   }();
   (void)configured;
+  const int64_t rows = OUT == GemvOutput::SwiGluBf16 ? a.n / 2 : a.n;
   const int64_t want_warps = int64_t(sm_count()) * 48;
   int ks = 1;
-  while (ks < kWarps && a.n * ks < want_warps && a.k / (256 * ks) >= 2) ks *= 2;
+  while (ks < kWarps && rows * ks < want_warps && a.k / (256 * ks) >= 2) ks *= 2;
   const int rows_per_block = kWarps / ks;
-  const int64_t groups = (a.n + rows_per_block - 1) / rows_per_block;
-  // Inputs made on the fly cost a prologue per block: fewer, longer-lived blocks amortise it.
-  const int per_sm = IN == GemvInput::Bf16 ? 8 : (IN == GemvInput::RmsNormF32 ? 6 : 2);
-  const unsigned blocks = unsigned(std::min<int64_t>(groups, int64_t(sm_count()) * per_sm));
+  const int64_t groups = (rows + rows_per_block - 1) / rows_per_block;
+  // One wave: as many blocks as are resident at once, each staging the input once and looping over rows.
+  int per_sm = 0;
+  R1_CUDA_CHECK(
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, gemv_kernel<B, IN, OUT>, kThreads, smem));
+  const unsigned blocks = unsigned(std::min<int64_t>(groups, int64_t(sm_count()) * std::max(per_sm, 1)));
   gemv_kernel<B, IN, OUT><<<blocks, kThreads, smem, stream>>>(a, ks);
   R1_CUDA_LAUNCHED();
 }
@@ -165,6 +280,8 @@ void by_output(const GemvArgs& a, cudaStream_t s) {
       return launch<B, IN, GemvOutput::F32>(a, s);
     case GemvOutput::F32Accumulate:
       return launch<B, IN, GemvOutput::F32Accumulate>(a, s);
+    case GemvOutput::SwiGluBf16:
+      return launch<B, IN, GemvOutput::SwiGluBf16>(a, s);
   }
 }
 
@@ -189,6 +306,8 @@ bool gemv_supports(int64_t batch, int64_t k) {
 void gemv(const GemvArgs& a, cudaStream_t s) {
   if (!gemv_supports(a.batch, a.k))
     throw std::invalid_argument("gemv: unsupported batch or k (k must be a multiple of 8)");
+  if (a.output == GemvOutput::SwiGluBf16 && a.n % 2)
+    throw std::invalid_argument("gemv: a SwiGLU output needs an even number of rows (gate then up)");
   if (a.n <= 0) return;
   switch (a.batch) {
     case 1:

@@ -1,8 +1,9 @@
 #pragma once
-// Matrix-vector products for decode: y[b, r] = sum_k W[r, k] * x[b, k] for a handful of vectors (b < 8),
+// Matrix-vector products for decode: y[b, r] = sum_k W[r, k] * x[b, k] for a handful of vectors (b <= 8),
 // bf16 weights streamed once with 16-byte loads, fp32 accumulation. The input can be produced on the fly
 // (RMSNorm of the fp32 residual, or SwiGLU of a fused gate/up output), and the output can be added into
-// the fp32 residual, so a decoder layer needs no separate norm, activation or residual-add kernels.
+// the fp32 residual or be the SwiGLU of a gate row and its up row, so a decoder layer needs no separate
+// norm, activation or residual-add kernels.
 #include "cuda_common.h"
 
 namespace r1::cuda {
@@ -19,6 +20,7 @@ enum class GemvOutput {
   Bf16,           // y: bf16 [B, ldy]
   F32,            // y: fp32 [B, ldy]
   F32Accumulate,  // y: fp32 [B, ldy], y += W x
+  SwiGluBf16,  // W holds gate rows then up rows (n = 2m): y: bf16 [B, ldy], y[r] = silu(gate_r x) * (up_r x)
 };
 
 struct GemvArgs {
@@ -32,7 +34,7 @@ struct GemvArgs {
   const bf16* bias = nullptr;  // [n] or null
   void* y = nullptr;
   GemvOutput output = GemvOutput::Bf16;
-  int64_t ldy = 0;  // 0: n
+  int64_t ldy = 0;  // 0: n (n / 2 for SwiGluBf16 output)
 };
 
 // Throws std::invalid_argument when k is not a multiple of 8 or batch is outside [1, kGemvMaxBatch].

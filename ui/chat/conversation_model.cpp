@@ -7,17 +7,14 @@
 namespace r1::ui {
 
 ConversationModel::ConversationModel(r1::app::RunStore* store, QObject* parent)
-    : QAbstractListModel(parent), store_(store) {
+    : PagedRowsModel(kPageSize, parent), store_(store) {
   reload();
 }
 
-int ConversationModel::rowCount(const QModelIndex& parent) const {
-  return parent.isValid() ? 0 : int(rows_.size());
-}
-
 QVariant ConversationModel::data(const QModelIndex& index, int role) const {
-  if (!index.isValid() || index.row() >= rows_.size()) return {};
-  const auto& c = rows_[index.row()];
+  const r1::app::ConversationSummary* summary = index.isValid() ? rowAt(index.row()) : nullptr;
+  if (!summary) return {};
+  const auto& c = *summary;
   switch (role) {
     case Qt::DisplayRole:
       return c.title.isEmpty() ? tr("Untitled") : c.title;
@@ -34,50 +31,23 @@ QVariant ConversationModel::data(const QModelIndex& index, int role) const {
   }
 }
 
-bool ConversationModel::canFetchMore(const QModelIndex& parent) const {
-  return !parent.isValid() && store_ && rows_.size() < total_;
+int ConversationModel::readCount() const {
+  return store_->conversationCount();
 }
 
-void ConversationModel::fetchMore(const QModelIndex& parent) {
-  if (!canFetchMore(parent)) return;
-  try {
-    const auto page = store_->conversations(kPageSize, int(rows_.size()));
-    if (page.isEmpty()) {
-      total_ = int(rows_.size());
-      return;
-    }
-    beginInsertRows({}, int(rows_.size()), int(rows_.size() + page.size()) - 1);
-    rows_ += page;
-    endInsertRows();
-  } catch (const std::exception&) {
-    total_ = int(rows_.size());
-  }
-}
-
-void ConversationModel::reload() {
-  beginResetModel();
-  rows_.clear();
-  total_ = 0;
-  if (store_) {
-    try {
-      total_ = store_->conversationCount();
-      rows_ = store_->conversations(kPageSize, 0);
-    } catch (const std::exception&) {
-      rows_.clear();
-      total_ = 0;
-    }
-  }
-  endResetModel();
+QVector<r1::app::ConversationSummary> ConversationModel::readPage(int limit, int offset) const {
+  return store_->conversations(limit, offset);
 }
 
 int ConversationModel::rowOf(qint64 id) const {
-  for (int i = 0; i < rows_.size(); ++i)
-    if (rows_[i].id == id) return i;
+  for (int i = 0; i < rows().size(); ++i)
+    if (rows()[i].id == id) return i;
   return -1;
 }
 
 qint64 ConversationModel::idAt(int row) const {
-  return row >= 0 && row < rows_.size() ? rows_[row].id : 0;
+  const r1::app::ConversationSummary* summary = rowAt(row);
+  return summary ? summary->id : 0;
 }
 
 }  // namespace r1::ui

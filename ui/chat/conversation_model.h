@@ -3,6 +3,7 @@
 #include <QAbstractListModel>
 
 #include "core/chat_types.h"
+#include "traces/paged_rows_model.h"
 
 namespace r1::app {
 class RunStore;
@@ -10,7 +11,7 @@ class RunStore;
 
 namespace r1::ui {
 
-class ConversationModel : public QAbstractListModel {
+class ConversationModel : public PagedRowsModel<QAbstractListModel, r1::app::ConversationSummary> {
   Q_OBJECT
 
  public:
@@ -20,19 +21,19 @@ class ConversationModel : public QAbstractListModel {
   // `store` may be null (no store could be opened): the list stays empty.
   explicit ConversationModel(r1::app::RunStore* store, QObject* parent = nullptr);
 
-  int rowCount(const QModelIndex& parent = {}) const override;
   QVariant data(const QModelIndex& index, int role) const override;
-  bool canFetchMore(const QModelIndex& parent) const override;
-  void fetchMore(const QModelIndex& parent) override;
 
-  void reload();
   int rowOf(qint64 id) const;  // -1 when not loaded
   qint64 idAt(int row) const;
 
+ protected:
+  bool hasSource() const override { return store_ != nullptr; }
+  int readCount() const override;
+  QVector<r1::app::ConversationSummary> readPage(int limit, int offset) const override;
+  void readFailed(const QString&) override {}  // the list stays as far as it got; the chat goes on
+
  private:
   r1::app::RunStore* store_;
-  QVector<r1::app::ConversationSummary> rows_;
-  int total_ = 0;
 };
 
 }  // namespace r1::ui

@@ -5,11 +5,14 @@
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QTabBar>
+#include <QTabWidget>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
 
 #include "format_util.h"
+#include "plot_style.h"
 
 namespace r1::ui {
 namespace {
@@ -19,42 +22,22 @@ constexpr double kViewSeconds = 120;
 constexpr double kMinViewSeconds = 3;
 constexpr double kHistoryStepMs = 200;
 
-struct Unit {
-  double scale;
-  QString name;
-};
-
-Unit unitFor(double bytes) {
-  if (bytes >= double(1ll << 30)) return {double(1ll << 30), QStringLiteral("GiB")};
-  if (bytes >= double(1 << 20)) return {double(1 << 20), QStringLiteral("MiB")};
-  if (bytes >= 1024) return {1024, QStringLiteral("KiB")};
-  return {1, QStringLiteral("B")};
-}
-
-void setCategories(QCPAxis* axis, const QStringList& names) {
-  QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
-  for (int i = 0; i < names.size(); ++i) ticker->addTick(i + 1, names[i]);
-  axis->setTicker(ticker);
-  axis->setRange(0.4, names.size() + 0.6);
-  axis->grid()->setVisible(false);
-  axis->setTickLength(0, 0);
-  axis->setSubTicks(false);
-}
-
-QCPItemText* barLabel(QCustomPlot* plot) {
-  auto* label = new QCPItemText(plot);
-  label->position->setType(QCPItemPosition::ptPlotCoords);
-  label->setPositionAlignment(Qt::AlignLeft | Qt::AlignVCenter);
-  label->setPadding(QMargins(6, 0, 0, 0));
-  label->setClipToAxisRect(false);
-  return label;
-}
-
 }  // namespace
 
 MemoryPage::MemoryPage(QWidget* parent) : QWidget(parent) {
   setObjectName(QStringLiteral("memoryPage"));
-  auto* layout = new QVBoxLayout(this);
+  auto* page_layout = new QVBoxLayout(this);
+  page_layout->setContentsMargins(0, 0, 0, 0);
+  views_ = new QTabWidget(this);
+  views_->setObjectName(QStringLiteral("memoryViews"));
+  views_->setDocumentMode(true);
+  chat_view_ = new QWidget(views_);
+  training_ = new TrainingMemoryView(views_);
+  views_->addTab(chat_view_, tr("Chat"));
+  views_->addTab(training_, tr("Training"));
+  views_->tabBar()->hide();  // until a fine-tune run reports its memory, the chat view is the page
+  page_layout->addWidget(views_);
+  auto* layout = new QVBoxLayout(chat_view_);
   // Figures in tiles of fixed height: their text changes many times a second and must never move the plots.
   auto* tiles = new QHBoxLayout;
   const QString captions[TileCount] = {
@@ -134,12 +117,20 @@ MemoryPage::MemoryPage(QWidget* parent) : QWidget(parent) {
 QCustomPlot* MemoryPage::makePlot(const QString& title) {
   auto* plot = new QCustomPlot(this);
   plot->setMinimumSize(260, 170);
-  plot->plotLayout()->insertRow(0);
-  auto* heading = new QCPTextElement(plot, title, QFont(font().family(), font().pointSize(), QFont::Bold));
-  heading->setObjectName(QStringLiteral("title"));
-  plot->plotLayout()->addElement(0, 0, heading);
+  addPlotTitle(plot, title);
   plot->setInteractions({});
   return plot;
+}
+
+void MemoryPage::setTrainingMemory(const r1::app::TrainingMemory& memory) {
+  const bool new_run = !training_->hasMemory() || memory.step == 0;
+  training_->setMemory(memory);
+  views_->tabBar()->show();
+  if (new_run) views_->setCurrentWidget(training_);
+}
+
+bool MemoryPage::showsTraining() const {
+  return views_->currentWidget() == training_;
 }
 
 void MemoryPage::setModel(const r1::app::ModelInfo& info) {
@@ -168,7 +159,7 @@ void MemoryPage::setKv(const r1::app::KvSnapshot& kv) {
 double MemoryPage::plottedUsedBytes() const {
   const auto bars = usage_used_->data();
   if (bars->isEmpty()) return 0;
-  return bars->constBegin()->value * unitFor(double(kv_.total_bytes)).scale;
+  return bars->constBegin()->value * byteUnitFor(double(kv_.total_bytes)).scale;
 }
 
 QString MemoryPage::summaryText() const {
@@ -188,7 +179,7 @@ void MemoryPage::showEvent(QShowEvent* event) {
 }
 
 void MemoryPage::refresh() {
-  if (!dirty_ || !isVisible()) return;
+  if (!dirty_ || !chat_view_->isVisible()) return;
   dirty_ = false;
   const r1::app::KvSnapshot& k = kv_;
   const qint64 available = model_.device == QLatin1String("cpu") ? availableSystemMemory() : 0;
@@ -219,7 +210,7 @@ void MemoryPage::refresh() {
                 .arg(formatBytes(double(k.mha_bytes_per_token_layer * k.layers))));
   }
 
-  const Unit u = unitFor(double(k.total_bytes));
+  const ByteUnit u = byteUnitFor(double(k.total_bytes));
   usage_total_->setData({1}, {double(k.total_bytes) / u.scale});
   usage_used_->setData({1}, {double(k.used_bytes()) / u.scale});
   usage_->xAxis->setLabel(u.name);
@@ -242,7 +233,7 @@ void MemoryPage::refresh() {
     if (available > 0) fit_names << tr("free memory, this cache") << tr("free memory, full K/V");
     setCategories(fits_->yAxis, fit_names);
   }
-  const Unit lu = unitFor(double(std::max(k.mha_bytes_per_token_layer, k.bytes_per_token_layer)));
+  const ByteUnit lu = byteUnitFor(double(std::max(k.mha_bytes_per_token_layer, k.bytes_per_token_layer)));
   per_layer_model_->setData({1}, {double(k.bytes_per_token_layer) / lu.scale});
   per_layer_full_->setData({2}, {double(k.mha_bytes_per_token_layer) / lu.scale});
   per_layer_->xAxis->setLabel(lu.name);
@@ -290,19 +281,7 @@ void MemoryPage::applyColors() {
   const QColor accent = pal.color(QPalette::Highlight);
   QColor ghost = pal.color(QPalette::Mid);
   ghost.setAlpha(110);
-  for (QCustomPlot* p : {usage_, per_layer_, fits_, history_}) {
-    p->setBackground(pal.brush(QPalette::Base));
-    for (QCPAxis* a : {p->xAxis, p->yAxis}) {
-      a->setBasePen(QPen(text));
-      a->setTickPen(QPen(text));
-      a->setSubTickPen(QPen(text));
-      a->setTickLabelColor(text);
-      a->setLabelColor(text);
-      a->grid()->setPen(QPen(pal.color(QPalette::Midlight), 0, Qt::DotLine));
-    }
-    if (auto* title = qobject_cast<QCPTextElement*>(p->plotLayout()->element(0, 0)))
-      title->setTextColor(text);
-  }
+  for (QCustomPlot* p : {usage_, per_layer_, fits_, history_}) applyPlotPalette(p, pal);
   QVector<QCPItemText*> labels = per_layer_labels_ + fits_labels_;
   labels << usage_label_;
   for (QCPItemText* l : labels) l->setColor(text);

@@ -1,18 +1,24 @@
 #pragma once
-// The Memory page: the KV cache as the runtime accounts for it, live while chatting. Bars for the cache in
-// use against its capacity, bytes per token for one layer beside what full per-head K/V would take, the
-// longest context that fits, and the cache's fill over time.
+// The Memory page, in two views. Chat: the KV cache as the runtime accounts for it, live while chatting —
+// bars for the cache in use against its capacity, bytes per token for one layer beside what full per-head
+// K/V would take, the longest context that fits, and the cache's fill over time. Training (once a fine-tune
+// run has begun): the run's memory by kind from the engine's accounting — weights, reference model,
+// gradients, optimizer state, activations and the rollouts' KV cache — stacked in one bar, and beside it,
+// ghosted, what a PPO critic of the policy's size would add: the memory GRPO saves.
 #include <QElapsedTimer>
 #include <QTimer>
 #include <QWidget>
 
 #include "core/chat_types.h"
+#include "core/training_memory.h"
+#include "training_memory_view.h"
 
 class QCustomPlot;
 class QCPBars;
 class QCPGraph;
 class QCPItemText;
 class QLabel;
+class QTabWidget;
 
 namespace r1::ui {
 
@@ -24,6 +30,13 @@ class MemoryPage : public QWidget {
 
   void setModel(const r1::app::ModelInfo& info);
   void setKv(const r1::app::KvSnapshot& kv);
+  // A fine-tune run's memory: shows the training view (switching to it when a run begins) and keeps it
+  // current.
+  void setTrainingMemory(const r1::app::TrainingMemory& memory);
+
+  QTabWidget* views() const { return views_; }
+  TrainingMemoryView* trainingView() const { return training_; }
+  bool showsTraining() const;
 
   const r1::app::KvSnapshot& kv() const { return kv_; }
   QString summaryText() const;
@@ -44,6 +57,9 @@ class MemoryPage : public QWidget {
   void applyColors();
   QCustomPlot* makePlot(const QString& title);
 
+  QTabWidget* views_ = nullptr;
+  QWidget* chat_view_ = nullptr;
+  TrainingMemoryView* training_ = nullptr;
   QLabel* tiles_[TileCount] = {};
   QCustomPlot* usage_ = nullptr;
   QCustomPlot* per_layer_ = nullptr;

@@ -11,6 +11,7 @@
 #include <QTimer>
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <vector>
 
 #include "appearance.h"
@@ -68,6 +69,23 @@ struct Run {
   double longest_ms = 0, p99_ms = 0;
 };
 
+// Runs `loop` with `meter` probing the GUI thread, after `begin` has started the work (nothing is measured
+// when it returns false); fills in the run's time and its longest and 99th-percentile gaps.
+void timeLoop(StallMeter& meter, QEventLoop& loop, const std::function<bool()>& begin, Run& run) {
+  QElapsedTimer clock;
+  clock.start();
+  meter.start();
+  if (!begin()) {
+    meter.stop();
+    return;
+  }
+  loop.exec();
+  meter.stop();
+  run.seconds = double(clock.elapsed()) / 1000.0;
+  run.longest_ms = meter.longest();
+  run.p99_ms = meter.percentile(0.99);
+}
+
 // Sends `replies` messages one after another with `max_tokens` each on `window`'s model.
 Run measure(r1::ui::MainWindow& window, int replies, int max_tokens) {
   r1::app::ChatSettings s = window.chatPage()->settingsPanel()->settings();
@@ -99,15 +117,13 @@ Run measure(r1::ui::MainWindow& window, int replies, int max_tokens) {
                      std::fprintf(stderr, "reply failed: %s\n", qPrintable(m));
                      loop.quit();
                    });
-  QElapsedTimer clock;
-  clock.start();
-  meter.start();
-  send();
-  loop.exec();
-  meter.stop();
-  run.seconds = double(clock.elapsed()) / 1000.0;
-  run.longest_ms = meter.longest();
-  run.p99_ms = meter.percentile(0.99);
+  timeLoop(
+      meter, loop,
+      [&] {
+        send();
+        return true;
+      },
+      run);
   return run;
 }
 
@@ -135,18 +151,14 @@ Run measureTraining(r1::ui::MainWindow& window, QWidget* page, int steps) {
     std::fprintf(stderr, "fine-tune failed: %s\n", qPrintable(m));
     loop.quit();
   });
-  QElapsedTimer clock;
-  clock.start();
-  meter.start();
-  if (!ft->start()) {
-    std::fprintf(stderr, "the fine-tune page refused to start: %s\n", qPrintable(ft->errorText()));
-    return run;
-  }
-  loop.exec();
-  meter.stop();
-  run.seconds = double(clock.elapsed()) / 1000.0;
-  run.longest_ms = meter.longest();
-  run.p99_ms = meter.percentile(0.99);
+  timeLoop(
+      meter, loop,
+      [&] {
+        if (ft->start()) return true;
+        std::fprintf(stderr, "the fine-tune page refused to start: %s\n", qPrintable(ft->errorText()));
+        return false;
+      },
+      run);
   return run;
 }
 

@@ -11,3 +11,7 @@ r1wb_warnings(store_writer)
 
 r1wb_add_test(tst_store_crash SOURCES tst_store_crash.cpp LABELS unit LIBS r1_app)
 add_dependencies(tst_store_crash store_writer)
+
+# A real r1wb training run killed with SIGKILL at ten random moments, resumed each time.
+r1wb_add_test(tst_train_kill SOURCES tst_train_kill.cpp LABELS unit LIBS r1_app TIMEOUT 900)
+add_dependencies(tst_train_kill r1wb)

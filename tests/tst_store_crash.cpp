@@ -2,16 +2,15 @@
 // check, holds every step the writer saw committed with all of its rollouts and no step in part, and that a
 // resumed run continues with contiguous step numbers.
 #include <QProcess>
-#include <QSqlDatabase>
-#include <QSqlError>
-#include <QSqlQuery>
 #include <QtTest/QtTest>
 
 #include "core/run_store.h"
 #include "core/store_recorder.h"
+#include "store_check.h"
 #include "testlib/test_support.h"
 
 using r1::app::RunStore;
+using r1::test::raw_query;
 
 namespace {
 
@@ -21,27 +20,6 @@ constexpr int kTokens = 1024;
 
 QString store_file(const r1::test::TempDir& dir) {
   return QString::fromStdString((dir / "runs.sqlite").string());
-}
-
-// A raw connection, apart from RunStore, so the checks do not depend on the code under test.
-QStringList raw_query(const QString& path, const QString& sql) {
-  const QString name = QStringLiteral("crash-check");
-  QStringList rows;
-  {
-    QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-    db.setDatabaseName(path);
-    if (db.open()) {
-      QSqlQuery q(db);
-      if (!q.exec(sql)) rows << QStringLiteral("query failed: ") + q.lastError().text();
-      while (q.next()) rows << q.value(0).toString();
-      q.finish();
-    } else {
-      rows << QStringLiteral("cannot open: ") + db.lastError().text();
-    }
-    db.close();
-  }
-  QSqlDatabase::removeDatabase(name);
-  return rows;
 }
 
 // What store_writer writes for a rollout, and what an attempt to redo a step after resuming writes.

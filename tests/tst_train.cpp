@@ -7,7 +7,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/core/checksum.h"
 #include "engine/core/error.h"
+#include "engine/core/files.h"
 #include "engine/train/checkpoint.h"
 #include "engine/train/schedule.h"
 #include "engine/train/sft_run.h"
@@ -245,6 +247,47 @@ class TestTrain : public QObject {
       for (const auto& n : layer) routed += n.get<int64_t>();
       QCOMPARE(routed, int64_t(2 * 16 * 2));  // every position of the batch, to two experts
     }
+  }
+
+  // Published XXH64 test vectors (seed 0): the empty input, short tails, and the 32-byte stripe loop.
+  void xxh64_matches_reference_vectors() {
+    QCOMPARE(r1::xxh64("", 0), uint64_t(0xEF46DB3751D8E999ull));
+    QCOMPARE(r1::xxh64("a", 1), uint64_t(0xD24EC4F1A98C6E5Bull));
+    QCOMPARE(r1::xxh64("abc", 3), uint64_t(0x44BC2CF5AD770999ull));
+    const std::string long_text = "Nobody inspects the spammish repetition";
+    QCOMPARE(r1::xxh64(long_text.data(), long_text.size()), uint64_t(0xFBCEA83C8A378BF1ull));
+  }
+
+  // A checkpoint whose files no longer match the sizes and checksums recorded at save time is refused with
+  // the damaged file named, and the earlier checkpoints beside it offered.
+  void damaged_checkpoint_is_refused() {
+    TempDir tmp;
+    write_sft_data(tmp / "data.jsonl", 8);
+    SftRunOptions o;
+    o.model_dir = fixtures() / "models" / "qwen2-tied";
+    o.data_path = tmp / "data.jsonl";
+    o.batch = 2, o.seq = 16, o.steps = 2, o.save_every = 1, o.chat_template = false;
+    o.out_dir = tmp / "run";
+    run_sft(o);
+    const auto ckpt = tmp / "run" / "checkpoint-000002";
+    const auto state = nlohmann::json::parse(r1::read_text_file(ckpt / "trainer_state.json"));
+    for (const char* f : {"model.safetensors", "optimizer.safetensors", "config.json", "tokenizer.json"})
+      QVERIFY2(state["files"].contains(f), f);
+    QCOMPARE(find_checkpoint(tmp / "run").dir, ckpt);
+
+    // One flipped bit in the middle of the optimizer moments.
+    const auto opt = ckpt / "optimizer.safetensors";
+    std::string bytes = r1::read_text_file(opt);
+    bytes[bytes.size() / 2] ^= 0x10;
+    write_bytes(opt, bytes);
+    R1_EXPECT_ERROR(find_checkpoint(tmp / "run"), "optimizer.safetensors: checksum");
+    R1_EXPECT_ERROR(find_checkpoint(tmp / "run"), "checkpoint-000001");
+
+    // A truncated model file.
+    const auto model = ckpt / "model.safetensors";
+    std::filesystem::resize_file(model, std::filesystem::file_size(model) - 100);
+    R1_EXPECT_ERROR(find_checkpoint(ckpt), "bytes where");
+    QCOMPARE(find_checkpoint(tmp / "run" / "checkpoint-000001").dir, tmp / "run" / "checkpoint-000001");
   }
 
   void incomplete_checkpoint_is_refused() {

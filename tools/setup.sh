@@ -10,7 +10,8 @@ packages=(build-essential cmake ninja-build pkg-config git xz-utils
   qt6-base-dev qt6-base-dev-tools libqt6sql6-sqlite libqt6opengl6-dev
   libqcustomplot-dev libqcustomplot2.1-qt6
   libopenblas-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev libsqlite3-dev
-  xvfb xauth)
+  xvfb xauth
+  clang-14 libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes: tools/fuzz, tools/sanitize.sh -c clang
 command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()

@@ -324,9 +324,10 @@ RolloutEntry read_rollout(const QSqlQuery& q, const QString& path, qint64 run_id
             .arg(logprobs.size())
             .toStdString());
   r.tokens.resize(tokens.size() / 4);
-  qFromLittleEndian<qint32>(tokens.constData(), r.tokens.size(), r.tokens.data());
+  if (!r.tokens.empty()) qFromLittleEndian<qint32>(tokens.constData(), r.tokens.size(), r.tokens.data());
   r.logprobs.resize(logprobs.size() / 4);
-  qFromLittleEndian<float>(logprobs.constData(), r.logprobs.size(), r.logprobs.data());
+  if (!r.logprobs.empty())
+    qFromLittleEndian<float>(logprobs.constData(), r.logprobs.size(), r.logprobs.data());
   return r;
 }
 

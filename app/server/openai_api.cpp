@@ -171,7 +171,7 @@ ApiRequest parse_request(ApiKind kind, std::string_view body) {
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e400
     throw ApiError(400, std::string("We could not parse the JSON body of your request: ") + e.what());
   }
   if (!j.is_object()) throw ApiError(400, "the request body must be a JSON object");

@@ -174,6 +174,8 @@ Problem parse_problem_line(std::string_view text, int64_t line, std::string_view
     j = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
     fail(at, ": not valid JSON at column ", e.byte);
+  } catch (const json::exception& e) {  // a number out of range (406)
+    fail(at, ": not valid JSON: ", e.what());
   }
   if (!j.is_object()) fail(at, ": expected an object with \"prompt\" and \"answer\", found ", json_brief(j));
   Problem p;

@@ -64,6 +64,32 @@ RopeConfig parse_rope(const json& root, const std::string& origin) {
   return rope;
 }
 
+// Sizes whose products leave 64-bit arithmetic cannot describe a real model. Counting the parameters in
+// floating point (where nothing overflows) and refusing more than 10^15 keeps every later size computation
+// (tensor shapes, q_dim, parameter counts, memory plans) in range.
+void check_size_fits(const ModelConfig& c, const std::string& origin) {
+  constexpr double kMaxParameters = 1e15;
+  const double D = double(c.hidden_size), H = double(c.num_heads);
+  double layer = 2 * D * H * double(c.head_dim) + 2 * D * double(c.num_kv_heads) * double(c.head_dim) +
+                 3 * D * double(c.intermediate_size);
+  if (c.is_deepseek()) {
+    const MlaConfig& a = c.mla;
+    const MoeConfig& m = c.moe;
+    const double qk = double(a.qk_nope_head_dim) + double(a.qk_rope_head_dim), v = double(a.v_head_dim);
+    layer += double(a.q_lora_rank) * (D + H * qk) + H * qk * D + D * (double(a.kv_lora_rank) + qk) +
+             double(a.kv_lora_rank) * H * (qk + v) + H * v * D +
+             (double(m.n_routed_experts) + double(m.n_shared_experts) + 1) * 3 * D *
+                 double(m.moe_intermediate_size) +
+             double(m.n_routed_experts) * D;
+  }
+  const double total = double(c.num_layers) * layer + 2 * double(c.vocab_size) * D;
+  if (!(total <= kMaxParameters))
+    fail(origin, ": the sizes (hidden_size ", c.hidden_size, ", intermediate_size ", c.intermediate_size,
+         ", num_hidden_layers ", c.num_layers, ", num_attention_heads ", c.num_heads, ", head_dim ",
+         c.head_dim, ", vocab_size ", c.vocab_size, "...) describe ", total, " parameters, more than the ",
+         kMaxParameters, " any model can have; is a size mistyped?");
+}
+
 }  // namespace
 
 const char* arch_name(Arch a) {
@@ -181,6 +207,8 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& origin) 
       break;
   }
   c.rope = parse_rope(j, origin);
+  if (!(c.rope.partial_rotary_factor > 0 && c.rope.partial_rotary_factor <= 1))
+    r.bad("partial_rotary_factor", cat("must be in (0, 1], found ", c.rope.partial_rotary_factor));
   const int64_t rot = c.rotary_dim();
   if (rot <= 0 || rot > c.head_dim || rot % 2 != 0)
     r.bad("partial_rotary_factor", cat("gives a rotary dimension of ", rot, " for head_dim ", c.head_dim));
@@ -198,6 +226,7 @@ ModelConfig parse_hf_config(const std::string& text, const std::string& origin) 
     }
   }
   c.torch_dtype = r.string("dtype", r.string("torch_dtype", ""));
+  check_size_fits(c, origin);
   return c;
 }
 

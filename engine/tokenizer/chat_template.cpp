@@ -98,7 +98,7 @@ std::optional<std::string> token_text(const json& config, const char* key, const
 json parse_json(std::string_view text, const std::string& origin) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(origin, ": not valid JSON (", e.what(), ")");
   }
 }
@@ -185,7 +185,7 @@ ChatTemplate ChatTemplate::from_tokenizer_config(std::string_view json_text, std
     } else if (it->is_array() && !it->empty()) {  // named templates: the default one, else the first
       const json* chosen = &(*it)[0];
       for (const auto& named : *it)
-        if (named.is_object() && named.value("name", "") == "default") chosen = &named;
+        if (named.is_object() && named.contains("name") && named["name"] == "default") chosen = &named;
       if (!chosen->is_object() || !chosen->contains("template") || !(*chosen)["template"].is_string())
         fail(origin, ": field \"chat_template\": expected a list of {\"name\", \"template\"}");
       text = (*chosen)["template"].get<std::string>();

@@ -10,6 +10,10 @@ namespace {
 
 using json = nlohmann::json;
 
+// Ids index dense per-id tables, so an id far beyond any real vocabulary (a few hundred thousand tokens)
+// would make loading allocate gigabytes; such a file is refused instead.
+constexpr int64_t kMaxTokenId = (int64_t(1) << 24) - 1;
+
 // Field access that names the file and the field in every error.
 class Reader {
  public:
@@ -69,8 +73,9 @@ void read_model(const Reader& r, const json& root, TokenizerConfig& c) {
   const json& vocab = r.object(model, "vocab", "model.vocab");
   c.vocab.reserve(vocab.size());
   for (const auto& [token, id] : vocab.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
-      r.bad("model.vocab", cat("the id of \"", token, "\" is not a non-negative 32-bit integer"));
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > kMaxTokenId)
+      r.bad("model.vocab",
+            cat("the id of \"", token, "\" is ", id.dump(), "; ids are integers from 0 to ", kMaxTokenId));
     c.vocab.emplace_back(token, int32_t(id.get<int64_t>()));
   }
   const auto merges = model.find("merges");
@@ -115,8 +120,9 @@ void read_added_tokens(const Reader& r, const json& root, TokenizerConfig& c) {
     if (!t.is_object()) r.bad(field, "expected an object");
     AddedToken a;
     const auto id = t.find("id");
-    if (id == t.end() || !id->is_number_integer() || id->get<int64_t>() < 0 || id->get<int64_t>() > INT32_MAX)
-      r.bad(field + ".id", "expected a non-negative 32-bit integer");
+    if (id == t.end() || !id->is_number_integer() || id->get<int64_t>() < 0 ||
+        id->get<int64_t>() > kMaxTokenId)
+      r.bad(field + ".id", cat("expected an integer from 0 to ", kMaxTokenId));
     a.id = int32_t(id->get<int64_t>());
     a.content = r.string(t, "content", field + ".content");
     a.special = r.boolean(t, "special", field + ".special", false);
@@ -192,7 +198,7 @@ TokenizerConfig parse_tokenizer_json(std::string_view json_text, const std::stri
   json root;
   try {
     root = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(origin, ": not valid JSON (", e.what(), ")");
   }
   const Reader r(origin);

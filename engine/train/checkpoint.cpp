@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
+#include "engine/core/checksum.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/io/model_writer.h"
@@ -24,6 +27,56 @@ std::string checkpoint_name(int64_t step) {
   return buf;
 }
 
+// Size and XXH64 of every file of a checkpoint folder but the state file, which records them.
+nlohmann::json file_checksums(const fs::path& dir) {
+  nlohmann::json files = nlohmann::json::object();
+  for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_regular_file() || name == kStateFile) continue;
+    files[name] = {{"bytes", e.file_size()}, {"xxh64", file_xxh64(e.path())}};
+  }
+  return files;
+}
+
+std::string other_checkpoints(const fs::path& ckpt) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(ckpt.parent_path(), ec)) {
+    const std::string name = e.path().filename().string();
+    if (e.path() != ckpt && name.rfind("checkpoint-", 0) == 0 && name.find(".partial") == std::string::npos)
+      names.push_back(name);
+  }
+  if (names.empty()) return "";
+  std::sort(names.rbegin(), names.rend());
+  return "; earlier checkpoints beside it: " + names.front() + (names.size() > 1 ? ", ..." : "");
+}
+
+// Compares the files of `ckpt` against the sizes and checksums its state recorded when it was saved.
+void verify_checksums(const fs::path& ckpt, const nlohmann::json& state) {
+  const auto files = state.find("files");
+  if (files == state.end()) return;  // saved before checksums were recorded
+  const fs::path state_path = ckpt / kStateFile;
+  if (!files->is_object()) fail(state_path.string(), ": field 'files' is not an object");
+  for (const auto& [name, expect] : files->items()) {
+    const fs::path path = ckpt / name;
+    const auto bytes = expect.find("bytes");
+    const auto sum = expect.find("xxh64");
+    if (!expect.is_object() || bytes == expect.end() || !bytes->is_number_unsigned() || sum == expect.end() ||
+        !sum->is_string())
+      fail(state_path.string(), ": field 'files.", name, "' needs 'bytes' and 'xxh64'");
+    if (!fs::exists(path))
+      fail(path.string(), ": missing; the checkpoint is damaged", other_checkpoints(ckpt));
+    const uint64_t size = fs::file_size(path);
+    if (size != bytes->get<uint64_t>())
+      fail(path.string(), ": ", size, " bytes where ", bytes->get<uint64_t>(),
+           " were saved; the checkpoint is damaged", other_checkpoints(ckpt));
+    const std::string actual = file_xxh64(path);
+    if (actual != sum->get<std::string>())
+      fail(path.string(), ": checksum ", actual, " does not match the saved ", sum->get<std::string>(),
+           "; the checkpoint is damaged", other_checkpoints(ckpt));
+  }
+}
+
 }  // namespace
 
 fs::path save_checkpoint(const fs::path& out, const Model& base, const Trainer& trainer,
@@ -32,7 +85,9 @@ fs::path save_checkpoint(const fs::path& out, const Model& base, const Trainer& 
   const fs::path final_dir = out / checkpoint_name(step);
   const fs::path tmp = out / (checkpoint_name(step) + ".partial-" + std::to_string(::getpid()));
   fs::create_directories(out);
-  fs::remove_all(tmp);
+  // Folders a killed save left behind; one process writes to a run folder at a time.
+  for (const fs::directory_entry& e : fs::directory_iterator(out))
+    if (e.path().filename().string().find(".partial-") != std::string::npos) fs::remove_all(e.path());
   const std::vector<float> params = trainer.parameters();
   save_model(*trained_model(base, trainer.layout(), params), tmp, DType::F32);
   try {
@@ -45,6 +100,7 @@ fs::path save_checkpoint(const fs::path& out, const Model& base, const Trainer& 
     write_safetensors(tmp / kOptimizerFile, tensors, {{"step", std::to_string(opt.step)}});
     nlohmann::json s = state;
     s["step"] = step;
+    s["files"] = file_checksums(tmp);
     write_text_file_atomic(tmp / kStateFile, s.dump(2) + "\n");
     if (fs::exists(final_dir)) fs::remove_all(final_dir);  // a re-run of the same step after a resume
     fs::rename(tmp, final_dir);
@@ -76,6 +132,7 @@ LoadedCheckpoint find_checkpoint(const fs::path& dir) {
   }
   if (!out.state.is_object() || !out.state.contains("step") || !out.state["step"].is_number_integer())
     fail((ckpt / kStateFile).string(), ": field 'step' is missing or not an integer");
+  verify_checksums(ckpt, out.state);
   return out;
 }
 

@@ -64,6 +64,8 @@ SftExample parse_line(std::string_view text, int64_t line, const std::string& or
     const size_t detail = what.find(": ", what.find("column"));
     fail(at, ": not valid JSON at column ", e.byte, ": ",
          detail == std::string::npos ? what : what.substr(detail + 2));
+  } catch (const json::exception& e) {  // a number out of range (406)
+    fail(at, ": not valid JSON: ", e.what());
   }
   if (!j.is_object())
     fail(at, ": expected an object with \"prompt\" and \"completion\", or \"messages\", found ",
@@ -217,7 +219,7 @@ json read_json_object(const std::filesystem::path& path) {
   json j;
   try {
     j = json::parse(read_text_file(path));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(path.string(), ": not valid JSON (", e.what(), ")");
   }
   if (!j.is_object()) fail(path.string(), ": expected a JSON object at the top level");

@@ -256,6 +256,18 @@ class TestChatSession : public QObject {
     const Reply r = finish(s, s.send(request(conv, 16)));
     QVERIFY(r.message.stats.dropped_messages > 0);
     QVERIFY(r.message.stats.prompt_tokens + 16 <= 256);
+
+    // With dropping turned off the same conversation is refused with the token counts, and the session
+    // goes on serving.
+    ChatRequest refuse = request(conv, 16);
+    refuse.settings.drop_oldest = false;
+    QSignalSpy failed(&s, &ChatSession::replyFailed);
+    s.send(refuse);
+    QVERIFY(failed.wait(30000));
+    const QString message = failed.takeFirst().at(1).toString();
+    QVERIFY2(message.contains(QStringLiteral("context holds 256")), qPrintable(message));
+    const Reply again = finish(s, s.send(request({user(QStringLiteral("Last one"))}, 8)));
+    QCOMPARE(again.message.stats.dropped_messages, 0);
   }
 
   void noModelFailsTheReply() {

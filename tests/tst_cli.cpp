@@ -85,6 +85,30 @@ class TestCli : public QObject {
     QCOMPARE(a.out, b.out);
   }
 
+  // A prompt longer than the context is refused, or with --truncate-prompt cut to its last tokens.
+  void generate_refuses_or_truncates_an_overlong_prompt() {
+    std::string ids;
+    for (int i = 0; i < 40; ++i) ids += (i ? "," : "") + std::to_string(5 + i);
+    const std::vector<std::string> base = {
+        "generate",    "--model",   model_dir(),        "--ids", ids, "--context", "24", "--greedy",
+        "--print-ids", "--no-stop", "--max-new-tokens", "8"};
+    expect_clean_failure(test::run_program("r1wb", base),
+                         "the prompt takes 40 tokens and the context holds 24");
+    std::vector<std::string> cut = base;
+    cut.push_back("--truncate-prompt");
+    const auto r = test::run_program("r1wb", cut);
+    QVERIFY2(r.exit_code == 0, r.err.c_str());
+    QVERIFY2(r.err.find("truncated from 40 to its last 16 tokens") != std::string::npos, r.err.c_str());
+    QCOMPARE(std::count(r.out.begin(), r.out.end(), ','), 7l);  // 8 new tokens fill the context exactly
+
+    // The same as giving only the last 16 ids.
+    std::string tail;
+    for (int i = 24; i < 40; ++i) tail += (i > 24 ? "," : "") + std::to_string(5 + i);
+    std::vector<std::string> same = base;
+    same[4] = tail;
+    QCOMPARE(test::run_program("r1wb", same).out, r.out);
+  }
+
   void errors_are_one_line_data() {
     QTest::addColumn<QStringList>("args");
     QTest::addColumn<QString>("fragment");

@@ -136,6 +136,24 @@ class TestGrpo : public QObject {
     QVERIFY2(up > 0 && down < 0, qPrintable(QString("row 0 moved %1, row 1 moved %2").arg(up).arg(down)));
   }
 
+  // A run that ends by an exception (here thrown from the step callback, as a CUDA error or a full disk
+  // would be from inside) is recorded as failed with the steps it completed, and the error reaches the
+  // caller.
+  void run_ending_in_an_error_is_recorded_as_failed() {
+    MemoryRecorder rec;
+    GrpoRunOptions o;
+    o.model_dir = fixtures() / "models" / "qwen2-tied";
+    o.task = "arithmetic", o.difficulty = "easy";
+    o.group_size = 2, o.prompts_per_step = 2, o.max_completion = 4, o.steps = 5;
+    o.recorder = &rec;
+    o.on_step = [&](const nlohmann::json& m) {
+      if (m["step"].get<int>() == 2) fail("device lost at step 2");
+    };
+    R1_EXPECT_ERROR(run_grpo(o), "device lost at step 2");
+    QCOMPARE(rec.status, std::string("failed"));
+    QCOMPARE(int64_t(rec.steps.size()), int64_t(2));
+  }
+
   void run_records_every_step_and_resumes() {
     TempDir tmp;
     MemoryRecorder rec;

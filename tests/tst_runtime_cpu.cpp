@@ -169,6 +169,25 @@ class TestRuntimeCpu : public QObject {
     QVERIFY(by_string.tokens.size() >= 2);
   }
 
+  // A cache larger than the host memory available is refused before anything is allocated, with the
+  // breakdown; R1WB_HOST_MEMORY_MB caps what the planner may use, as a cgroup limit would.
+  void refuses_a_cache_larger_than_host_memory() {
+    const auto dense = fixture("qwen2-tied"), mla = fixture("deepseek-v2-lite-style");
+    RuntimeOptions o;
+    o.max_context = 256;
+    o.max_sequences = 1 << 22;  // a terabyte of KV cache
+    R1_EXPECT_ERROR(create_runtime(dense, o), "the CPU runtime needs", "KV cache", "MiB of host memory");
+    R1_EXPECT_ERROR(create_runtime(mla, o), "the CPU MLA runtime needs", "latent KV cache");
+    qputenv("R1WB_HOST_MEMORY_MB", "1");
+    o.max_sequences = 4;
+    R1_EXPECT_ERROR(create_runtime(dense, o), "but 1 MiB of host memory are available",
+                    "lower the context or the number of sequences");
+    qputenv("R1WB_HOST_MEMORY_MB", "lots");
+    R1_EXPECT_ERROR(create_runtime(dense, o), "R1WB_HOST_MEMORY_MB");
+    qunsetenv("R1WB_HOST_MEMORY_MB");
+    QVERIFY(create_runtime(dense, o) != nullptr);
+  }
+
   void generator_fills_the_context_and_cancels() {
     const auto m = fixture("qwen2-tied");
     RuntimeOptions o;

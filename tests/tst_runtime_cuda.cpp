@@ -122,6 +122,48 @@ class TestRuntimeCuda : public QObject {
 
   // A trainer's bf16 compute copy moved device to device gives the same logits as a runtime built from its
   // weights through the host.
+  // A CUDA error in the middle of a generation (injected: a real launch failure) comes out as an exception
+  // naming it; the process goes on using the device, and a new runtime generates as before.
+  void cuda_error_mid_generation_leaves_the_device_usable() {
+    struct FaultAfter {  // unset again however the test ends
+      explicit FaultAfter(const char* n) { qputenv("R1WB_CUDA_FAULT_AFTER", n); }
+      ~FaultAfter() { qunsetenv("R1WB_CUDA_FAULT_AFTER"); }
+    };
+    const auto m = fixture("qwen2-tied");
+    GenerateOptions go;
+    go.max_new_tokens = 16;
+    const std::vector<int32_t> prompt = {5, 6, 7, 8};
+    auto first = runtime(m, Device::Cuda);
+    const auto before = Generator(*first).generate(prompt, go, SamplingParams::greedy());
+    std::string error;
+    {
+      const FaultAfter fault("6");
+      try {
+        Generator(*first).generate(prompt, go, SamplingParams::greedy());
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+    }
+    QVERIFY2(error.rfind("CUDA error", 0) == 0, error.c_str());
+    first.reset();
+    auto second = runtime(m, Device::Cuda);
+    const auto after = Generator(*second).generate(prompt, go, SamplingParams::greedy());
+    QCOMPARE(after.tokens, before.tokens);
+
+    // From the CLI: a GRPO run on the GPU stops with the error on one line and a non-zero exit, no signal.
+    test::ProcessResult r;
+    {
+      const FaultAfter fault("40");
+      r = test::run_program(
+          "r1wb", {"train", "grpo", "--model", (test::fixtures() / "models" / "qwen2-tied").string(),
+                   "--task", "arithmetic", "--difficulty", "easy", "--group-size", "2", "--prompts-per-step",
+                   "2", "--max-completion", "8", "--steps", "10", "--device", "cuda", "--quiet"});
+    }
+    QVERIFY(!r.crashed);
+    QVERIFY(r.exit_code != 0);
+    QVERIFY2(r.err.find("r1wb: error: CUDA error") != std::string::npos, r.err.c_str());
+  }
+
   void weights_from_trainer_match_a_rebuilt_runtime() {
     const auto m = fixture("qwen3-qknorm");
     TrainerOptions to;

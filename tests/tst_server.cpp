@@ -10,6 +10,7 @@
 
 #include "engine/runtime/generator.h"
 #include "engine/tokenizer/reasoning.h"
+#include "server/load_client.h"
 #include "server/server.h"
 #include "server/stop_matcher.h"
 #include "testlib/test_support.h"
@@ -518,6 +519,37 @@ class TestServer : public QObject {
     QCOMPARE(get_chat.headers.at("allow"), std::string("POST"));
     expect_error(call(port(), "POST", "/v1/models", "{}"), 405, nullptr);
     expect_error(round_trip(port(), "GARBAGE\r\n\r\n"), 400, nullptr);
+  }
+
+  // The load generator behind `r1wb bench serve`: many clients streaming at once over keep-alive
+  // connections, every response whole; and it does count a response that is not (401 without the key).
+  void many_streaming_clients_all_complete() {
+    server::ServerOptions o;
+    o.max_sequences = 8;
+    o.max_connections = 40;
+    restart(o);
+    server::LoadOptions lo;
+    lo.port = port();
+    lo.clients = 24;
+    lo.seconds = 3;
+    lo.max_tokens = 8;
+    const server::LoadResult r = server::run_load(lo);
+    QVERIFY2(r.errors == 0, r.error_examples.empty() ? "" : r.error_examples.front().c_str());
+    QVERIFY(r.requests >= lo.clients);
+    QVERIFY(r.completion_tokens >= r.requests);
+    QCOMPARE(int64_t(r.latency_s.size()), r.requests);
+    QTRY_COMPARE(stats().sequences_active, 0);
+
+    o.api_key = "secret";
+    restart(o);
+    lo.port = port();
+    lo.clients = 2;
+    lo.seconds = 0.5;
+    const server::LoadResult refused = server::run_load(lo);
+    QCOMPARE(refused.requests, int64_t(0));
+    QVERIFY(refused.errors >= 2);
+    QVERIFY2(refused.error_examples.front().find("HTTP/1.1 401") != std::string::npos,
+             refused.error_examples.front().c_str());
   }
 
   void concurrent_requests_are_batched() {

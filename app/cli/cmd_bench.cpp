@@ -82,7 +82,8 @@ int cmd_bench(const ArgList& argv) {
   if (argv[0] == "ops") return bench_ops(rest);
   if (argv[0] == "train") return bench_train(rest);
   if (argv[0] == "grpo") return bench_grpo(rest);
-  fail("unknown bench target \"", argv[0], "\" (decode, grpo, ops, tokenize, train)");
+  if (argv[0] == "serve") return bench_serve(rest);
+  fail("unknown bench target \"", argv[0], "\" (decode, grpo, ops, serve, tokenize, train)");
 }
 
 int bench_ops(const ArgList& argv) {

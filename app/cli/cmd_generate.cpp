@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -33,7 +34,7 @@ int cmd_generate(const ArgList& argv) {
   const Args args(argv,
                   {"model", "ids", "prompt", "max-new-tokens", "temperature", "top-k", "top-p", "min-p",
                    "repetition-penalty", "seed", "device", "mla-path", "context"},
-                  {"greedy", "print-ids", "no-stop"});
+                  {"greedy", "print-ids", "no-stop", "truncate-prompt"});
   const std::filesystem::path dir = args.require("model");
   if (args.has("ids") == args.has("prompt")) fail("give exactly one of --ids and --prompt");
   const auto model = load_model(dir);
@@ -62,6 +63,19 @@ int cmd_generate(const ArgList& argv) {
   ro.mla_path = parse_mla_path(args.get("mla-path", "auto"));
   ro.max_context = args.get_int("context", std::min<int64_t>(model->config.max_position_embeddings,
                                                              int64_t(prompt.size()) + go.max_new_tokens));
+  if (ro.max_context < 2) fail("option --context must be at least 2");
+  // The prompt and at least one new token must fit: refuse, or with --truncate-prompt keep the prompt's end
+  // and the room for --max-new-tokens where the context allows.
+  if (int64_t(prompt.size()) >= ro.max_context) {
+    if (!args.has("truncate-prompt"))
+      fail("the prompt takes ", prompt.size(), " tokens and the context holds ", ro.max_context,
+           "; shorten it, raise --context (at most ", model->config.max_position_embeddings,
+           "), or pass --truncate-prompt to keep its last tokens");
+    const int64_t keep = std::max<int64_t>(1, ro.max_context - go.max_new_tokens);
+    std::fprintf(stderr, "[prompt truncated from %zu to its last %lld tokens to fit the context of %lld]\n",
+                 prompt.size(), static_cast<long long>(keep), static_cast<long long>(ro.max_context));
+    prompt.erase(prompt.begin(), prompt.end() - keep);
+  }
   const auto rt = create_runtime(model, ro);
   Generator gen(*rt);
   const bool print_ids = args.has("print-ids") || !tokenizer;

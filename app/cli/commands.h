@@ -32,6 +32,7 @@ int bench_grpo(const ArgList& args);
 int bench_decode(const ArgList& args);
 int bench_ops(const ArgList& args);
 int bench_tokenize(const ArgList& args);
+int bench_serve(const ArgList& args);
 // The model a benchmark runs: --model DIR, or random weights of --shape NAME (--dtype bf16|f16|f32).
 std::shared_ptr<const Model> bench_model(const Args& args, std::string* label);
 

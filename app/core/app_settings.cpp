@@ -57,6 +57,7 @@ ChatSettings AppSettings::chatSettings() const {
   s.max_tokens = settings_.value(QStringLiteral("chat/max_tokens"), d.max_tokens).toInt();
   s.system_prompt = settings_.value(QStringLiteral("chat/system_prompt"), d.system_prompt).toString();
   s.keep_reasoning = settings_.value(QStringLiteral("chat/keep_reasoning"), d.keep_reasoning).toBool();
+  s.drop_oldest = settings_.value(QStringLiteral("chat/drop_oldest"), d.drop_oldest).toBool();
   s.seed = settings_.value(QStringLiteral("chat/seed"), d.seed).toULongLong();
   return s;
 }
@@ -67,6 +68,7 @@ void AppSettings::setChatSettings(const ChatSettings& s) {
   settings_.setValue(QStringLiteral("chat/max_tokens"), s.max_tokens);
   settings_.setValue(QStringLiteral("chat/system_prompt"), s.system_prompt);
   settings_.setValue(QStringLiteral("chat/keep_reasoning"), s.keep_reasoning);
+  settings_.setValue(QStringLiteral("chat/drop_oldest"), s.drop_oldest);
   settings_.setValue(QStringLiteral("chat/seed"), s.seed);
 }
 

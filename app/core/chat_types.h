@@ -74,7 +74,8 @@ struct ChatSettings {
   int max_tokens = 512;
   QString system_prompt;
   bool keep_reasoning = false;  // keep earlier replies' thinking in the context
-  quint64 seed = 0;             // 0: a fresh seed per reply
+  bool drop_oldest = true;  // a conversation longer than the context loses its earliest turns; else refused
+  quint64 seed = 0;         // 0: a fresh seed per reply
 };
 
 // One reply to generate: the conversation so far, ending with the user's turn. Messages from

@@ -214,6 +214,11 @@ ChatWorker::Prompt ChatWorker::buildPrompt(const ChatRequest& request, int64_t r
     all.insert(all.end(), turns.begin(), turns.end());
     p.ids = l.tokenizer->encode(l.chat.render(all, options) + l.prompt_suffix);
     if (int64_t(p.ids.size()) <= limit) return p;
+    if (!request.settings.drop_oldest && turns.size() > 1)
+      fail("the conversation takes ", p.ids.size(),
+           " tokens with the prompt around it, and the model's context holds ", l.runtime->max_context(),
+           " with room for a reply; start a new chat, or let the earliest messages drop "
+           "(Settings: Drop the earliest messages)");
     if (turns.size() <= 1)
       fail("the message takes ", p.ids.size(),
            " tokens with the prompt around it, and the model's context holds ", l.runtime->max_context(),

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 
 #include "engine/core/error.h"
 #include "engine/runtime/runtime.h"
@@ -151,6 +152,18 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
         o.resume_run_id > 0 ? o.resume_run_id : o.recorder->begin_run("grpo", model_dir.string(), config);
     if (o.resume_run_id > 0) o.recorder->resume_run(o.resume_run_id);
   }
+  // A run that ends by an exception (a CUDA error, a full disk) is recorded as failed, not left running.
+  struct MarkFailed {
+    RunRecorder* recorder;
+    int64_t run;
+    ~MarkFailed() {
+      if (!recorder || run <= 0 || std::uncaught_exceptions() == 0) return;
+      try {
+        recorder->finish_run(run, "failed");
+      } catch (...) {  // the store's own failure must not replace the one being reported
+      }
+    }
+  } mark_failed{o.recorder, result.run_id};
   MetricsLog metrics_file(o.metrics_jsonl);
   const auto save = [&]() {
     if (o.out_dir.empty()) return;

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "engine/core/error.h"
+#include "engine/core/host_memory.h"
 #include "engine/model/rope.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/elementwise.h"
@@ -55,8 +56,8 @@ class CpuMlaRuntime final : public Runtime {
     const int64_t ffn = std::max(c.intermediate_size, m.n_shared_experts * m.moe_intermediate_size);
     latent_floats_per_layer_ = C * latent_;
     const int64_t cache_floats = int64_t(max_sequences_) * c.num_layers * latent_floats_per_layer_;
-    const auto sized = [](std::vector<float>& v, int64_t n) { v.resize(static_cast<size_t>(n)); };
-    try {
+    BufferSizer sized;
+    const auto buffers = [&] {
       sized(latent_cache_, cache_floats);
       sized(x_, T * D_);
       sized(h_, T * D_);
@@ -90,6 +91,16 @@ class CpuMlaRuntime final : public Runtime {
       const int64_t widest = std::max({D_, c.intermediate_size, H_ * dv_, a.q_lora_rank, lora_, ffn});
       sized(panel_, cpu::linear_scratch_floats(widest));
       sized(rope_, C * c.rotary_dim());
+    };
+    buffers();
+    check_host_memory(
+        "the CPU MLA runtime",
+        {{"latent KV cache", cache_floats * 4}, {"activations", sized.bytes() - cache_floats * 4}},
+        cat("the cache holds ", max_sequences_, " x ", max_context_,
+            " tokens; lower the context or the number of sequences"));
+    sized.allocate();
+    try {
+      buffers();
     } catch (const std::bad_alloc&) {
       throw OutOfMemoryError(cat("not enough host memory for the CPU MLA runtime: latent KV cache ",
                                  cache_floats * 4 / (1 << 20), " MiB for ", max_sequences_, " x ",

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "engine/core/error.h"
+#include "engine/core/host_memory.h"
 #include "engine/model/rope.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/elementwise.h"
@@ -42,20 +43,31 @@ class CpuRuntime final : public Runtime {
     const int64_t T = max_batch_tokens_;
     kv_floats_per_layer_ = max_context_ * c.kv_dim();
     const int64_t cache_floats = int64_t(max_sequences_) * c.num_layers * kv_floats_per_layer_;
-    try {
-      k_cache_.resize(size_t(cache_floats));
-      v_cache_.resize(size_t(cache_floats));
-      x_.resize(size_t(T * c.hidden_size));
-      h_.resize(size_t(T * c.hidden_size));
-      q_.resize(size_t(T * c.q_dim()));
-      k_.resize(size_t(T * c.kv_dim()));
-      v_.resize(size_t(T * c.kv_dim()));
-      att_.resize(size_t(T * c.q_dim()));
-      gate_.resize(size_t(T * c.intermediate_size));
-      up_.resize(size_t(T * c.intermediate_size));
+    BufferSizer sized;
+    const auto buffers = [&] {
+      sized(k_cache_, cache_floats);
+      sized(v_cache_, cache_floats);
+      sized(x_, T * c.hidden_size);
+      sized(h_, T * c.hidden_size);
+      sized(q_, T * c.q_dim());
+      sized(k_, T * c.kv_dim());
+      sized(v_, T * c.kv_dim());
+      sized(att_, T * c.q_dim());
+      sized(gate_, T * c.intermediate_size);
+      sized(up_, T * c.intermediate_size);
       const int64_t widest = std::max({c.hidden_size, c.intermediate_size, c.q_dim()});
-      panel_.resize(size_t(cpu::linear_scratch_floats(widest)));
-      rope_.resize(size_t(max_context_ * c.rotary_dim()));
+      sized(panel_, cpu::linear_scratch_floats(widest));
+      sized(rope_, max_context_ * c.rotary_dim());
+    };
+    buffers();
+    check_host_memory(
+        "the CPU runtime",
+        {{"KV cache", 2 * cache_floats * 4}, {"activations", sized.bytes() - 2 * cache_floats * 4}},
+        cat("the KV cache holds ", max_sequences_, " x ", max_context_,
+            " tokens; lower the context or the number of sequences"));
+    sized.allocate();
+    try {
+      buffers();
     } catch (const std::bad_alloc&) {
       throw OutOfMemoryError(cat("not enough host memory for the CPU runtime: KV cache ",
                                  2 * cache_floats * 4 / (1 << 20), " MiB for ", max_sequences_, " x ",

@@ -234,6 +234,7 @@ class CudaRuntime final : public Runtime {
                      LogitTarget target) override {
     const ModelConfig& c = config();
     if (in_flight_) sync();  // the pinned step and table buffers are about to be rewritten
+    cuda::fault_point(stream_);
     // Cache blocks first: a failure here leaves nothing half-written.
     for (size_t b = 0; b < batch.size(); ++b) {
       const int seq = batch[b].seq;

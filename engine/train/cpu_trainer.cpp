@@ -1,17 +1,17 @@
-#include <unistd.h>
-
 #include "cpu_ops.h"
+#include "engine/core/host_memory.h"
 #include "transformer_trainer.h"
 
 namespace r1 {
 
 void CpuOps::reserve(const TrainMemoryPlan& plan) {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  const double ram = pages > 0 && page > 0 ? double(pages) * double(page) : 0.0;
-  if (ram > 0 && double(plan.total_bytes()) > 0.9 * ram)
-    throw OutOfMemoryError(cat("training needs ", double(plan.total_bytes()) / (1 << 30),
-                               " GiB but this machine has ", ram / (1 << 30),
-                               " GiB of memory: ", plan.describe()));
+  check_host_memory("training on the CPU",
+                    {{"master weights", plan.master_bytes},
+                     {"gradients", plan.grads_bytes},
+                     {"optimizer", plan.optimizer_bytes},
+                     {"activations", plan.activations_bytes},
+                     {"compute copy", plan.weights_bytes}},
+                    "try a smaller --batch or --seq, or --recompute");
 }
 
 void* CpuOps::alloc(size_t bytes) {

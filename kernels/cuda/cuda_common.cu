@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <sstream>
 #include <vector>
 
@@ -7,10 +9,30 @@
 namespace r1::cuda {
 
 void throw_cuda(cudaError_t err, const char* expr, const char* file, int line) {
+  // Clear a launch error that is not sticky, so the next check after this failure does not see it again
+  // and a later run in the same process can go on using the device.
+  cudaGetLastError();
   std::ostringstream os;
   os << "CUDA error " << int(err) << " (" << cudaGetErrorName(err) << ": " << cudaGetErrorString(err)
      << ") in " << expr << " at " << file << ":" << line;
   throw CudaError(os.str(), int(err));
+}
+
+namespace {
+__global__ void fault_kernel() {}
+}  // namespace
+
+void fault_point(cudaStream_t stream) {
+  static std::atomic<long> calls{0};
+  const char* env = std::getenv("R1WB_CUDA_FAULT_AFTER");
+  if (!env || !*env) {
+    calls = 0;
+    return;
+  }
+  if (++calls <= std::atol(env)) return;
+  calls = 0;
+  fault_kernel<<<1, 4096, 0, stream>>>();  // more threads per block than any device allows
+  R1_CUDA_LAUNCHED();
 }
 
 int device_count() {

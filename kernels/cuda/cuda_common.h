@@ -34,6 +34,11 @@ class CudaError : public std::runtime_error {
 // After a kernel launch: reports bad launch configurations immediately.
 #define R1_CUDA_LAUNCHED() R1_CUDA_CHECK(cudaPeekAtLastError())
 
+// Fault injection for the tests of error handling: while R1WB_CUDA_FAULT_AFTER=N is set, every (N+1)-th
+// call launches a kernel with an invalid configuration, so the real CUDA error path runs (a launch error,
+// which leaves the context usable). Does nothing when the variable is unset.
+void fault_point(cudaStream_t stream);
+
 int device_count();  // 0 when no driver or device is present; never throws
 int sm_count();      // multiprocessors of the current device (cached: launchers size grids with it)
 inline bool aligned(const void* p, size_t bytes) {

@@ -60,6 +60,12 @@ ChatSettingsPanel::ChatSettingsPanel(QWidget* parent) : QWidget(parent) {
       tr("Off (as R1 was trained): earlier replies go back into the context without their thinking, "
          "which saves context and keeps old reasoning from steering new answers"));
   context_layout->addWidget(keep_reasoning_);
+  drop_oldest_ = new QCheckBox(tr("Drop the earliest messages"), context);
+  drop_oldest_->setObjectName(QStringLiteral("dropOldest"));
+  drop_oldest_->setToolTip(
+      tr("When the conversation outgrows the model's context, leave its earliest turns out of the prompt. "
+         "Off: such a reply is refused with the token counts"));
+  context_layout->addWidget(drop_oldest_);
   layout->addWidget(context);
 
   auto* cost = new QGroupBox(tr("Cost"), this);
@@ -88,6 +94,7 @@ ChatSettingsPanel::ChatSettingsPanel(QWidget* parent) : QWidget(parent) {
     connect(box, &QSpinBox::valueChanged, this, &ChatSettingsPanel::emitSettings);
   connect(system_prompt_, &QPlainTextEdit::textChanged, this, &ChatSettingsPanel::emitSettings);
   connect(keep_reasoning_, &QCheckBox::toggled, this, &ChatSettingsPanel::emitSettings);
+  connect(drop_oldest_, &QCheckBox::toggled, this, &ChatSettingsPanel::emitSettings);
   connect(hourly_price_, &QDoubleSpinBox::valueChanged, this, [this](double v) {
     if (!loading_) emit hourlyPriceChanged(v);
   });
@@ -101,6 +108,7 @@ r1::app::ChatSettings ChatSettingsPanel::settings() const {
   s.seed = quint64(seed_->value());
   s.system_prompt = system_prompt_->toPlainText();
   s.keep_reasoning = keep_reasoning_->isChecked();
+  s.drop_oldest = drop_oldest_->isChecked();
   return s;
 }
 
@@ -112,6 +120,7 @@ void ChatSettingsPanel::setSettings(const r1::app::ChatSettings& s) {
   seed_->setValue(int(s.seed));
   if (system_prompt_->toPlainText() != s.system_prompt) system_prompt_->setPlainText(s.system_prompt);
   keep_reasoning_->setChecked(s.keep_reasoning);
+  drop_oldest_->setChecked(s.drop_oldest);
   loading_ = false;
 }
 

@@ -37,6 +37,7 @@ class ChatSettingsPanel : public QWidget {
   QSpinBox* seed_;
   QPlainTextEdit* system_prompt_;
   QCheckBox* keep_reasoning_;
+  QCheckBox* drop_oldest_;
   QDoubleSpinBox* hourly_price_;
   bool loading_ = false;
 };

@@ -3,6 +3,7 @@
 // sequence at a time, and forked sequences sharing their prompt's cache blocks.
 #include <nlohmann/json.hpp>
 
+#include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/io/npy.h"
 #include "engine/runtime/generator.h"
@@ -124,6 +125,26 @@ class TestRuntimeCuda : public QObject {
   // weights through the host.
   // A CUDA error in the middle of a generation (injected: a real launch failure) comes out as an exception
   // naming it; the process goes on using the device, and a new runtime generates as before.
+  // What cannot fit on the GPU is refused before anything is allocated, with the planner's breakdown.
+  void refuses_what_does_not_fit_on_the_device() {
+    const auto m = fixture("qwen2-tied");
+    bool refused = false;
+    try {
+      runtime(m, Device::Cuda, 1 << 23, 256);  // 268 GB of KV cache
+    } catch (const OutOfMemoryError& e) {
+      refused = true;
+      const std::string what = e.what();
+      for (const char* part : {"model does not fit on", "KV cache", "activations", "MiB are free"})
+        QVERIFY2(what.find(part) != std::string::npos, e.what());
+    }
+    QVERIFY(refused);
+    TrainerOptions o;
+    o.device = TrainDevice::Cuda;
+    o.max_batch = 1 << 20, o.max_seq = 64;
+    R1_EXPECT_ERROR(make_trainer(*m, o), "training needs", "GiB free", "activations");
+    QVERIFY(runtime(m, Device::Cuda) != nullptr);  // and the device is as usable as before
+  }
+
   void cuda_error_mid_generation_leaves_the_device_usable() {
     struct FaultAfter {  // unset again however the test ends
       explicit FaultAfter(const char* n) { qputenv("R1WB_CUDA_FAULT_AFTER", n); }

@@ -16,8 +16,12 @@ constexpr int kValueLoads = 8;  // value rows in flight per lane
 // KV head, so each key and value row is read once for the whole group. Each warp scores 32 keys at once
 // (a lane per key, the full dot products per lane), then accumulates P·V with 16-byte loads, several keys
 // per step; the 4 warps' partial softmax states are merged through shared memory.
+// kGroup: query heads per block, a template parameter so registers and shared memory are sized to it (batch-1
+// decode runs one head per block).
+template <int kGroup>
 __global__ void __launch_bounds__(kWarps * 32)
-    attention_split_kernel(const AttentionArgs a, int group, int per_block, int chunks, int splits) {
+    attention_split_kernel(const AttentionArgs a, int group, int chunks, int splits) {
+  constexpr int per_block = kGroup;
   const int64_t r = blockIdx.x;
   const int kvh = blockIdx.y / chunks, g0 = (blockIdx.y % chunks) * per_block, split = blockIdx.z;
   const int G = min(per_block, group - g0);
@@ -27,18 +31,18 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int n_keys = a.n_keys[r];
   const int begin = split * kAttentionKeysPerSplit, end = min(n_keys, begin + kAttentionKeysPerSplit);
   const int32_t* table = a.tables + int64_t(a.row_seq[r]) * a.table_stride;
-  __shared__ float qs[kMaxGroup][kMaxDim];
-  __shared__ float s_ml[kWarps][kMaxGroup][2];
-  __shared__ float s_o[kWarps][kMaxGroup][kMaxDim];
+  __shared__ float qs[kGroup][kMaxDim];
+  __shared__ float s_ml[kWarps][kGroup][2];
+  __shared__ float s_o[kWarps][kGroup][kMaxDim];
   for (int i = threadIdx.x; i < G * D; i += kWarps * 32)
     qs[i / D][i % D] = __bfloat162float(a.q[(r * a.heads + h0 + i / D) * D + i % D]) * a.scale;
   __syncthreads();
   // P·V layout: D/8 lanes cover one key's value row with 16-byte loads, 32/(D/8) keys per step.
   const int lanes_per_key = D / 8, keys_per_step = 32 / lanes_per_key;
   const int slot = lane / lanes_per_key, chunk = lane % lanes_per_key;
-  float m[kMaxGroup], l[kMaxGroup], o[kMaxGroup][8];
+  float m[kGroup], l[kGroup], o[kGroup][8];
 #pragma unroll
-  for (int g = 0; g < kMaxGroup; ++g) {
+  for (int g = 0; g < kGroup; ++g) {
     m[g] = -INFINITY;
     l[g] = 0.0f;
 #pragma unroll
@@ -46,9 +50,9 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
   for (int j0 = begin + warp * 32; j0 < end; j0 += kWarps * 32) {
     const int j = j0 + lane;
-    float s[kMaxGroup];
+    float s[kGroup];
 #pragma unroll
-    for (int g = 0; g < kMaxGroup; ++g) s[g] = 0.0f;
+    for (int g = 0; g < kGroup; ++g) s[g] = 0.0f;
     const bf16* vrow = nullptr;
     if (j < end) {
       const int64_t block = table[j / BS];
@@ -67,7 +71,7 @@ __global__ void __launch_bounds__(kWarps * 32)
           float kf[8];
           unpack(kv[u], kf);
 #pragma unroll
-          for (int g = 0; g < kMaxGroup; ++g) {
+          for (int g = 0; g < kGroup; ++g) {
             if (g >= G) break;
 #pragma unroll
             for (int e = 0; e < 8; ++e) s[g] = fmaf(qs[g][d0 + u * 8 + e], kf[e], s[g]);
@@ -76,9 +80,9 @@ __global__ void __launch_bounds__(kWarps * 32)
       }
     }
     const int n = min(32, end - j0);
-    float p[kMaxGroup], corr[kMaxGroup];
+    float p[kGroup], corr[kGroup];
 #pragma unroll
-    for (int g = 0; g < kMaxGroup; ++g) {
+    for (int g = 0; g < kGroup; ++g) {
       if (g >= G) break;
       const float sg = j < end ? s[g] : -INFINITY;
       const float m_new = fmaxf(m[g], warp_max(sg));
@@ -105,7 +109,7 @@ __global__ void __launch_bounds__(kWarps * 32)
         float vf[8];
         unpack(vv[u], vf);
 #pragma unroll
-        for (int g = 0; g < kMaxGroup; ++g) {
+        for (int g = 0; g < kGroup; ++g) {
           if (g >= G) break;
           const float pt = __shfl_sync(0xffffffffu, p[g], t & 31);
           if (t < n)
@@ -117,7 +121,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
   // Lanes holding the same dims for different keys add up.
 #pragma unroll
-  for (int g = 0; g < kMaxGroup; ++g) {
+  for (int g = 0; g < kGroup; ++g) {
     if (g >= G) break;
     for (int off = lanes_per_key; off < 32; off <<= 1)
 #pragma unroll
@@ -211,7 +215,19 @@ void attention_paged(const AttentionArgs& a, cudaStream_t stream) {
   while (per_block > 1 && blocks(per_block) < 2 * sms) per_block /= 2;
   const int chunks = (group + per_block - 1) / per_block;
   const dim3 grid(unsigned(a.rows), unsigned(a.kv.kv_heads * chunks), unsigned(splits));
-  attention_split_kernel<<<grid, kWarps * 32, 0, stream>>>(a, group, per_block, chunks, splits);
+  switch (per_block) {
+    case 8:
+      attention_split_kernel<8><<<grid, kWarps * 32, 0, stream>>>(a, group, chunks, splits);
+      break;
+    case 4:
+      attention_split_kernel<4><<<grid, kWarps * 32, 0, stream>>>(a, group, chunks, splits);
+      break;
+    case 2:
+      attention_split_kernel<2><<<grid, kWarps * 32, 0, stream>>>(a, group, chunks, splits);
+      break;
+    default:
+      attention_split_kernel<1><<<grid, kWarps * 32, 0, stream>>>(a, group, chunks, splits);
+  }
   R1_CUDA_LAUNCHED();
   if (splits > 1) {
     attention_combine_kernel<<<unsigned(a.rows * a.heads), 128, 0, stream>>>(a, splits);

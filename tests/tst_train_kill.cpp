@@ -23,7 +23,7 @@ namespace {
 
 constexpr int kPrompts = 2;
 constexpr int kGroup = 2;
-constexpr int kSteps = 60;
+constexpr int kSteps = 120;
 constexpr int kKills = 10;
 
 fs::path r1_tiny() {
@@ -46,7 +46,7 @@ QStringList launch_args(const fs::path& out, const QString& store, qint64 resume
                    QStringLiteral("--steps"),
                    QString::number(kSteps),
                    QStringLiteral("--save-every"),
-                   QStringLiteral("2"),
+                   QStringLiteral("3"),
                    QStringLiteral("--seed"),
                    QStringLiteral("5"),
                    QStringLiteral("--device"),
@@ -118,9 +118,11 @@ class TestTrainKill : public QObject {
     const unsigned seed = seed_env.isEmpty() ? std::random_device{}() : seed_env.toUInt();
     qInfo("R1WB_KILL_SEED=%u", seed);
     std::mt19937 rng(seed);
-    // Moments up to max_ms after the launch; a launch killed before it saved anything widens the range, so a
-    // slow build (sanitizers) still gets past its first checkpoints.
-    int max_ms = 2000;
+    // Moments up to max_ms after the launch. A launch killed before it saved anything new doubles the range
+    // for the next (up to 6 s), so a slow build (sanitizers, a busy machine) still gets past checkpoints;
+    // progress resets it, so the run cannot reach its end before the tenth kill.
+    constexpr int kBaseMs = 1500, kMaxMs = 6000;
+    int max_ms = kBaseMs;
 
     r1::test::TempDir dir;
     const QString store = QString::fromStdString((dir / "runs.sqlite").string());
@@ -154,7 +156,7 @@ class TestTrainKill : public QObject {
       checkpoint = check_after_kill(store, out, run, &last);
       if (QTest::currentTestFailed()) return;
       QVERIFY2(checkpoint >= before, "the last checkpoint went backwards");
-      if (checkpoint == before) max_ms = std::min(2 * max_ms, 30000);
+      max_ms = checkpoint == before ? std::min(2 * max_ms, kMaxMs) : kBaseMs;
       log << QStringLiteral("%1 ms: step %2, checkpoint %3").arg(ms).arg(last).arg(checkpoint);
     }
     qInfo("%d kills (%d resumed launches): %s", kills, resumes, qPrintable(log.join(QStringLiteral("; "))));

@@ -2,6 +2,7 @@
 
 #include "attention.h"
 #include "device_utils.cuh"
+#include "launch.cuh"
 
 namespace r1::cuda {
 namespace {
@@ -22,6 +23,9 @@ template <int kGroup>
 __global__ void __launch_bounds__(kWarps * 32)
     attention_split_kernel(const AttentionArgs a, int group, int chunks, int splits) {
   constexpr int per_block = kGroup;
+  constexpr int kPrefetch = kGroup <= 2 ? 2 * kValueLoads : kValueLoads;
+  allow_next_kernel();
+  wait_for_previous_kernel();
   const int64_t r = blockIdx.x;
   const int kvh = blockIdx.y / chunks, g0 = (blockIdx.y % chunks) * per_block, split = blockIdx.z;
   const int G = min(per_block, group - g0);
@@ -54,11 +58,25 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
     for (int g = 0; g < kGroup; ++g) s[g] = 0.0f;
     const bf16* vrow = nullptr;
+    const bf16* krow = nullptr;
     if (j < end) {
       const int64_t block = table[j / BS];
       const int64_t off = (int64_t(kvh) * BS + j % BS) * D;
-      const bf16* krow = a.kv.k_block(a.layer, block) + off;
+      krow = a.kv.k_block(a.layer, block) + off;
       vrow = a.kv.v_block(a.layer, block) + off;
+    }
+    const int n = min(32, end - j0);
+    // The first kPrefetch steps of value rows are requested now, with the keys, so that P·V does not wait
+    // a second memory round trip after the scores.
+    Bf16x8 vpre[kPrefetch];
+#pragma unroll
+    for (int u = 0; u < kPrefetch; ++u) {
+      const int t = u * keys_per_step + slot;
+      const unsigned long long vp =
+          __shfl_sync(0xffffffffu, reinterpret_cast<unsigned long long>(vrow), t & 31);
+      if (t < n) vpre[u] = *reinterpret_cast<const Bf16x8*>(reinterpret_cast<const bf16*>(vp) + chunk * 8);
+    }
+    if (j < end) {
       // The key row in pieces of kKeyLoads 16-byte loads, all requested before the first multiply.
       for (int d0 = 0; d0 < D; d0 += kKeyLoads * 8) {
         Bf16x8 kv[kKeyLoads];
@@ -79,7 +97,6 @@ __global__ void __launch_bounds__(kWarps * 32)
         }
       }
     }
-    const int n = min(32, end - j0);
     float p[kGroup], corr[kGroup];
 #pragma unroll
     for (int g = 0; g < kGroup; ++g) {
@@ -93,8 +110,23 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
       for (int e = 0; e < 8; ++e) o[g][e] *= corr[g];
     }
-    // Value rows kValueLoads steps at a time, their loads all requested before the first multiply.
-    for (int t0 = 0; t0 < n; t0 += keys_per_step * kValueLoads) {
+#pragma unroll
+    for (int u = 0; u < kPrefetch; ++u) {
+      const int t = u * keys_per_step + slot;
+      float vf[8];
+      unpack(vpre[u], vf);
+#pragma unroll
+      for (int g = 0; g < kGroup; ++g) {
+        if (g >= G) break;
+        const float pt = __shfl_sync(0xffffffffu, p[g], t & 31);
+        if (t < n)
+#pragma unroll
+          for (int e = 0; e < 8; ++e) o[g][e] = fmaf(pt, vf[e], o[g][e]);
+      }
+    }
+    // The rest of the value rows kValueLoads steps at a time, their loads all requested before the first
+    // multiply.
+    for (int t0 = kPrefetch * keys_per_step; t0 < n; t0 += keys_per_step * kValueLoads) {
       Bf16x8 vv[kValueLoads];
 #pragma unroll
       for (int u = 0; u < kValueLoads; ++u) {
@@ -162,6 +194,8 @@ __global__ void __launch_bounds__(kWarps * 32)
 }
 
 __global__ void attention_combine_kernel(const AttentionArgs a, int splits) {
+  allow_next_kernel();
+  wait_for_previous_kernel();
   const int64_t rh = blockIdx.x;  // row * heads + head
   const int D = a.kv.head_dim;
   const float* part = a.partial + rh * splits * (D + 2);
@@ -217,21 +251,24 @@ void attention_paged(const AttentionArgs& a, cudaStream_t stream) {
   const dim3 grid(unsigned(a.rows), unsigned(a.kv.kv_heads * chunks), unsigned(splits));
   switch (per_block) {
     case 8:
-      attention_split_kernel<8><<<grid, kWarps * 32, 0, stream>>>(a, group, chunks, splits);
+      launch_dependent(attention_split_kernel<8>, grid, dim3(kWarps * 32), 0, stream, a, group, chunks,
+                       splits);
       break;
     case 4:
-      attention_split_kernel<4><<<grid, kWarps * 32, 0, stream>>>(a, group, chunks, splits);
+      launch_dependent(attention_split_kernel<4>, grid, dim3(kWarps * 32), 0, stream, a, group, chunks,
+                       splits);
       break;
     case 2:
-      attention_split_kernel<2><<<grid, kWarps * 32, 0, stream>>>(a, group, chunks, splits);
+      launch_dependent(attention_split_kernel<2>, grid, dim3(kWarps * 32), 0, stream, a, group, chunks,
+                       splits);
       break;
     default:
-      attention_split_kernel<1><<<grid, kWarps * 32, 0, stream>>>(a, group, chunks, splits);
+      launch_dependent(attention_split_kernel<1>, grid, dim3(kWarps * 32), 0, stream, a, group, chunks,
+                       splits);
   }
-  R1_CUDA_LAUNCHED();
   if (splits > 1) {
-    attention_combine_kernel<<<unsigned(a.rows * a.heads), 128, 0, stream>>>(a, splits);
-    R1_CUDA_LAUNCHED();
+    launch_dependent(attention_combine_kernel, dim3(unsigned(a.rows * a.heads)), dim3(128), 0, stream, a,
+                     splits);
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include "device_utils.cuh"
 #include "gemv.h"
+#include "launch.cuh"
 
 namespace r1::cuda {
 namespace {
@@ -184,7 +185,9 @@ __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int
   int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + row_in_block;
   const bf16* wr[R];
   row_ptrs(row, wr);
-  if (row < rows) batch.load(wr, K, c0, c1, lane);
+  allow_next_kernel();
+  if (row < rows) batch.load(wr, K, c0, c1, lane);  // weights: no kernel writes them
+  wait_for_previous_kernel();
   stage_input<B, IN>(xs, a);
   for (int64_t base = row - row_in_block; base < rows; base += step, row += step) {
     float acc[R][B];
@@ -267,8 +270,7 @@ void launch(const GemvArgs& a, cudaStream_t stream) {
   R1_CUDA_CHECK(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, gemv_kernel<B, IN, OUT>, kThreads, smem));
   const unsigned blocks = unsigned(std::min<int64_t>(groups, int64_t(sm_count()) * std::max(per_sm, 1)));
-  gemv_kernel<B, IN, OUT><<<blocks, kThreads, smem, stream>>>(a, ks);
-  R1_CUDA_LAUNCHED();
+  launch_dependent(gemv_kernel<B, IN, OUT>, dim3(blocks), dim3(kThreads), smem, stream, a, ks);
 }
 
 template <int B, GemvInput IN>

@@ -1,6 +1,7 @@
 #include <stdexcept>
 
 #include "device_utils.cuh"
+#include "launch.cuh"
 #include "qkv_rope.h"
 
 namespace r1::cuda {
@@ -12,6 +13,8 @@ constexpr int kMaxHeadDim = 256;
 // grid: (rows, ceil(heads / kWarps)); a warp per head.
 __global__ void __launch_bounds__(kWarps * 32) qkv_rope_kernel(const QkvRopeArgs a) {
   __shared__ float buf[kWarps][kMaxHeadDim];
+  allow_next_kernel();
+  wait_for_previous_kernel();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t t = blockIdx.x;
   const int D = a.head_dim, half = a.rot_dim / 2;
@@ -81,8 +84,7 @@ void qkv_rope(const QkvRopeArgs& a, cudaStream_t stream) {
   if (a.T <= 0) return;
   const int heads = a.heads + 2 * a.kv_heads;
   const dim3 grid(unsigned(a.T), unsigned((heads + kWarps - 1) / kWarps));
-  qkv_rope_kernel<<<grid, kWarps * 32, 0, stream>>>(a);
-  R1_CUDA_LAUNCHED();
+  launch_dependent(qkv_rope_kernel, grid, dim3(kWarps * 32), 0, stream, a);
 }
 
 }  // namespace r1::cuda

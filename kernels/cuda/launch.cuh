@@ -1,0 +1,42 @@
+#pragma once
+// Programmatic dependent launch (Hopper): a kernel launched with launch_dependent() may be scheduled while
+// the kernel before it in the stream is still running, so its launch and prologue (block scheduling, its
+// first weight loads) overlap that kernel's tail instead of following it. Such a kernel calls
+// allow_next_kernel() early, to let the kernel after it do the same, and wait_for_previous_kernel() before it
+// reads anything an earlier kernel wrote and before it writes anything; before that wait it may only read
+// what no kernel writes (weights). A CUDA graph captures the overlap as programmatic edges.
+#include <cuda_runtime.h>
+
+#include "cuda_common.h"
+
+namespace r1::cuda {
+
+__device__ __forceinline__ void allow_next_kernel() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+
+__device__ __forceinline__ void wait_for_previous_kernel() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+template <typename... Params, typename... Args>
+void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                      Args... args) {
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  config.attrs = attr;
+  config.numAttrs = 1;
+  R1_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, args...));
+}
+
+}  // namespace r1::cuda

@@ -66,16 +66,29 @@ __global__ void __launch_bounds__(kWarps * 32)
       vrow = a.kv.v_block(a.layer, block) + off;
     }
     const int n = min(32, end - j0);
+    // This lane's 16 bytes of the value row of key t (of the warp's 32), and their P-weighted sum into o.
+    const auto load_value = [&](int t, Bf16x8& v) {
+      const unsigned long long vp =
+          __shfl_sync(0xffffffffu, reinterpret_cast<unsigned long long>(vrow), t & 31);
+      if (t < n) v = *reinterpret_cast<const Bf16x8*>(reinterpret_cast<const bf16*>(vp) + chunk * 8);
+    };
+    const auto add_value = [&](int t, const Bf16x8& v, const float(&pw)[kGroup]) {
+      float vf[8];
+      unpack(v, vf);
+#pragma unroll
+      for (int g = 0; g < kGroup; ++g) {
+        if (g >= G) break;
+        const float pt = __shfl_sync(0xffffffffu, pw[g], t & 31);
+        if (t < n)
+#pragma unroll
+          for (int e = 0; e < 8; ++e) o[g][e] = fmaf(pt, vf[e], o[g][e]);
+      }
+    };
     // The first kPrefetch steps of value rows are requested now, with the keys, so that P·V does not wait
     // a second memory round trip after the scores.
     Bf16x8 vpre[kPrefetch];
 #pragma unroll
-    for (int u = 0; u < kPrefetch; ++u) {
-      const int t = u * keys_per_step + slot;
-      const unsigned long long vp =
-          __shfl_sync(0xffffffffu, reinterpret_cast<unsigned long long>(vrow), t & 31);
-      if (t < n) vpre[u] = *reinterpret_cast<const Bf16x8*>(reinterpret_cast<const bf16*>(vp) + chunk * 8);
-    }
+    for (int u = 0; u < kPrefetch; ++u) load_value(u * keys_per_step + slot, vpre[u]);
     if (j < end) {
       // The key row in pieces of kKeyLoads 16-byte loads, all requested before the first multiply.
       for (int d0 = 0; d0 < D; d0 += kKeyLoads * 8) {
@@ -111,44 +124,15 @@ __global__ void __launch_bounds__(kWarps * 32)
       for (int e = 0; e < 8; ++e) o[g][e] *= corr[g];
     }
 #pragma unroll
-    for (int u = 0; u < kPrefetch; ++u) {
-      const int t = u * keys_per_step + slot;
-      float vf[8];
-      unpack(vpre[u], vf);
-#pragma unroll
-      for (int g = 0; g < kGroup; ++g) {
-        if (g >= G) break;
-        const float pt = __shfl_sync(0xffffffffu, p[g], t & 31);
-        if (t < n)
-#pragma unroll
-          for (int e = 0; e < 8; ++e) o[g][e] = fmaf(pt, vf[e], o[g][e]);
-      }
-    }
+    for (int u = 0; u < kPrefetch; ++u) add_value(u * keys_per_step + slot, vpre[u], p);
     // The rest of the value rows kValueLoads steps at a time, their loads all requested before the first
     // multiply.
     for (int t0 = kPrefetch * keys_per_step; t0 < n; t0 += keys_per_step * kValueLoads) {
       Bf16x8 vv[kValueLoads];
 #pragma unroll
-      for (int u = 0; u < kValueLoads; ++u) {
-        const int t = t0 + u * keys_per_step + slot;
-        const unsigned long long vp =
-            __shfl_sync(0xffffffffu, reinterpret_cast<unsigned long long>(vrow), t & 31);
-        if (t < n) vv[u] = *reinterpret_cast<const Bf16x8*>(reinterpret_cast<const bf16*>(vp) + chunk * 8);
-      }
+      for (int u = 0; u < kValueLoads; ++u) load_value(t0 + u * keys_per_step + slot, vv[u]);
 #pragma unroll
-      for (int u = 0; u < kValueLoads; ++u) {
-        const int t = t0 + u * keys_per_step + slot;
-        float vf[8];
-        unpack(vv[u], vf);
-#pragma unroll
-        for (int g = 0; g < kGroup; ++g) {
-          if (g >= G) break;
-          const float pt = __shfl_sync(0xffffffffu, p[g], t & 31);
-          if (t < n)
-#pragma unroll
-            for (int e = 0; e < 8; ++e) o[g][e] = fmaf(pt, vf[e], o[g][e]);
-        }
-      }
+      for (int u = 0; u < kValueLoads; ++u) add_value(t0 + u * keys_per_step + slot, vv[u], p);
     }
   }
   // Lanes holding the same dims for different keys add up.

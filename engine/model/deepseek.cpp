@@ -1,11 +1,10 @@
 #include "deepseek.h"
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "engine/core/error.h"
+#include "engine/core/host_memory.h"
 #include "json_fields.h"
 #include "model.h"
 
@@ -87,18 +86,6 @@ void parse_moe(const JsonFields& f, ModelConfig& c) {
                                        " experts of the topk_group (", m.topk_group, ") groups kept"));
   }
   c.mtp_layers = f.integer("num_nextn_predict_layers", f.integer("num_mtp_layers", 0, false, 0), false, 0);
-}
-
-int64_t available_host_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream s(line);
-    std::string key;
-    int64_t kib = 0;
-    if (s >> key >> kib && key == "MemAvailable:") return kib * 1024;
-  }
-  return -1;  // unknown: no check
 }
 
 }  // namespace
@@ -275,7 +262,7 @@ void check_random_weights_fit(const ModelConfig& c, DType dtype, const std::stri
   int64_t params = c.vocab_size * c.hidden_size * (c.tie_word_embeddings ? 1 : 2) + c.hidden_size;
   for (const DeepseekTensor& t : deepseek_layer_tensors(c, scratch)) params += numel(t.shape);
   const int64_t bytes = params * int64_t(dtype_size(dtype));
-  const int64_t available = available_host_bytes();
+  const int64_t available = host_available_bytes();
   // Leave a tenth for the runtime's buffers and the rest of the process.
   if (available > 0 && double(bytes) > 0.9 * double(available)) {
     constexpr double GiB = 1024.0 * 1024.0 * 1024.0;

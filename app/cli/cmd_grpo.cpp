@@ -23,7 +23,7 @@ const std::set<std::string> kGrpoValueOptions = {
     "max-completion", "beta",        "loss",       "steps", "device",      "out",         "metrics-jsonl",
     "store",          "resume",      "lr",         "mu",    "micro-batch", "epsilon-low", "epsilon-high",
     "scale",          "temperature", "top-p",      "seed",  "warmup",      "save-every",  "weight-decay",
-    "max-grad-norm",  "preset"};
+    "max-grad-norm",  "preset",      "gpus"};
 const std::set<std::string> kGrpoFlags = {"dynamic-sampling", "mask-truncated", "quiet"};
 
 // A config file names options as the run store's config does: group_size for --group-size.
@@ -117,6 +117,7 @@ nlohmann::json effective_config(const GrpoRunOptions& o, const Args& args) {
                       {"weight_decay", o.optimizer.weight_decay},
                       {"max_grad_norm", o.optimizer.max_grad_norm},
                       {"device", train_device_name(o.device)},
+                      {"gpus", o.gpus},
                       {"out", o.out_dir.string()},
                       {"metrics_jsonl", o.metrics_jsonl.string()}};
   for (const char* name : {"store", "resume"})
@@ -176,6 +177,7 @@ int train_grpo(const ArgList& argv) {
   o.dynamic_sampling = args.has("dynamic-sampling");
   o.mask_truncated = args.has("mask-truncated");
   o.device = parse_train_device(args.get("device", "cpu"));
+  o.gpus = args.get_int("gpus", 1);
   o.out_dir = args.get("out");
   o.metrics_jsonl = args.get("metrics-jsonl");
   // Qt loads its SQLite driver only inside an application object; declared first so it outlives the store.

@@ -15,7 +15,7 @@ int train_sft(const ArgList& argv) {
   const Args args(argv,
                   {"model", "data", "steps", "lr", "batch", "seq", "device", "out", "metrics-jsonl",
                    "grad-accum", "warmup", "save-every", "resume", "seed", "weight-decay", "max-grad-norm",
-                   "min-lr-ratio", "chat-template"},
+                   "min-lr-ratio", "chat-template", "gpus"},
                   {"recompute", "quiet"});
   SftRunOptions o;
   o.resume = args.get("resume");
@@ -26,6 +26,7 @@ int train_sft(const ArgList& argv) {
   o.batch = args.get_int("batch", 8);
   o.seq = args.get_int("seq", 512);
   o.device = parse_train_device(args.get("device", "cpu"));
+  o.gpus = args.get_int("gpus", 1);
   o.out_dir = args.get("out");
   o.metrics_jsonl = args.get("metrics-jsonl");
   o.grad_accum = args.get_int("grad-accum", 1);

@@ -26,7 +26,7 @@ const char* kUsage =
     "cpu|cuda]\n"
     "            [--out DIR] [--metrics-jsonl FILE] [--grad-accum N] [--warmup N] [--save-every N]\n"
     "            [--resume DIR] [--seed S] [--weight-decay W] [--max-grad-norm G] [--recompute]\n"
-    "            [--chat-template on|off] [--quiet]\n"
+    "            [--chat-template on|off] [--quiet] [--gpus N (data-parallel; --batch splits over them)]\n"
     "  train grpo --preset demo (GRPO on the built-in r1-tiny, CPU, minutes) or\n"
     "  train grpo --model DIR (--task countdown|arithmetic [--difficulty easy|default|hard] | --data "
     "F.jsonl)\n"
@@ -35,6 +35,7 @@ const char* kUsage =
     "DIR]\n"
     "            [--metrics-jsonl F] [--store F.sqlite] [--resume RUN|DIR] [--rewards name:w,..]\n"
     "            [--epsilon-low E] [--epsilon-high E] [--dynamic-sampling] [--mask-truncated]\n"
+    "            [--gpus N (data-parallel over GPUs 0..N-1; the prompts per step split over them)]\n"
     "            [--config F.json] [--save-config F.json]   (a run's stored config re-launches it)\n"
     "  distill   --teacher DIR --student DIR --traces OUT.jsonl [--task T] [--difficulty D]\n"
     "            [--prompts N|FILE.jsonl] [--samples K] [--max-completion N] [--temperature T] [--steps N]\n"
@@ -51,9 +52,9 @@ const char* kUsage =
     "  bench decode   --model DIR | --shape NAME [--device cpu|cuda] [--batch 1,64] [--new-tokens N]\n"
     "  bench ops      --model DIR | --shape NAME [--batch 1,64] [--prefill-tokens N] [--context N]\n"
     "  bench train    --model DIR | --shape NAME [--device cpu|cuda] [--batch B] [--seq L] [--steps N]\n"
-    "                 [--recompute]\n"
+    "                 [--recompute] [--gpus N (each GPU a batch of B rows; gradients summed by NCCL)]\n"
     "  bench grpo     --model DIR | --shape NAME [--device cpu|cuda] [--prompts 16] [--group-size 8]\n"
-    "                 [--new-tokens 512] [--prompt-tokens 64] [--micro-batch 16]\n"
+    "                 [--new-tokens 512] [--prompt-tokens 64] [--micro-batch 16] [--gpus N (prompts split)]\n"
     "  bench tokenize [--tokenizer FILE|DIR] [--text-file F | --megabytes N] [--repeats R] [--write-text "
     "F]\n";
 

@@ -36,6 +36,7 @@ r1::GrpoRunOptions toGrpoOptions(const FinetuneOptions& f) {
   o.save_every = f.save_every;
   o.seed = f.seed;
   o.device = r1::parse_train_device(f.device.toStdString());
+  o.gpus = f.gpus;
   o.out_dir = to_path(f.out_dir);
   return o;
 }

@@ -31,6 +31,7 @@ struct FinetuneOptions {
   int save_every = 0;  // steps between checkpoints; 0: one at the end
   quint64 seed = 0;
   QString device = QStringLiteral("cpu");
+  int gpus = 1;     // data-parallel over GPUs 0 .. gpus-1 (CUDA); the prompts per step split over them
   QString out_dir;  // where checkpoints go; empty: none are written
 };
 

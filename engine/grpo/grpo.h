@@ -56,6 +56,10 @@ class GrpoObjective final : public TokenObjective {
     double clipped_high = 0;     // r > 1 + eps_high with A > 0
     double kl = 0, entropy = 0;  // sums over tokens
     double policy_loss = 0;      // Σ w (-surrogate)
+    void add(const Stats& s) {
+      tokens += s.tokens, clipped_low += s.clipped_low, clipped_high += s.clipped_high;
+      kl += s.kl, entropy += s.entropy, policy_loss += s.policy_loss;
+    }
   };
   const Stats& stats() const { return stats_; }
 

@@ -9,6 +9,7 @@
 #include "engine/runtime/runtime.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/train/checkpoint.h"
+#include "engine/train/data_parallel.h"
 #include "engine/train/metrics_log.h"
 #include "engine/train/schedule.h"
 #include "engine/train/sft_data.h"
@@ -66,11 +67,49 @@ struct MicroBatch {
   std::vector<float> weight, advantage, old_logp, ref_logp;
 };
 
+// Rollouts of the whole batch from every rank's share, in rank order (each rank holds consecutive prompts).
+RolloutBatch gather_rollouts(const RankContext& ctx, RolloutBatch local) {
+  if (ctx.ranks == 1) return local;
+  const std::vector<RolloutBatch> parts = ctx.all_gather(std::move(local));
+  RolloutBatch all;
+  all.G = parts.front().G;
+  for (const RolloutBatch& p : parts) {
+    all.completions.insert(all.completions.end(), p.completions.begin(), p.completions.end());
+    all.truncated.insert(all.truncated.end(), p.truncated.begin(), p.truncated.end());
+    all.seconds = std::max(all.seconds, p.seconds);  // the ranks generate at the same time
+    all.tokens += p.tokens;
+  }
+  return all;
+}
+
+// What a rank's update adds to the step's metrics and records.
+struct UpdateShare {
+  GrpoObjective::Stats stats;
+  double loss = 0, train_tokens = 0;
+  std::vector<std::pair<int64_t, std::vector<float>>> rollout_logp;  // per trained rollout
+};
+
+void grpo_rank(const GrpoRunOptions& o, RankContext& ctx, GrpoRunResult& result);
+
 }  // namespace
 
 GrpoRunResult run_grpo(const GrpoRunOptions& o) {
+  if (o.gpus > 1 && o.prompts_per_step % o.gpus != 0)
+    fail("prompts per step (", o.prompts_per_step, ") must split evenly over the ", o.gpus, " GPUs");
+  GrpoRunResult result;
+  run_ranks(int(o.gpus), o.device, [&](RankContext& ctx) { grpo_rank(o, ctx, result); });
+  return result;
+}
+
+namespace {
+
+// One rank of a run (the only one without data parallelism). Every rank samples the same problems, generates
+// its share of the prompts' groups, and sees every rollout, so rewards, advantages and loss weights are
+// those of the whole batch; it trains on its own rows, and the leader (rank 0) records, logs and saves.
+void grpo_rank(const GrpoRunOptions& o, RankContext& ctx, GrpoRunResult& result) {
+  const bool lead = ctx.leader();
   const auto log = [&](const std::string& s) {
-    if (o.on_log) o.on_log(s);
+    if (o.on_log && lead) o.on_log(s);
   };
   if (o.group_size < 2 || o.prompts_per_step < 1 || o.max_completion < 1 || o.steps < 1 || o.mu < 1)
     fail("GRPO needs group size >= 2 and positive prompts per step, max completion, steps and mu (got G ",
@@ -95,6 +134,8 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
                                               : std::string("accuracy:1.0,format:0.2");
   const RewardSet rewards = RewardSet::parse(spec, ropt);
   const int64_t P = o.prompts_per_step, G = o.group_size, N = P * G;
+  const auto [p_begin, p_end] = ctx.share(P);
+  const int64_t P_local = p_end - p_begin;
   const auto problem_at = [&](int64_t index) {
     return data.empty() ? training_problem(task, o.seed, uint64_t(index)) : data[size_t(index) % data.size()];
   };
@@ -104,7 +145,7 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
     prompt_budget = std::max<int64_t>(
         prompt_budget, int64_t(encode_prompt(model_dir, *tokenizer, problem_at(i).prompt).size()));
   prompt_budget += 32;
-  const int64_t micro = o.micro_batch > 0 ? std::min(o.micro_batch, N) : N;
+  const int64_t micro = o.micro_batch > 0 ? std::min(o.micro_batch, P_local * G) : P_local * G;
 
   TrainerOptions to;
   to.device = o.device;
@@ -122,8 +163,9 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
   memory.policy = trainer->memory_plan();
   memory.reference_bytes = reference ? reference->memory_plan().total_bytes() : 0;
   memory.critic = ppo_critic_estimate(memory.policy);
-  if (o.on_memory) o.on_memory(memory);
+  if (o.on_memory && lead) o.on_memory(memory);
   if (resume) load_optimizer_state(resume->dir, *trainer);
+  trainer->set_gradient_sync(ctx.sync);
   int64_t step = trainer->steps_taken() / o.mu;
 
   nlohmann::json config = {{"task", o.task},
@@ -145,12 +187,13 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
                            {"temperature", o.temperature},
                            {"top_p", o.top_p},
                            {"seed", o.seed},
-                           {"device", train_device_name(o.device)}};
-  GrpoRunResult result;
-  if (o.recorder) {
+                           {"device", train_device_name(o.device)},
+                           {"gpus", ctx.ranks}};
+  RunRecorder* const recorder = lead ? o.recorder : nullptr;
+  if (recorder) {
     result.run_id =
-        o.resume_run_id > 0 ? o.resume_run_id : o.recorder->begin_run("grpo", model_dir.string(), config);
-    if (o.resume_run_id > 0) o.recorder->resume_run(o.resume_run_id);
+        o.resume_run_id > 0 ? o.resume_run_id : recorder->begin_run("grpo", model_dir.string(), config);
+    if (o.resume_run_id > 0) recorder->resume_run(o.resume_run_id);
   }
   // A run that ends by an exception (a CUDA error, a full disk) is recorded as failed, not left running.
   struct MarkFailed {
@@ -163,10 +206,10 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
       } catch (...) {  // the store's own failure must not replace the one being reported
       }
     }
-  } mark_failed{o.recorder, result.run_id};
-  MetricsLog metrics_file(o.metrics_jsonl);
+  } mark_failed{recorder, result.run_id};
+  MetricsLog metrics_file(lead ? o.metrics_jsonl : fs::path());
   const auto save = [&]() {
-    if (o.out_dir.empty()) return;
+    if (o.out_dir.empty() || !lead) return;
     nlohmann::json state = config;
     state["kind"] = "grpo";
     state["grpo_step"] = step;
@@ -174,7 +217,7 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
                              ? resume->state["reference"].get<std::string>()
                              : o.model_dir.string();
     result.last_checkpoint = save_checkpoint(o.out_dir, *model, *trainer, state);
-    if (o.recorder) o.recorder->record_checkpoint(result.run_id, step, result.last_checkpoint.string());
+    if (recorder) recorder->record_checkpoint(result.run_id, step, result.last_checkpoint.string());
     log(cat("saved ", result.last_checkpoint.string()));
   };
   LrSchedule sched;
@@ -184,11 +227,11 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
   sampling.temperature = o.temperature, sampling.top_p = o.top_p;
   sampling.validate();
 
-  result.first_step = step + 1;
+  if (lead) result.first_step = step + 1;
   std::unique_ptr<Runtime> rt;  // the rollout runtime (kept across steps on CUDA)
   while (step < o.steps) {
-    if (o.cancel && o.cancel->load()) {
-      result.cancelled = true;
+    if (ctx.any(o.cancel && o.cancel->load())) {
+      if (lead) result.cancelled = true;
       break;
     }
     ++step;
@@ -203,13 +246,15 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
         fail("prompt of problem ", (step - 1) * P + p, " has ", prompts.back().size(),
              " tokens, over the run's budget of ", prompt_budget);
     }
-    policy_runtime(rt, *model, *trainer, o.device, N, prompt_budget + o.max_completion + 1, log);
-    const RolloutBatch gen = generate_rollouts(*rt, prompts, G, o.max_completion, sampling,
-                                               o.seed * 1000003 + uint64_t(step), model->stop_ids);
-    if (o.on_memory) {
+    policy_runtime(rt, *model, *trainer, o.device, P_local * G, prompt_budget + o.max_completion + 1, log);
+    const std::vector<std::vector<int32_t>> my_prompts(prompts.begin() + p_begin, prompts.begin() + p_end);
+    const RolloutBatch gen = gather_rollouts(
+        ctx, generate_rollouts(*rt, my_prompts, G, o.max_completion, sampling,
+                               o.seed * 1000003 + uint64_t(step), model->stop_ids, p_begin * G));
+    if (o.on_memory && lead) {
       // At the end of generation a sequence holds its prompt and its completion but the last token.
       int64_t held = 0;
-      for (int64_t i = 0; i < N; ++i)
+      for (int64_t i = p_begin * G; i < p_end * G; ++i)
         held += int64_t(prompts[size_t(i / G)].size() + gen.completions[size_t(i)].size()) - 1;
       memory.step = step;
       account_rollout(memory, *rt, held);
@@ -233,7 +278,7 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
     }
     const AdvantageScale scale = o.aggregation == LossAggregation::DrGrpo ? AdvantageScale::None : o.scale;
     const std::vector<double> adv = group_advantages(totals, G, scale);
-    std::vector<Row> rows;
+    std::vector<Row> rows;  // the whole batch's; this rank trains those of its prompts
     int64_t zero_std_groups = 0;
     for (int64_t g = 0; g < P; ++g) {
       const auto [lo, hi] = std::minmax_element(totals.begin() + g * G, totals.begin() + (g + 1) * G);
@@ -246,18 +291,28 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
         rows.push_back({i, int64_t(prompts[size_t(g)].size()), int64_t(gen.completions[size_t(i)].size())});
       }
     }
-    // Token weights of the chosen aggregation.
+    // Token weights of the chosen aggregation, over the whole batch.
     double all_tokens = 0;
     for (const Row& r : rows) all_tokens += double(r.completion_len);
+    const auto rows_of_rank = [&](int rank) {
+      std::vector<Row> out;
+      for (const Row& r : rows)
+        if (r.rollout / G * ctx.ranks / P == rank) out.push_back(r);
+      return out;
+    };
+    double micro_batches = 0;  // BNPO normalises per micro-batch, counted over every rank
+    for (int r = 0; r < ctx.ranks; ++r)
+      micro_batches += std::ceil(double(rows_of_rank(r).size()) / double(micro));
+    const std::vector<Row> mine = rows_of_rank(ctx.rank);
     std::vector<MicroBatch> mbs;
-    for (size_t r0 = 0; r0 < rows.size(); r0 += size_t(micro)) {
+    for (size_t r0 = 0; r0 < mine.size(); r0 += size_t(micro)) {
       MicroBatch mb;
-      const size_t r1 = std::min(rows.size(), r0 + size_t(micro));
+      const size_t r1 = std::min(mine.size(), r0 + size_t(micro));
       int64_t L = 0;
       double mb_tokens = 0;
       for (size_t r = r0; r < r1; ++r) {
-        L = std::max(L, rows[r].prompt_len + rows[r].completion_len);
-        mb_tokens += double(rows[r].completion_len);
+        L = std::max(L, mine[r].prompt_len + mine[r].completion_len);
+        mb_tokens += double(mine[r].completion_len);
       }
       TrainBatch& b = mb.batch;
       b.B = int64_t(r1 - r0), b.L = L;
@@ -267,7 +322,7 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
       mb.weight.assign(size_t(b.B * L), 0.0f);
       mb.advantage.assign(size_t(b.B * L), 0.0f);
       for (size_t r = r0; r < r1; ++r) {
-        const Row& row = rows[r];
+        const Row& row = mine[r];
         const int64_t off = int64_t(r - r0) * L;
         const auto& pr = prompts[size_t(row.rollout / G)];
         const auto& cp = gen.completions[size_t(row.rollout)];
@@ -285,7 +340,7 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
             w = 1.0 / std::max(all_tokens, 1.0);
             break;
           case LossAggregation::Bnpo:
-            w = 1.0 / std::max(mb_tokens, 1.0) / std::ceil(double(rows.size()) / double(micro));
+            w = 1.0 / std::max(mb_tokens, 1.0) / micro_batches;
             break;
         }
         for (int64_t t = 0; t < int64_t(seq.size()); ++t) {
@@ -304,9 +359,8 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
 
     // Policy update(s).
     const auto t_update = clock_type::now();
-    GrpoObjective::Stats stats;
-    double loss = 0, grad_norm = 0, lr = 0, train_tokens = 0;
-    std::vector<std::vector<float>> rollout_logp(static_cast<size_t>(N));
+    UpdateShare share;
+    double grad_norm = 0, lr = 0;
     for (MicroBatch& mb : mbs) {
       const size_t n = size_t(mb.batch.tokens());
       if (o.mu > 1) {
@@ -318,33 +372,45 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
         reference->score(mb.batch, mb.ref_logp.data());
       }
     }
-    for (int64_t it = 0; it < o.mu && !mbs.empty(); ++it) {
+    rank_fault_point(ctx, step);
+    for (int64_t it = 0; it < o.mu && !rows.empty(); ++it) {
       for (MicroBatch& mb : mbs) {
+        if (ctx.sync && &mb == &mbs.back()) ctx.sync->reduce_in_next_backward();
         GrpoObjective obj(o.loss, mb.weight.data(), mb.advantage.data(),
                           mb.old_logp.empty() ? nullptr : mb.old_logp.data(),
                           mb.ref_logp.empty() ? nullptr : mb.ref_logp.data());
         std::vector<float> logp(size_t(mb.batch.tokens())), ent(logp.size());
-        loss += trainer->forward_backward(mb.batch, obj, logp.data(), ent.data());
-        train_tokens += double(mb.batch.tokens());
+        share.loss += trainer->forward_backward(mb.batch, obj, logp.data(), ent.data());
+        share.train_tokens += double(mb.batch.tokens());
         if (it == 0) {
-          const GrpoObjective::Stats& s = obj.stats();
-          stats.tokens += s.tokens, stats.clipped_low += s.clipped_low, stats.clipped_high += s.clipped_high;
-          stats.kl += s.kl, stats.entropy += s.entropy, stats.policy_loss += s.policy_loss;
+          share.stats.add(obj.stats());
           for (size_t r = 0; r < mb.rows.size(); ++r) {  // the policy's log-prob of each sampled token
             const int64_t i = mb.rows[r];
             const int64_t pl = int64_t(prompts[size_t(i / G)].size());
+            std::vector<float> lp;
             for (size_t k = 0; k < gen.completions[size_t(i)].size(); ++k)
-              rollout_logp[size_t(i)].push_back(logp[size_t(int64_t(r) * mb.batch.L + pl - 1 + int64_t(k))]);
+              lp.push_back(logp[size_t(int64_t(r) * mb.batch.L + pl - 1 + int64_t(k))]);
+            share.rollout_logp.emplace_back(i, std::move(lp));
           }
         }
       }
       lr = sched.at(trainer->steps_taken() + 1);
       grad_norm = trainer->optimizer_step(o.optimizer, lr);
     }
-    if (mbs.empty()) {  // every group was flat: nothing to learn, but the step is recorded
+    if (rows.empty()) {  // every group was flat: nothing to learn, but the step is recorded
       lr = sched.at(trainer->steps_taken() + 1);
     }
+    // The ranks' shares of the update, summed; only the leader reports them.
+    GrpoObjective::Stats stats;
+    double loss = 0, train_tokens = 0;
+    std::vector<std::vector<float>> rollout_logp(static_cast<size_t>(N));
+    for (UpdateShare& s : ctx.all_gather(std::move(share))) {
+      stats.add(s.stats);
+      loss += s.loss, train_tokens += s.train_tokens;
+      for (auto& [i, lp] : s.rollout_logp) rollout_logp[size_t(i)] = std::move(lp);
+    }
     const double update_s = since(t_update);
+    if (!lead) continue;
 
     // Metrics.
     nlohmann::ordered_json m;
@@ -392,7 +458,7 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
     result.metrics.push_back(mj);
     result.last_step = step;
     metrics_file.write(mj.dump());
-    if (o.recorder) {
+    if (recorder) {
       StepRecord rec;
       rec.step = step;
       rec.metrics = mj;
@@ -408,15 +474,16 @@ GrpoRunResult run_grpo(const GrpoRunOptions& o) {
         r.logprobs = rollout_logp[size_t(i)];
         rec.rollouts.push_back(std::move(r));
       }
-      o.recorder->record_step(result.run_id, rec);
+      recorder->record_step(result.run_id, rec);
     }
     if (o.on_step) o.on_step(mj);
     if (o.save_every > 0 && step % o.save_every == 0 && step < o.steps) save();
   }
   save();
-  if (o.recorder) o.recorder->finish_run(result.run_id, result.cancelled ? "cancelled" : "finished");
-  return result;
+  if (recorder) recorder->finish_run(result.run_id, result.cancelled ? "cancelled" : "finished");
 }
+
+}  // namespace
 
 EvalResult evaluate(const fs::path& model_dir, const TaskConfig& task, int64_t n, int64_t max_completion,
                     TrainDevice device, const fs::path& data_path) {

@@ -38,6 +38,9 @@ struct GrpoRunOptions {
   float temperature = 1.0f, top_p = 1.0f;
   uint64_t seed = 0;
   TrainDevice device = TrainDevice::Cpu;
+  // Data-parallel ranks: GPUs 0 .. gpus-1 on CUDA (NCCL), threads on the CPU. Each generates and trains
+  // prompts_per_step / gpus prompts' groups; the results equal one rank's up to the order of sums.
+  int64_t gpus = 1;
   std::filesystem::path out_dir, metrics_jsonl;
   int64_t save_every = 0;
   std::filesystem::path resume;  // a run folder or checkpoint

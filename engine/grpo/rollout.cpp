@@ -10,7 +10,7 @@ namespace r1 {
 
 RolloutBatch generate_rollouts(Runtime& rt, const std::vector<std::vector<int32_t>>& prompts, int64_t G,
                                int64_t max_new, const SamplingParams& sampling, uint64_t seed,
-                               const std::vector<int64_t>& stop_ids) {
+                               const std::vector<int64_t>& stop_ids, int64_t first_sequence) {
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t P = int64_t(prompts.size()), N = P * G;
   if (N > rt.max_sequences())
@@ -48,7 +48,7 @@ RolloutBatch generate_rollouts(Runtime& rt, const std::vector<std::vector<int32_
       if (done[size_t(s)]) continue;
       batch.push_back({int(s), std::span<const int32_t>(&last[size_t(s)], 1)});
       SamplingParams sp = sampling;
-      sp.seed = seed * 0x9E3779B97F4A7C15ull + uint64_t(s) * 0xD1B54A32D192ED03ull + 1;
+      sp.seed = seed * 0x9E3779B97F4A7C15ull + uint64_t(first_sequence + s) * 0xD1B54A32D192ED03ull + 1;
       params.push_back(sp);
       rows.push_back(s);
     }

@@ -21,10 +21,13 @@ struct RolloutBatch {
   int64_t tokens = 0;  // generated
 };
 
-// The runtime needs max_sequences >= prompts * G and a context of the longest prompt + max_new.
+// The runtime needs max_sequences >= prompts * G and a context of the longest prompt + max_new. Sequence s
+// samples from a stream of its own, seeded by `seed` and first_sequence + s: a data-parallel rank that
+// generates part of a batch passes its first sequence's index in the whole batch and samples what one
+// rank generating all of it would.
 RolloutBatch generate_rollouts(Runtime& rt, const std::vector<std::vector<int32_t>>& prompts, int64_t G,
                                int64_t max_new, const SamplingParams& sampling, uint64_t seed,
-                               const std::vector<int64_t>& stop_ids);
+                               const std::vector<int64_t>& stop_ids, int64_t first_sequence = 0);
 
 // Points `rt` at the trainer's current weights: a CUDA runtime takes the trainer's bf16 compute copy
 // device to device (the runtime is made once and kept); otherwise a new runtime is built from the trained

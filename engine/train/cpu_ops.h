@@ -30,6 +30,7 @@ class CpuOps {
   void copy(void* dst, const void* src, size_t bytes) const { std::memcpy(dst, src, bytes); }
   void zero(void* dst, size_t bytes) const { std::memset(dst, 0, bytes); }
   void sync() const {}
+  void* stream_handle() const { return nullptr; }
   void cast(float* dst, const float* src, int64_t n) const { copy(dst, src, size_t(n) * 4); }
 
   void rmsnorm_forward(float* y, int64_t ld_y, float* rstd, const float* x, int64_t ld_x, const float* w,

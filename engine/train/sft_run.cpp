@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint.h"
+#include "data_parallel.h"
 #include "engine/core/error.h"
 #include "metrics_log.h"
 #include "schedule.h"
@@ -43,15 +44,47 @@ nlohmann::json run_state(const SftRunOptions& o, const SftBatcher& batcher) {
   return s;
 }
 
+// Rows [b0, b1) of a batch.
+TrainBatch batch_rows(const TrainBatch& b, int64_t b0, int64_t b1) {
+  TrainBatch out;
+  out.B = b1 - b0, out.L = b.L;
+  const auto rows = [&](const auto& v) {
+    using V = std::decay_t<decltype(v)>;
+    return V(v.begin() + b0 * b.L, v.begin() + b1 * b.L);
+  };
+  out.ids = rows(b.ids), out.targets = rows(b.targets), out.weights = rows(b.weights);
+  return out;
+}
+
+struct StepShare {
+  double loss = 0, entropy = 0;
+};
+
+void sft_rank(const SftRunOptions& o, RankContext& ctx, SftRunResult& result);
+
 }  // namespace
 
 SftRunResult run_sft(const SftRunOptions& o) {
+  if (o.gpus > 1 && o.batch % o.gpus != 0)
+    fail("the batch (", o.batch, " rows) must split evenly over the ", o.gpus, " GPUs");
+  SftRunResult result;
+  run_ranks(int(o.gpus), o.device, [&](RankContext& ctx) { sft_rank(o, ctx, result); });
+  return result;
+}
+
+namespace {
+
+// One rank: every rank reads the same micro-batches and trains its share of their rows, with the loss
+// normalised by the whole step's weight; the leader (rank 0) logs, reports and saves.
+void sft_rank(const SftRunOptions& o, RankContext& ctx, SftRunResult& result) {
+  const bool lead = ctx.leader();
   const auto log = [&](const std::string& s) {
-    if (o.on_log) o.on_log(s);
+    if (o.on_log && lead) o.on_log(s);
   };
   if (o.steps <= 0 || o.batch <= 0 || o.seq <= 1 || o.grad_accum <= 0)
     fail("steps, batch and grad-accum must be positive and seq at least 2 (got steps ", o.steps, ", batch ",
          o.batch, ", seq ", o.seq, ", grad-accum ", o.grad_accum, ")");
+  const auto [row_begin, row_end] = ctx.share(o.batch);
   std::optional<LoadedCheckpoint> resume;
   if (!o.resume.empty()) resume = find_checkpoint(o.resume);
   const fs::path model_dir = resume ? resume->dir : o.model_dir;
@@ -69,10 +102,10 @@ SftRunResult run_sft(const SftRunOptions& o) {
 
   TrainerOptions to;
   to.device = o.device;
-  to.max_batch = o.batch, to.max_seq = o.seq, to.recompute = o.recompute;
+  to.max_batch = row_end - row_begin, to.max_seq = o.seq, to.recompute = o.recompute;
   auto trainer = make_trainer(*model, to);
-  SftRunResult result;
-  result.plan = trainer->memory_plan();
+  trainer->set_gradient_sync(ctx.sync);
+  if (lead) result.plan = trainer->memory_plan();
   log(cat("memory plan (", train_device_name(o.device), "): ", result.plan.describe()));
   if (resume) {
     load_optimizer_state(resume->dir, *trainer);
@@ -86,19 +119,20 @@ SftRunResult run_sft(const SftRunOptions& o) {
   LrSchedule sched;
   sched.peak = o.lr, sched.warmup_steps = o.warmup, sched.total_steps = o.steps,
   sched.min_ratio = o.min_lr_ratio;
-  MetricsLog metrics(o.metrics_jsonl);
+  MetricsLog metrics(lead ? o.metrics_jsonl : fs::path());
   const auto save = [&]() {
-    if (o.out_dir.empty()) return;
+    if (o.out_dir.empty() || !lead) return;
     result.last_checkpoint = save_checkpoint(o.out_dir, *model, *trainer, run_state(o, batcher));
     log(cat("saved ", result.last_checkpoint.string()));
   };
 
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
-  result.first_step = trainer->steps_taken() + 1;
+  if (lead) result.first_step = trainer->steps_taken() + 1;
   std::vector<TrainBatch> micro(size_t(o.grad_accum));
   while (trainer->steps_taken() < o.steps) {
-    if (o.cancel && o.cancel->load()) {
+    if (ctx.any(o.cancel && o.cancel->load())) {
+      if (!lead) break;
       result.cancelled = true;
       log(cat("cancelled after step ", trainer->steps_taken()));
       break;
@@ -112,16 +146,23 @@ SftRunResult run_sft(const SftRunOptions& o) {
     SftStepMetrics m;
     m.step = trainer->steps_taken() + 1;
     m.total_steps = o.steps;
+    rank_fault_point(ctx, m.step);
+    StepShare share;
     for (const TrainBatch& b : micro) {
       if (weight <= 0) break;  // nothing to learn in this step's rows; the optimizer still counts the step
-      CrossEntropyObjective ce(b.weights.data(), weight);
-      m.loss += trainer->forward_backward(b, ce);
-      m.entropy += ce.weighted_entropy() / weight;
       m.tokens += double(b.tokens());
+      TrainBatch mine;
+      const TrainBatch& part = ctx.ranks == 1 ? b : (mine = batch_rows(b, row_begin, row_end));
+      CrossEntropyObjective ce(part.weights.data(), weight);
+      if (ctx.sync && &b == &micro.back()) ctx.sync->reduce_in_next_backward();
+      share.loss += trainer->forward_backward(part, ce);
+      share.entropy += ce.weighted_entropy() / weight;
     }
     m.trained_tokens = weight;
     m.lr = sched.at(m.step);
     m.grad_norm = trainer->optimizer_step(o.optimizer, m.lr);
+    for (const StepShare& s : ctx.all_gather(share)) m.loss += s.loss, m.entropy += s.entropy;
+    if (!lead) continue;
     const double dt = std::chrono::duration<double>(clock::now() - t0).count();
     m.tokens_per_s = m.tokens / std::max(dt, 1e-9);
     m.elapsed_s = std::chrono::duration<double>(clock::now() - start).count();
@@ -134,7 +175,8 @@ SftRunResult run_sft(const SftRunOptions& o) {
     if (o.save_every > 0 && m.step % o.save_every == 0 && m.step < o.steps) save();
   }
   save();
-  return result;
 }
+
+}  // namespace
 
 }  // namespace r1

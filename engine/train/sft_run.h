@@ -20,6 +20,9 @@ struct SftRunOptions {
   std::filesystem::path metrics_jsonl;  // one JSON object per step, appended; empty: none
   std::filesystem::path resume;         // a run folder or checkpoint to continue from; empty: fresh
   TrainDevice device = TrainDevice::Cpu;
+  // Data-parallel ranks: GPUs 0 .. gpus-1 on CUDA (NCCL), threads on the CPU. Each trains batch / gpus rows
+  // of every micro-batch; the losses equal one rank's up to the order of sums.
+  int64_t gpus = 1;
   int64_t steps = 100;     // total optimizer steps of the run (a resumed run continues up to this)
   int64_t batch = 8;       // rows per micro-batch
   int64_t seq = 512;       // positions per row

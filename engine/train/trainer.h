@@ -13,6 +13,7 @@
 
 #include "batch.h"
 #include "engine/model/model.h"
+#include "gradient_sync.h"
 #include "param_layout.h"
 #include "train_memory.h"
 
@@ -81,6 +82,9 @@ class Trainer {
   virtual double optimizer_step(const OptimizerHyper& h, double lr) = 0;
   virtual void zero_grads() = 0;
   virtual int64_t steps_taken() const = 0;
+  // Data parallelism: from now on the step's last backward pass hands its gradient buckets to `sync` as they
+  // complete, and optimizer_step first waits for the sum over the ranks. Null: this trainer trains alone.
+  virtual void set_gradient_sync(GradientSync* sync) = 0;
   // Per mixture-of-experts layer, per routed expert: the tokens routed to it by the last forward (empty for a
   // dense model).
   virtual std::vector<std::vector<int64_t>> expert_token_counts() const { return {}; }

@@ -40,6 +40,10 @@ class TransformerTrainer final : public Trainer {
   }
   double optimizer_step(const OptimizerHyper& h, double lr) override;
   void zero_grads() override { ops_.zero(grad_, size_t(layout_.total) * 4); }
+  void set_gradient_sync(GradientSync* sync) override {
+    sync_ = sync;
+    if (sync_) sync_->attach(grad_, gradient_buckets(layout_), ops_.stream_handle());
+  }
   int64_t steps_taken() const override { return step_; }
   std::vector<std::vector<int64_t>> expert_token_counts() const override;
 
@@ -87,6 +91,7 @@ class TransformerTrainer final : public Trainer {
   Act* w_ = nullptr;  // compute copy; the master itself when Act is float
   TrainBuffers<Act> buf_;
   int64_t step_ = 0;
+  GradientSync* sync_ = nullptr;
   std::vector<float> host_logp_, host_entropy_, host_g_, host_ge_;
   std::vector<std::vector<int32_t>> expert_rows_;  // per MoE layer: the last forward's expert_offsets
 };
@@ -433,13 +438,22 @@ double TransformerTrainer<Ops>::run(const TrainBatch& batch, TokenObjective* obj
   for (int64_t l = 0; l < d.n_layers; ++l) forward_layer(l, d);
   const double loss = lm_head(d, objective);
   if (objective) {
+    // Buckets in the order of gradient_buckets(): head, layers last to first, embedding.
+    const bool reduce = sync_ && sync_->armed();
+    size_t bucket = 0;
+    const auto ready = [&] {
+      if (reduce) sync_->bucket_ready(bucket++);
+    };
     ops_.rmsnorm_backward(buf_.dres, G(layout_.final_norm), buf_.dxf, d.C, buf_.x.back(), d.C,
                           P(layout_.final_norm), buf_.rstd_f, T, d.C, false);
+    ready();
     for (int64_t l = d.n_layers - 1; l >= 0; --l) {
       if (dims_.recompute) forward_layer(l, d);
       backward_layer(l, d);
+      ready();
     }
     ops_.embedding_backward(G(layout_.embed), buf_.ids, buf_.dres, T, d.C);
+    ready();
   }
   ops_.sync();
   if (logp_out) std::memcpy(logp_out, host_logp_.data(), size_t(T) * 4);
@@ -449,6 +463,7 @@ double TransformerTrainer<Ops>::run(const TrainBatch& batch, TokenObjective* obj
 
 template <class Ops>
 double TransformerTrainer<Ops>::optimizer_step(const OptimizerHyper& h, double lr) {
+  if (sync_) sync_->finish();
   const double norm = std::sqrt(ops_.sum_squares(grad_, layout_.total));
   if (!std::isfinite(norm)) {
     zero_grads();

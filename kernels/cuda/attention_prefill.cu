@@ -157,12 +157,7 @@ __global__ void __launch_bounds__(kWarps * 32) flash_kernel(const FlashArgs a) {
 
 template <int D>
 void launch(const FlashArgs& a, cudaStream_t stream) {
-  static const bool configured = [] {
-    R1_CUDA_CHECK(cudaFuncSetAttribute(flash_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       int(sizeof(Smem<D>))));
-    return true;
-  }();
-  (void)configured;
+  set_max_dynamic_smem(reinterpret_cast<const void*>(flash_kernel<D>), int(sizeof(Smem<D>)));
   const dim3 grid(unsigned(a.n_tiles), unsigned(a.heads));
   flash_kernel<D><<<grid, kWarps * 32, sizeof(Smem<D>), stream>>>(a);
   R1_CUDA_LAUNCHED();

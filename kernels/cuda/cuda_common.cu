@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -45,6 +47,7 @@ int device_count() {
 }
 
 DeviceInfo device_info(int device) {
+  if (device < 0) R1_CUDA_CHECK(cudaGetDevice(&device));
   cudaDeviceProp p{};
   R1_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
   DeviceInfo d;
@@ -91,6 +94,17 @@ void DeviceBuffer::release() {
   if (ptr_) cudaFree(ptr_);
   ptr_ = nullptr;
   bytes_ = 0;
+}
+
+void set_max_dynamic_smem(const void* kernel, int bytes) {
+  static std::mutex mutex;
+  static std::set<std::pair<int, const void*>> done;
+  int dev = 0;
+  R1_CUDA_CHECK(cudaGetDevice(&dev));
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (done.count({dev, kernel})) return;
+  R1_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+  done.insert({dev, kernel});
 }
 
 int sm_count() {

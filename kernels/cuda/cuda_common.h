@@ -52,7 +52,11 @@ struct DeviceInfo {
   size_t total_memory = 0, free_memory = 0;
   size_t max_shared_per_block = 0;
 };
-DeviceInfo device_info(int device = 0);
+DeviceInfo device_info(int device = -1);  // -1: the calling thread's current device
+
+// Raises a kernel's dynamic shared memory limit to `bytes`, once per device: the attribute belongs to the
+// device's context, so a process that trains on several GPUs sets it on each.
+void set_max_dynamic_smem(const void* kernel, int bytes);
 
 // Device-to-device copy bandwidth in bytes/s, counting bytes read plus bytes written (median of 10 copies
 // of 1 GiB after a warm-up, timed with events).

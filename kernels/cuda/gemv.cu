@@ -253,12 +253,7 @@ __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int
 template <int B, GemvInput IN, GemvOutput OUT>
 void launch(const GemvArgs& a, cudaStream_t stream) {
   const size_t smem = size_t(B) * size_t(a.k) * sizeof(bf16);
-  static const bool configured = [] {
-    R1_CUDA_CHECK(cudaFuncSetAttribute(gemv_kernel<B, IN, OUT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       200 * 1024));
-    return true;
-  }();
-  (void)configured;
+  set_max_dynamic_smem(reinterpret_cast<const void*>(gemv_kernel<B, IN, OUT>), 200 * 1024);
   const int64_t rows = OUT == GemvOutput::SwiGluBf16 ? a.n / 2 : a.n;
   const int64_t want_warps = int64_t(sm_count()) * 48;
   int ks = 1;

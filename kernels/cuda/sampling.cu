@@ -197,12 +197,7 @@ void sample_rows(float* logits, int64_t rows, int64_t vocab, const RowSampling* 
                  cudaStream_t stream) {
   if (rows <= 0) return;
   const size_t smem = size_t((vocab + 31) / 32) * 4;
-  static const bool configured = [] {
-    R1_CUDA_CHECK(
-        cudaFuncSetAttribute(sample_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024));
-    return true;
-  }();
-  (void)configured;
+  set_max_dynamic_smem(reinterpret_cast<const void*>(sample_kernel), 160 * 1024);
   if (smem > 160 * 1024) throw std::invalid_argument("sample_rows: vocabulary too large");
   sample_kernel<<<unsigned(rows), kThreads, smem, stream>>>(logits, vocab, params, tokens);
   R1_CUDA_LAUNCHED();

@@ -13,6 +13,7 @@
 #include <QSpinBox>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <algorithm>
 
 #include "core/app_settings.h"
 #include "engine/runtime/runtime.h"
@@ -142,6 +143,9 @@ FinetuneForm::FinetuneForm(QWidget* parent) : QWidget(parent) {
   device_->setObjectName(QStringLiteral("device"));
   device_->addItem(tr("CPU"), QStringLiteral("cpu"));
   if (r1::cuda_device_count() > 0) device_->addItem(tr("CUDA GPU"), QStringLiteral("cuda"));
+  gpus_ = spin(run, "gpus", 1, std::max(1, r1::cuda_device_count()),
+               tr("Data-parallel over this many GPUs (NCCL); the prompts per step split evenly over them"));
+  gpus_->setSuffix(tr(" GPU(s)"));
   auto* preset = new QPushButton(tr("Demo preset"), run);
   preset->setObjectName(QStringLiteral("demoPreset"));
   preset->setToolTip(
@@ -149,7 +153,7 @@ FinetuneForm::FinetuneForm(QWidget* parent) : QWidget(parent) {
   run_form->addRow(tr("Steps"), steps_);
   run_form->addRow(tr("Checkpoints"), inRow(run, {save_, save_every_}));
   run_form->addRow(tr("Seed"), seed_);
-  run_form->addRow(tr("Device"), inRow(run, {device_, preset}));
+  run_form->addRow(tr("Device"), inRow(run, {device_, gpus_, preset}));
   layout->addWidget(run);
   layout->addStretch(1);
 
@@ -157,6 +161,11 @@ FinetuneForm::FinetuneForm(QWidget* parent) : QWidget(parent) {
   connect(browse_data_, &QToolButton::clicked, this, &FinetuneForm::browseData);
   connect(task_, &QComboBox::currentIndexChanged, this, &FinetuneForm::onTaskChanged);
   connect(save_, &QCheckBox::toggled, save_every_, &QWidget::setEnabled);
+  const auto gpus_enabled = [this] {
+    gpus_->setEnabled(device_->currentData().toString() == QStringLiteral("cuda") && gpus_->maximum() > 1);
+  };
+  connect(device_, &QComboBox::currentIndexChanged, this, gpus_enabled);
+  gpus_enabled();
   connect(preset, &QPushButton::clicked, this, [this] {
     const QString model = model_->text();
     setOptions(defaults());
@@ -194,6 +203,7 @@ r1::app::FinetuneOptions FinetuneForm::options() const {
   o.save_every = save_every_->value();
   o.seed = quint64(seed_->value());
   o.device = device_->currentData().toString();
+  o.gpus = o.device == QStringLiteral("cuda") ? gpus_->value() : 1;
   return o;
 }
 
@@ -219,6 +229,7 @@ void FinetuneForm::setOptions(const r1::app::FinetuneOptions& o) {
   seed_->setValue(int(o.seed));
   const int device = device_->findData(o.device);
   if (device >= 0) device_->setCurrentIndex(device);
+  gpus_->setValue(o.gpus);
 }
 
 bool FinetuneForm::checkpointsWanted() const {

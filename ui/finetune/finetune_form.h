@@ -56,6 +56,7 @@ class FinetuneForm : public QWidget {
   QCheckBox* save_ = nullptr;
   QSpinBox* seed_ = nullptr;
   QComboBox* device_ = nullptr;
+  QSpinBox* gpus_ = nullptr;
   QString shown_default_rewards_;  // the task default the rewards field was last filled with
 };
 

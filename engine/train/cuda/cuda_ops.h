@@ -37,6 +37,7 @@ class CudaOps {
   void copy(void* dst, const void* src, size_t bytes) const;
   void zero(void* dst, size_t bytes) const;
   void sync() const;
+  void* stream_handle() const { return stream_; }
   void cast(bf16* dst, const float* src, int64_t n) const { cuda::f32_to_bf16(dst, src, n, stream_); }
   void to_compute(bf16* dst, const float* src, int64_t n) const { cuda::f32_to_bf16(dst, src, n, stream_); }
 

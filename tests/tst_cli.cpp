@@ -128,6 +128,13 @@ class TestCli : public QObject {
         << QStringList{"generate", "--model", m, "--ids", "1", "--greedy", "--temperature", "2"}
         << "--greedy cannot";
     QTest::newRow("unknown shape") << QStringList{"bench", "decode", "--shape", "gpt-5"} << "known shapes";
+    QTest::newRow("no GPUs") << QStringList{"train",  "grpo",      "--model", m,
+                                            "--task", "countdown", "--gpus",  "0"}
+                             << "at least 1";
+    QTest::newRow("prompts over GPUs")
+        << QStringList{"train", "grpo",   "--model", m, "--task", "countdown", "--prompts-per-step",
+                       "3",     "--gpus", "2"}
+        << "prompts per step (3) must split evenly over the 2 GPUs";
     QTest::newRow("unwritable out") << QStringList{"logits", "--model",      m, "--ids", "1",
                                                    "--out",  "/no/dir/x.npy"}
                                     << "/no/dir/x.npy";

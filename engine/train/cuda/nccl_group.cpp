@@ -2,7 +2,6 @@
 
 #include <cuda_runtime.h>
 #include <dlfcn.h>
-#include <nccl.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -14,6 +13,9 @@
 #include "engine/core/error.h"
 #include "engine/train/team.h"
 #include "kernels/cuda/cuda_common.h"
+
+#if __has_include(<nccl.h>)
+#include <nccl.h>
 
 namespace r1 {
 namespace {
@@ -186,3 +188,28 @@ int NcclGroup::version() {
 }
 
 }  // namespace r1
+
+#else  // built without NCCL's header: several GPUs are refused with the reason
+
+namespace r1 {
+
+struct NcclGroup::Impl {};
+
+NcclGroup::NcclGroup(int) {
+  fail("training on several GPUs needs NCCL, and this build found no nccl.h; install NCCL's development files "
+       "(libnccl-dev) and rebuild");
+}
+NcclGroup::~NcclGroup() = default;
+int NcclGroup::size() const {
+  return 0;
+}
+std::unique_ptr<GradientSync> NcclGroup::gradient_sync(int, Team&) {
+  fail("NCCL is not available in this build");
+}
+int NcclGroup::version() {
+  fail("NCCL is not available in this build");
+}
+
+}  // namespace r1
+
+#endif

@@ -5,6 +5,8 @@ endif()
 r1wb_add_test(tst_train SOURCES tst_train.cpp LABELS unit)
 add_dependencies(tst_train r1wb)
 r1wb_add_test(tst_data_parallel SOURCES tst_data_parallel.cpp LABELS unit)
+# Two CPU ranks each calling OpenBLAS: one BLAS thread each keeps them from spinning against each other.
+set_tests_properties(tst_data_parallel PROPERTIES ENVIRONMENT "QT_QPA_PLATFORM=offscreen;OPENBLAS_NUM_THREADS=1")
 target_compile_definitions(tst_data_parallel PRIVATE R1WB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 if(R1WB_HAVE_CUDA)
   r1wb_add_test(tst_nccl_sync SOURCES tst_nccl_sync.cpp LABELS gpu)

@@ -248,7 +248,7 @@ class TestDataParallel : public QObject {
     TempDir tmp;
     MemoryRecorder rec;
     GrpoRunOptions o = small_grpo();
-    o.steps = 5, o.save_every = 2;
+    o.steps = 4, o.save_every = 2;
     o.gpus = 2;
     o.out_dir = tmp / "run";
     o.recorder = &rec;
@@ -269,7 +269,7 @@ class TestDataParallel : public QObject {
     o.resume_run_id = 1;
     const GrpoRunResult r = run_grpo(o);
     QCOMPARE(r.first_step, int64_t(3));
-    QCOMPARE(r.last_step, int64_t(5));
+    QCOMPARE(r.last_step, int64_t(4));
     QCOMPARE(rec.status, std::string("finished"));
 
     // The same for SFT, failing on the leader this time.

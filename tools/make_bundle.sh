@@ -59,7 +59,7 @@ mkdir -p "$out/bin" "$out/lib" "$out/plugins" "$out/share/r1-workbench/models"
 # image formats, icon engines and xcb GL integrations Qt Widgets may load.
 uses_qt_gui=0
 for b in "${binaries[@]}"; do
-  if ldd "$b" | grep -q 'libQt6Gui\.so'; then uses_qt_gui=1; fi
+  if ldd "$b" | grep 'libQt6Gui\.so' >/dev/null; then uses_qt_gui=1; fi
 done
 plugin_dirs=(sqldrivers)
 if [[ $uses_qt_gui == 1 ]]; then plugin_dirs+=(platforms imageformats iconengines xcbglintegrations platformthemes); fi

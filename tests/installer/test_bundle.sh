@@ -24,12 +24,12 @@ bundle=$work/r1-workbench
 model=$bundle/share/r1-workbench/models/r1-tiny
 
 out=$(env LD_LIBRARY_PATH= "$bundle/r1wb" info --model "$model") || fail "bundled r1wb info"
-echo "$out" | grep -qi 'deepseek' || fail "bundled r1wb info does not describe r1-tiny: $out"
+echo "$out" | grep -i 'deepseek' >/dev/null || fail "bundled r1wb info does not describe r1-tiny: $out"
 
 # Libraries that are not the host's come from the bundle.
 libs=$(LD_LIBRARY_PATH="$bundle/lib" ldd "$bundle/bin/r1wb")
 for lib in libopenblas libpcre2-8 libutf8proc libQt6Core; do
-  echo "$libs" | grep "$lib" | grep -q "=> $bundle/lib/" || fail "$lib does not resolve into the bundle:"$'\n'"$libs"
+  echo "$libs" | grep "$lib" | grep "=> $bundle/lib/" >/dev/null || fail "$lib does not resolve into the bundle:"$'\n'"$libs"
 done
 [[ -f $bundle/plugins/sqldrivers/libqsqlite.so ]] || fail "the SQLite driver plugin is missing"
 
@@ -40,12 +40,12 @@ resolved=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mode
 [[ $(realpath "$resolved") == $(realpath "$model") ]] || fail "the built-in model resolved to $resolved"
 log=$(env LD_LIBRARY_PATH= QT_DEBUG_PLUGINS=1 "$bundle/r1wb" train grpo --model "$model" --steps 1 \
   --group-size 2 --prompts-per-step 1 --max-completion 4 --quiet --store "$work/runs.sqlite" 2>&1) || fail "bundled r1wb with a store: $log"
-echo "$log" | grep -q "$bundle/plugins/sqldrivers/libqsqlite.so" || fail "the SQLite driver did not load from the bundle:"$'\n'"$log"
+echo "$log" | grep "$bundle/plugins/sqldrivers/libqsqlite.so" >/dev/null || fail "the SQLite driver did not load from the bundle:"$'\n'"$log"
 
 if [[ ${#binaries[@]} -gt 1 ]]; then
   [[ -f $bundle/plugins/platforms/libqoffscreen.so && -f $bundle/plugins/platforms/libqxcb.so ]] ||
     fail "the platform plugins are missing"
-  env LD_LIBRARY_PATH= QT_QPA_PLATFORM=offscreen "$bundle/r1-workbench" --version | grep -q '^r1-workbench [0-9]' ||
+  env LD_LIBRARY_PATH= QT_QPA_PLATFORM=offscreen "$bundle/r1-workbench" --version | grep '^r1-workbench [0-9]' >/dev/null ||
     fail "bundled r1-workbench --version"
 fi
 echo "ok: the bundle runs with an empty LD_LIBRARY_PATH ($(du -sh "$bundle" | cut -f1))"

@@ -44,16 +44,16 @@ deb=${debs[0]}
 echo "package: $(basename "$deb") ($(du -h "$deb" | cut -f1))"
 
 info=$(dpkg-deb -I "$deb")
-echo "$info" | grep -q '^ Package: r1-workbench$' || fail "control has no Package: r1-workbench"$'\n'"$info"
+echo "$info" | grep '^ Package: r1-workbench$' >/dev/null || fail "control has no Package: r1-workbench"$'\n'"$info"
 depends=$(echo "$info" | sed -n 's/^ Depends: //p')
 echo "Depends: $depends"
 # dpkg-shlibdeps names the package of each library the programs link; the SQLite driver is declared by hand.
 for pkg in libc6 libqt6core6 libqt6sql6 libopenblas libpcre2-8 libutf8proc libqt6sql6-sqlite; do
-  echo "$depends" | grep -q "$pkg" || fail "Depends lacks $pkg: $depends"
+  echo "$depends" | grep "$pkg" >/dev/null || fail "Depends lacks $pkg: $depends"
 done
 if [[ $have_gui == 1 ]]; then
   for pkg in libqt6widgets6 libqcustomplot; do
-    echo "$depends" | grep -q "$pkg" || fail "Depends lacks $pkg: $depends"
+    echo "$depends" | grep "$pkg" >/dev/null || fail "Depends lacks $pkg: $depends"
   done
 fi
 
@@ -65,7 +65,7 @@ if [[ $have_gui == 1 ]]; then
     ./usr/share/icons/hicolor/scalable/apps/r1-workbench.svg)
 fi
 for f in "${expected[@]}"; do
-  echo "$contents" | grep -qx -- "$f" || fail "the package lacks $f"
+  echo "$contents" | grep -x -- "$f" >/dev/null || fail "the package lacks $f"
 done
 
 # Runs the programs under PREFIX (an extracted or installed /usr).
@@ -74,15 +74,15 @@ check_programs() {
   local model=$prefix/share/r1-workbench/models/r1-tiny
   local out
   out=$("$prefix/bin/r1wb" info --model "$model") || fail "$prefix/bin/r1wb info --model $model"
-  echo "$out" | grep -qi 'deepseek' || fail "r1wb info does not describe r1-tiny: $out"
-  "$prefix/bin/r1wb" --version | grep -q '^r1wb [0-9]' || fail "$prefix/bin/r1wb --version"
+  echo "$out" | grep -i 'deepseek' >/dev/null || fail "r1wb info does not describe r1-tiny: $out"
+  "$prefix/bin/r1wb" --version | grep '^r1wb [0-9]' >/dev/null || fail "$prefix/bin/r1wb --version"
   # With no --model the demo preset takes the built-in model, which must be the one installed beside it.
   "$prefix/bin/r1wb" train grpo --preset demo --save-config "$work/demo.json" || fail "r1wb --preset demo"
   local resolved
   resolved=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["model"])' "$work/demo.json")
   [[ $(realpath "$resolved") == $(realpath "$model") ]] || fail "the built-in model resolved to $resolved, not $model"
   if [[ $have_gui == 1 ]]; then
-    QT_QPA_PLATFORM=offscreen "$prefix/bin/r1-workbench" --version | grep -q '^r1-workbench [0-9]' ||
+    QT_QPA_PLATFORM=offscreen "$prefix/bin/r1-workbench" --version | grep '^r1-workbench [0-9]' >/dev/null ||
       fail "$prefix/bin/r1-workbench --version"
     local desktop=$prefix/share/applications/r1-workbench.desktop
     grep -qx 'Exec=r1-workbench' "$desktop" || fail "$desktop: Exec is not r1-workbench"
@@ -98,7 +98,7 @@ if [[ $(id -u) != 0 ]]; then
   echo "not root: dpkg -i left out"
   exit 0
 fi
-if dpkg-query -W -f='${Status}' r1-workbench 2>/dev/null | grep -q 'install ok installed'; then
+if dpkg-query -W -f='${Status}' r1-workbench 2>/dev/null | grep 'install ok installed' >/dev/null; then
   echo "r1-workbench is already installed on this machine: dpkg -i left out, so it is not replaced"
   exit 0
 fi

@@ -20,9 +20,10 @@
 namespace r1::cli {
 
 int bench_train(const ArgList& argv) {
-  const Args args(
-      argv, {"model", "shape", "device", "batch", "seq", "steps", "dtype", "peak-tflops", "threads", "gpus"},
-      {"recompute"});
+  const Args args(argv,
+                  {"model", "shape", "device", "batch", "seq", "steps", "dtype", "peak-tflops", "threads",
+                   "gpus", "lm-head-rows"},
+                  {"recompute"});
   if (args.has("threads")) cpu::set_num_threads(int(args.get_int("threads", 1)));
   TrainerOptions to;
   to.device = parse_train_device(args.get("device", "cpu"));
@@ -30,6 +31,7 @@ int bench_train(const ArgList& argv) {
   to.max_batch = args.get_int("batch", cuda ? 8 : 1);
   to.max_seq = args.get_int("seq", cuda ? 1024 : 64);
   to.recompute = args.has("recompute");
+  to.lm_head_chunk_rows = args.get_int("lm-head-rows", 0);  // 0: the planner's choice
   const int64_t steps = args.get_int("steps", cuda ? 5 : 2);
   if (steps < 1) fail("option --steps: must be at least 1");
   const double peak_tflops = args.get_double("peak-tflops", 989.0);

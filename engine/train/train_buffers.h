@@ -137,8 +137,11 @@ struct TrainBuffers {
 };
 
 // inter: the dense (or shared-expert) MLP width; moe: whether the layer routes to experts.
+// own_qkv false: the layer's projected q/k/v go to a buffer the caller shares between layers (the sizing
+// pass's pointers are all null, so the choice cannot hang on the pointer).
 template <class Act>
-void carve_layer(Carver& cv, LayerActs<Act>& a, const TrainDims& d, int64_t inter, bool moe) {
+void carve_layer(Carver& cv, LayerActs<Act>& a, const TrainDims& d, int64_t inter, bool moe,
+                 bool own_qkv = true) {
   const int64_t T = d.T;
   a.xn1 = cv.take<Act>(T * d.C);
   a.rstd1 = cv.take<float>(T);
@@ -153,7 +156,7 @@ void carve_layer(Carver& cv, LayerActs<Act>& a, const TrainDims& d, int64_t inte
     a.q_in = cv.take<Act>(T * d.q_in_dim());
     a.kv_in = cv.take<Act>(T * d.kv_in_dim());
   } else {
-    a.qkv = cv.take<Act>(T * d.qkv_dim);
+    if (own_qkv) a.qkv = cv.take<Act>(T * d.qkv_dim);
     if (d.qk_norm) {
       a.q_rstd = cv.take<float>(T * d.H);
       a.k_rstd = cv.take<float>(T * d.KVH);
@@ -192,8 +195,14 @@ void carve_buffers(Carver& cv, TrainBuffers<Act>& b, const TrainDims& d, size_t 
   if (d.recompute) {
     carve_layer(cv, b.layers[0], d, d.widest_mlp(), d.moe_layers() > 0);
   } else {
-    for (int64_t l = 0; l < d.n_layers; ++l)
-      carve_layer(cv, b.layers[size_t(l)], d, d.mlp_inter(l), d.moe_layer(l));
+    // Without q/k norms the backward pass reads only the heads made from the projection, so every layer
+    // projects into one buffer.
+    const bool share_qkv = !d.mla && !d.qk_norm;
+    Act* shared_qkv = share_qkv ? cv.take<Act>(d.T * d.qkv_dim) : nullptr;
+    for (int64_t l = 0; l < d.n_layers; ++l) {
+      carve_layer(cv, b.layers[size_t(l)], d, d.mlp_inter(l), d.moe_layer(l), !share_qkv);
+      if (share_qkv) b.layers[size_t(l)].qkv = shared_qkv;
+    }
   }
   b.xf = cv.take<Act>(T * d.C);
   b.rstd_f = cv.take<float>(T);

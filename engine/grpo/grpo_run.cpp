@@ -189,12 +189,14 @@ void grpo_rank(const GrpoRunOptions& o, RankContext& ctx, GrpoRunResult& result)
                            {"seed", o.seed},
                            {"device", train_device_name(o.device)},
                            {"gpus", ctx.ranks}};
+  // Only the leader records, and only it touches `result`: the other ranks' threads share it.
   RunRecorder* const recorder = lead ? o.recorder : nullptr;
   if (recorder) {
     result.run_id =
         o.resume_run_id > 0 ? o.resume_run_id : recorder->begin_run("grpo", model_dir.string(), config);
     if (o.resume_run_id > 0) recorder->resume_run(o.resume_run_id);
   }
+  const int64_t run_id = lead ? result.run_id : 0;
   // A run that ends by an exception (a CUDA error, a full disk) is recorded as failed, not left running.
   struct MarkFailed {
     RunRecorder* recorder;
@@ -206,7 +208,7 @@ void grpo_rank(const GrpoRunOptions& o, RankContext& ctx, GrpoRunResult& result)
       } catch (...) {  // the store's own failure must not replace the one being reported
       }
     }
-  } mark_failed{recorder, result.run_id};
+  } mark_failed{recorder, run_id};
   MetricsLog metrics_file(lead ? o.metrics_jsonl : fs::path());
   const auto save = [&]() {
     if (o.out_dir.empty() || !lead) return;

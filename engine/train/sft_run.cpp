@@ -106,7 +106,7 @@ void sft_rank(const SftRunOptions& o, RankContext& ctx, SftRunResult& result) {
   auto trainer = make_trainer(*model, to);
   trainer->set_gradient_sync(ctx.sync);
   if (lead) result.plan = trainer->memory_plan();
-  log(cat("memory plan (", train_device_name(o.device), "): ", result.plan.describe()));
+  log(cat("memory plan (", train_device_name(o.device), "): ", trainer->memory_plan().describe()));
   if (resume) {
     load_optimizer_state(resume->dir, *trainer);
     if (!resume->state.contains("data_cursor"))

@@ -40,15 +40,6 @@ TrainBatch random_batch(int64_t B, int64_t L, int64_t vocab, uint32_t seed) {
   return b;
 }
 
-TrainBatch rows_of(const TrainBatch& b, int64_t r0, int64_t r1) {
-  TrainBatch out;
-  out.B = r1 - r0, out.L = b.L;
-  out.ids.assign(b.ids.begin() + r0 * b.L, b.ids.begin() + r1 * b.L);
-  out.targets.assign(b.targets.begin() + r0 * b.L, b.targets.begin() + r1 * b.L);
-  out.weights.assign(b.weights.begin() + r0 * b.L, b.weights.begin() + r1 * b.L);
-  return out;
-}
-
 // GRPO on the built-in r1-tiny, which solves part of its Countdown problems: the rewards in a group differ,
 // so the comparisons cover real updates.
 GrpoRunOptions small_grpo() {
@@ -157,7 +148,7 @@ class TestDataParallel : public QObject {
       half.max_batch = 2;
       auto trainer = make_trainer(*model, half);
       trainer->set_gradient_sync(ctx.sync);
-      const TrainBatch mine = rows_of(full, 2 * ctx.rank, 2 * ctx.rank + 2);
+      const TrainBatch mine = full.rows(2 * ctx.rank, 2 * ctx.rank + 2);
       CrossEntropyObjective part(mine.weights.data(), norm);
       ctx.sync->reduce_in_next_backward();
       trainer->forward_backward(mine, part);

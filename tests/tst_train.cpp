@@ -124,14 +124,7 @@ class TestTrain : public QObject {
     const auto m = load_model(parity_model(name.toStdString().c_str()));
     const int64_t V = m->config.vocab_size;
     const TrainBatch both = random_batch(2, 12, V, 5);
-    TrainBatch r0 = both, r1b = both;
-    r0.B = r1b.B = 1;
-    for (TrainBatch* r : {&r0, &r1b}) {
-      const size_t off = r == &r0 ? 0 : 12;
-      r->ids.assign(both.ids.begin() + long(off), both.ids.begin() + long(off + 12));
-      r->targets.assign(both.targets.begin() + long(off), both.targets.begin() + long(off + 12));
-      r->weights.assign(both.weights.begin() + long(off), both.weights.begin() + long(off + 12));
-    }
+    const TrainBatch r0 = both.rows(0, 1), r1b = both.rows(1, 2);
     TrainerOptions o;
     o.max_batch = 2, o.max_seq = 12;
     double loss_ref = 0, loss = 0;

@@ -14,6 +14,15 @@ struct TrainBatch {
   std::vector<float> weights;    // [B * L]
 
   int64_t tokens() const { return B * L; }
+  // Rows [b0, b1) as a batch of their own (a data-parallel rank's share, a micro-batch).
+  TrainBatch rows(int64_t b0, int64_t b1) const {
+    TrainBatch out;
+    out.B = b1 - b0, out.L = L;
+    out.ids.assign(ids.begin() + b0 * L, ids.begin() + b1 * L);
+    out.targets.assign(targets.begin() + b0 * L, targets.begin() + b1 * L);
+    out.weights.assign(weights.begin() + b0 * L, weights.begin() + b1 * L);
+    return out;
+  }
   double weight_sum() const {
     double s = 0;
     for (float w : weights) s += w;

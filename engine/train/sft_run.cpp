@@ -44,18 +44,6 @@ nlohmann::json run_state(const SftRunOptions& o, const SftBatcher& batcher) {
   return s;
 }
 
-// Rows [b0, b1) of a batch.
-TrainBatch batch_rows(const TrainBatch& b, int64_t b0, int64_t b1) {
-  TrainBatch out;
-  out.B = b1 - b0, out.L = b.L;
-  const auto rows = [&](const auto& v) {
-    using V = std::decay_t<decltype(v)>;
-    return V(v.begin() + b0 * b.L, v.begin() + b1 * b.L);
-  };
-  out.ids = rows(b.ids), out.targets = rows(b.targets), out.weights = rows(b.weights);
-  return out;
-}
-
 struct StepShare {
   double loss = 0, entropy = 0;
 };
@@ -152,7 +140,7 @@ void sft_rank(const SftRunOptions& o, RankContext& ctx, SftRunResult& result) {
       if (weight <= 0) break;  // nothing to learn in this step's rows; the optimizer still counts the step
       m.tokens += double(b.tokens());
       TrainBatch mine;
-      const TrainBatch& part = ctx.ranks == 1 ? b : (mine = batch_rows(b, row_begin, row_end));
+      const TrainBatch& part = ctx.ranks == 1 ? b : (mine = b.rows(row_begin, row_end));
       CrossEntropyObjective ce(part.weights.data(), weight);
       if (ctx.sync && &b == &micro.back()) ctx.sync->reduce_in_next_backward();
       share.loss += trainer->forward_backward(part, ce);

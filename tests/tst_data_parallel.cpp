@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <thread>
 
 #include "engine/core/error.h"
@@ -17,6 +16,7 @@
 #include "engine/train/sft_run.h"
 #include "testlib/data_parallel_runs.h"
 #include "testlib/test_support.h"
+#include "testlib/train_batches.h"
 
 using namespace r1;
 using namespace r1::test;
@@ -25,19 +25,6 @@ namespace {
 
 double rel_diff(double a, double b) {
   return std::abs(a - b) / std::max({std::abs(a), std::abs(b), 1e-12});
-}
-
-TrainBatch random_batch(int64_t B, int64_t L, int64_t vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int32_t> tok(0, int32_t(vocab - 1));
-  TrainBatch b;
-  b.B = B, b.L = L;
-  for (int64_t i = 0; i < B * L; ++i) {
-    b.ids.push_back(tok(rng));
-    b.targets.push_back(tok(rng));
-    b.weights.push_back(i % L == L - 1 ? 0.0f : 1.0f);
-  }
-  return b;
 }
 
 // GRPO on the built-in r1-tiny, which solves part of its Countdown problems: the rewards in a group differ,
@@ -135,7 +122,7 @@ class TestDataParallel : public QObject {
     const auto model = load_model(fixtures() / "train" / "qwen2-untied");
     TrainerOptions to;
     to.max_batch = 4, to.max_seq = 12;
-    const TrainBatch full = random_batch(4, 12, model->config.vocab_size, 7);
+    const TrainBatch full = random_train_batch(4, 12, model->config.vocab_size, 7);
     const double norm = full.weight_sum();
     auto single = make_trainer(*model, to);
     CrossEntropyObjective ce(full.weights.data(), norm);

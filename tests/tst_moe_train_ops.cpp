@@ -19,6 +19,7 @@
 #include "kernels/cpu/moe_train.h"
 #include "kernels/cpu/parallel.h"
 #include "testlib/test_support.h"
+#include "testlib/train_batches.h"
 
 using namespace r1;
 
@@ -184,18 +185,6 @@ ModelConfig tiny_moe_config(Arch arch) {
   return c;
 }
 
-TrainBatch random_batch(int64_t B, int64_t L, int64_t vocab, uint32_t seed) {
-  TrainBatch b;
-  b.B = B, b.L = L;
-  std::mt19937 g(seed);
-  for (int64_t i = 0; i < B * L; ++i) {
-    b.ids.push_back(int32_t(g() % uint32_t(vocab)));
-    b.targets.push_back(int32_t(g() % uint32_t(vocab)));
-    b.weights.push_back(i % L == L - 1 ? 0.0f : 1.0f);
-  }
-  return b;
-}
-
 }  // namespace
 
 class TestMoeTrainOps : public QObject {
@@ -349,7 +338,7 @@ class TestMoeTrainOps : public QObject {
     QFETCH(int, arch);
     const ModelConfig c = tiny_moe_config(Arch(arch));
     const auto model = random_model(c, DType::F32, 17, 0.08f);
-    const TrainBatch batch = random_batch(2, 8, c.vocab_size, 18);
+    const TrainBatch batch = test::random_train_batch(2, 8, c.vocab_size, 18);
     TrainerOptions o;
     o.max_batch = batch.B, o.max_seq = batch.L;
     auto trainer = make_trainer(*model, o);

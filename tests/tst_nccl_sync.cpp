@@ -3,7 +3,6 @@
 // that ask for more GPUs than there are are refused by name.
 #include <algorithm>
 #include <cmath>
-#include <random>
 
 #include "engine/core/error.h"
 #include "engine/train/cuda/nccl_group.h"
@@ -11,6 +10,7 @@
 #include "engine/train/sft_run.h"
 #include "testlib/gpu_test.h"
 #include "testlib/test_support.h"
+#include "testlib/train_batches.h"
 
 using namespace r1;
 using namespace r1::test;
@@ -24,15 +24,7 @@ class TestNcclSync : public QObject {
     TrainerOptions to;
     to.device = TrainDevice::Cuda;
     to.max_batch = 3, to.max_seq = 16;
-    TrainBatch b;
-    b.B = 3, b.L = 16;
-    std::mt19937 rng(4);
-    std::uniform_int_distribution<int32_t> tok(0, int32_t(model->config.vocab_size - 1));
-    for (int64_t i = 0; i < b.tokens(); ++i) {
-      b.ids.push_back(tok(rng));
-      b.targets.push_back(tok(rng));
-      b.weights.push_back(1.0f);
-    }
+    const TrainBatch b = random_train_batch(3, 16, model->config.vocab_size, 4);
     NcclGroup group(1);
     Team team(1);
     auto sync = group.gradient_sync(0, team);

@@ -221,12 +221,7 @@ void attention_paged(const AttentionArgs& a, cudaStream_t stream) {
     throw std::invalid_argument("attention_paged: split-K needs the partial buffer");
   // Whole groups per block read each K/V row once; with few rows (batch-1 decode) smaller pieces of the
   // group keep more of the chip busy.
-  static const int sms = [] {
-    int dev = 0, n = 0;
-    R1_CUDA_CHECK(cudaGetDevice(&dev));
-    R1_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
-    return n;
-  }();
+  const int sms = sm_count();
   const int group = a.heads / a.kv.kv_heads;
   int per_block = kMaxGroup;
   const auto blocks = [&](int pb) { return a.rows * a.kv.kv_heads * ((group + pb - 1) / pb) * splits; };

@@ -15,64 +15,18 @@
 #include "kernels/cuda/rmsnorm.h"
 #include "kernels/cuda/sampling.h"
 #include "kernels/cuda/swiglu.h"
+#include "testlib/cuda_data.h"
 #include "testlib/gpu_test.h"
 
 using namespace r1;
 using cuda::bf16;
 
-namespace {
-
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
-// Rounds to bf16 in place and returns the bits.
-std::vector<uint16_t> to_bf16(std::vector<float>& v) {
-  std::vector<uint16_t> b(v.size());
-  for (size_t i = 0; i < v.size(); ++i) {
-    b[i] = f32_to_bf16(v[i]);
-    v[i] = bf16_to_f32(b[i]);
-  }
-  return b;
-}
-
-template <typename T>
-cuda::DeviceBuffer upload(const std::vector<T>& v) {
-  cuda::DeviceBuffer d(v.size() * sizeof(T));
-  cudaMemcpy(d.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice);
-  return d;
-}
-
-template <typename T>
-std::vector<T> download(const cuda::DeviceBuffer& d, size_t n) {
-  std::vector<T> v(n);
-  R1_CUDA_CHECK(cudaDeviceSynchronize());
-  cudaMemcpy(v.data(), d.get(), n * sizeof(T), cudaMemcpyDeviceToHost);
-  return v;
-}
-
-std::vector<float> widen(const std::vector<uint16_t>& b) {
-  std::vector<float> v(b.size());
-  for (size_t i = 0; i < b.size(); ++i) v[i] = bf16_to_f32(b[i]);
-  return v;
-}
-
-// Normalised mean squared error; NaN counts as failure.
-double nmse(const std::vector<float>& got, const std::vector<double>& want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    num += (got[i] - want[i]) * (got[i] - want[i]);
-    den += want[i] * want[i];
-  }
-  return num / std::max(den, 1e-30);
-}
-
-}  // namespace
+using test::download;
+using test::nmse;
+using test::randn;
+using test::to_bf16;
+using test::upload;
+using test::widen;
 
 class TestKernelsCuda : public QObject {
   Q_OBJECT

@@ -17,10 +17,15 @@
 #include "kernels/cpu/moe.h"
 #include "kernels/cpu/moe_train.h"
 #include "kernels/cuda/moe_train.h"
+#include "testlib/cuda_data.h"
 #include "testlib/gpu_test.h"
 
 using namespace r1;
 using cuda::bf16;
+using test::download;
+using test::randn;
+using test::to_bf16;
+using test::upload;
 
 namespace {
 
@@ -28,38 +33,6 @@ using Vec = std::vector<float>;
 using Ids = std::vector<int32_t>;
 
 constexpr double kF32 = 2e-5, kDot = 1e-4, kBf16 = 6e-3;
-
-Vec randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  Vec v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
-std::vector<uint16_t> round_bf16(Vec& v) {
-  std::vector<uint16_t> b(v.size());
-  for (size_t i = 0; i < v.size(); ++i) {
-    b[i] = f32_to_bf16(v[i]);
-    v[i] = bf16_to_f32(b[i]);
-  }
-  return b;
-}
-
-template <typename T>
-cuda::DeviceBuffer upload(const std::vector<T>& v) {
-  cuda::DeviceBuffer d(std::max<size_t>(v.size(), 1) * sizeof(T));
-  if (!v.empty()) R1_CUDA_CHECK(cudaMemcpy(d.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
-  return d;
-}
-
-template <typename T>
-std::vector<T> download(const cuda::DeviceBuffer& d, size_t n) {
-  std::vector<T> v(n);
-  R1_CUDA_CHECK(cudaDeviceSynchronize());
-  R1_CUDA_CHECK(cudaMemcpy(v.data(), d.get(), n * sizeof(T), cudaMemcpyDeviceToHost));
-  return v;
-}
 
 Vec download_bf16(const cuda::DeviceBuffer& d, size_t n) {
   const std::vector<uint16_t> b = download<uint16_t>(d, n);
@@ -226,7 +199,7 @@ class TestMoeTrainOpsCuda : public QObject {
     const int64_t R = int64_t(T) * K;
     const Ids ids = random_choices(T, K, E, 7);
     Vec x = randn(size_t(T) * C, 8);
-    const auto xb = round_bf16(x);
+    const auto xb = to_bf16(x);
     Ids offsets(static_cast<size_t>(E + 1)), row_token(static_cast<size_t>(R)), slot_row(row_token.size());
     Vec xe(static_cast<size_t>(R * C));
     cpu::moe_dispatch_forward(xe.data(), offsets.data(), row_token.data(), slot_row.data(), x.data(),
@@ -253,7 +226,7 @@ class TestMoeTrainOpsCuda : public QObject {
 
     // Dispatch backward: dx = Σ over a token's slots.
     Vec dxe = randn(xe.size(), 9);
-    const auto dxeb = round_bf16(dxe);
+    const auto dxeb = to_bf16(dxe);
     Vec dx(x.size());
     cpu::moe_dispatch_backward(dx.data(), dxe.data(), slot_row.data(), T, K, C);
     auto gdxe = upload(dxeb);

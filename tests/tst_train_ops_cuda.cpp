@@ -31,41 +31,20 @@
 #include "kernels/cuda/rmsnorm.h"
 #include "kernels/cuda/token_loss.h"
 #include "kernels/cuda/train_elementwise.h"
+#include "testlib/cuda_data.h"
 #include "testlib/gpu_test.h"
 
 using namespace r1;
 using cuda::bf16;
+using test::randn;
+using test::to_bf16;
+using test::upload;
 
 namespace {
 
 using Vec = std::vector<float>;
 
 constexpr double kF32 = 2e-5, kGemm = 1e-4, kBf16 = 6e-3, kAttn = 1.5e-2;
-
-Vec randn(size_t n, uint32_t seed, float scale = 1.0f, float mean = 0.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(mean, scale);
-  Vec v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
-// Rounds v to bf16 in place and returns the bits for the device.
-std::vector<uint16_t> round_bf16(Vec& v) {
-  std::vector<uint16_t> b(v.size());
-  for (size_t i = 0; i < v.size(); ++i) {
-    b[i] = f32_to_bf16(v[i]);
-    v[i] = bf16_to_f32(b[i]);
-  }
-  return b;
-}
-
-template <typename T>
-cuda::DeviceBuffer upload(const std::vector<T>& v) {
-  cuda::DeviceBuffer d(v.size() * sizeof(T));
-  R1_CUDA_CHECK(cudaMemcpy(d.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
-  return d;
-}
 
 Vec download_f32(const cuda::DeviceBuffer& d, size_t n) {
   Vec v(n);
@@ -147,7 +126,7 @@ class TestTrainOpsCuda : public QObject {
     QFETCH(int, out);
     QFETCH(bool, bias);
     auto x = randn(size_t(T) * K, 1), w = randn(size_t(N) * K, 2, 0.05f);
-    const auto xb = round_bf16(x), wb = round_bf16(w);
+    const auto xb = to_bf16(x), wb = to_bf16(w);
     const auto b = randn(size_t(N), 3);
     const auto y0 = randn(size_t(T) * N, 4);
     const auto mode = cuda::GemmOutput(out);
@@ -187,7 +166,7 @@ class TestTrainOpsCuda : public QObject {
     QFETCH(bool, with_dw);
     QFETCH(bool, with_db);
     auto x = randn(size_t(T) * K, 5), w = randn(size_t(N) * K, 6, 0.05f), dy = randn(size_t(T) * N, 7);
-    const auto xb = round_bf16(x), wb = round_bf16(w), dyb = round_bf16(dy);
+    const auto xb = to_bf16(x), wb = to_bf16(w), dyb = to_bf16(dy);
     const auto dx0 = randn(size_t(T) * K, 8), dw0 = randn(size_t(N) * K, 9), db0 = randn(size_t(N), 10);
     const auto mode = cuda::GemmOutput(std::max(dx_out, 0));
     Vec dx = dx0, dw = dw0, db = db0;
@@ -245,7 +224,7 @@ class TestTrainOpsCuda : public QObject {
     EXPECT_CLOSE("rstd", download_f32(grstd, rstd.size()), rstd, kF32);
 
     auto dy = randn(size_t(rows) * ld_y, 13);
-    const auto dyb = round_bf16(dy);
+    const auto dyb = to_bf16(dy);
     const auto dx0 = randn(size_t(rows) * ld_x, 14), dw0 = randn(size_t(dim), 15);
     Vec dx = dx0, dw = dw0;
     cpu::rmsnorm_backward(dx.data(), dw.data(), dy.data(), ld_y, x.data(), ld_x, w.data(), rstd.data(), rows,
@@ -289,7 +268,7 @@ class TestTrainOpsCuda : public QObject {
     const size_t nq = size_t(T * H * D), nk = size_t(T * KVH * D);
     const float eps = 1e-6f;
     auto qkv = randn(size_t(T * W), 16, 1.5f);
-    const auto qkvb = round_bf16(qkv);
+    const auto qkvb = to_bf16(qkv);
     const auto qn = randn(size_t(D), 17, 0.2f, 1.0f), kn = randn(size_t(D), 18, 0.2f, 1.0f);
     const auto cs = rope_table(L, rot);
     const float* qn_cpu = qknorm ? qn.data() : nullptr;
@@ -312,7 +291,7 @@ class TestTrainOpsCuda : public QObject {
     }
 
     auto dq = randn(nq, 19), dk = randn(nk, 20), dv = randn(nk, 21);
-    const auto dqb = round_bf16(dq), dkb = round_bf16(dk), dvb = round_bf16(dv);
+    const auto dqb = to_bf16(dq), dkb = to_bf16(dk), dvb = to_bf16(dv);
     const auto dqn0 = randn(size_t(D), 22), dkn0 = randn(size_t(D), 23);
     Vec dqkv(size_t(T * W)), dqn = dqn0, dkn = dkn0;
     cpu::heads_backward(dqkv.data(), dqn.data(), dkn.data(), dq.data(), dk.data(), dv.data(), qkv.data(),
@@ -356,7 +335,7 @@ class TestTrainOpsCuda : public QObject {
     const int64_t T = int64_t(B) * L, D = dn + dr, ld_pe = dr + 12, pe_at = 5;
     const size_t nqk = size_t(T * H * D), nv = size_t(T * H * dv);
     auto q_in = randn(nqk, 24), kv_in = randn(size_t(T * H * (dn + dv)), 25);
-    const auto q_inb = round_bf16(q_in), kv_inb = round_bf16(kv_in);
+    const auto q_inb = to_bf16(q_in), kv_inb = to_bf16(kv_in);
     const auto pe_rows = randn(size_t(T * ld_pe), 26);
     const auto cs = rope_table(L, dr);
     Vec q(nqk), k(nqk), v(nv);
@@ -371,7 +350,7 @@ class TestTrainOpsCuda : public QObject {
     EXPECT_CLOSE("v", download_bf16(gv, nv), v, 1e-30);
 
     auto dq = randn(nqk, 27), dk = randn(nqk, 28), dvv = randn(nv, 29);
-    const auto dqb = round_bf16(dq), dkb = round_bf16(dk), dvb = round_bf16(dvv);
+    const auto dqb = to_bf16(dq), dkb = to_bf16(dk), dvb = to_bf16(dvv);
     const auto dpe0 = randn(size_t(T * ld_pe), 30);
     Vec dq_in(nqk), dkv_in(kv_in.size()), dpe = dpe0;
     cpu::mla_heads_backward(dq_in.data(), dkv_in.data(), dpe.data() + pe_at, ld_pe, dq.data(), dk.data(),
@@ -412,7 +391,7 @@ class TestTrainOpsCuda : public QObject {
     const size_t nq = size_t(B) * H * L * Dk, nk = size_t(B) * KVH * L * Dk, nv = size_t(B) * KVH * L * Dv,
                  no = size_t(B) * L * H * Dv, np = size_t(B) * H * L * L;
     auto q = randn(nq, 31, 1.5f), k = randn(nk, 32, 1.5f), v = randn(nv, 33);
-    const auto qb = round_bf16(q), kb = round_bf16(k), vb = round_bf16(v);
+    const auto qb = to_bf16(q), kb = to_bf16(k), vb = to_bf16(v);
     Vec out(no), probs(np);
     cpu::causal_attention_forward(out.data(), probs.data(), q.data(), k.data(), v.data(), s);
     cuda::Blas blas;
@@ -427,7 +406,7 @@ class TestTrainOpsCuda : public QObject {
     EXPECT_CLOSE("probs", download_bf16(gprobs, np), probs, kBf16);
 
     auto dout = randn(no, 34);
-    const auto doutb = round_bf16(dout);
+    const auto doutb = to_bf16(dout);
     Vec dq(nq), dk(nk), dv(nv), cpu_scratch(np);
     cpu::causal_attention_backward(dq.data(), dk.data(), dv.data(), cpu_scratch.data(), dout.data(),
                                    out.data(), probs.data(), q.data(), k.data(), v.data(), s);
@@ -513,7 +492,7 @@ class TestTrainOpsCuda : public QObject {
     EXPECT_CLOSE("v", download_f32(gv, size_t(n)), v, kF32);
     if (compute_copy) {
       Vec rounded = w_got;
-      round_bf16(rounded);
+      to_bf16(rounded);
       EXPECT_CLOSE("w_compute", download_bf16(gwc, size_t(n)), rounded, 1e-30);
     }
 
@@ -536,7 +515,7 @@ class TestTrainOpsCuda : public QObject {
     QFETCH(int, T);
     QFETCH(int, inter);
     auto gu = randn(size_t(T) * 2 * inter, 43, 2.0f), dh = randn(size_t(T) * inter, 44);
-    const auto gub = round_bf16(gu), dhb = round_bf16(dh);
+    const auto gub = to_bf16(gu), dhb = to_bf16(dh);
     Vec want(gu.size());
     cpu::swiglu_backward_fused(want.data(), dh.data(), gu.data(), T, inter);
     auto ggu = upload(gub), gdh = upload(dhb);

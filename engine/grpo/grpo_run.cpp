@@ -44,12 +44,9 @@ double since(clock_type::time_point t) {
 // The rollout runtime at the trainer's current weights, kept across steps where the weights can move device
 // to device (CUDA), else rebuilt.
 void policy_runtime(std::unique_ptr<Runtime>& rt, const Model& base, const Trainer& trainer,
-                    TrainDevice device, int64_t sequences, int64_t context,
-                    const std::function<void(const std::string&)>& log) {
+                    TrainDevice device, int64_t sequences, int64_t context) {
   RuntimeOptions ro;
-  ro.device = device == TrainDevice::Cuda && !base.config.is_deepseek() ? Device::Cuda : Device::Cpu;
-  if (device == TrainDevice::Cuda && ro.device == Device::Cpu && log && !rt)
-    log("rollouts of DeepSeek (MLA) models run on the CPU runtime");
+  ro.device = device == TrainDevice::Cuda ? Device::Cuda : Device::Cpu;
   ro.max_sequences = int(sequences);
   ro.max_context = context;
   sync_policy_runtime(rt, base, trainer, ro);
@@ -248,7 +245,7 @@ void grpo_rank(const GrpoRunOptions& o, RankContext& ctx, GrpoRunResult& result)
         fail("prompt of problem ", (step - 1) * P + p, " has ", prompts.back().size(),
              " tokens, over the run's budget of ", prompt_budget);
     }
-    policy_runtime(rt, *model, *trainer, o.device, P_local * G, prompt_budget + o.max_completion + 1, log);
+    policy_runtime(rt, *model, *trainer, o.device, P_local * G, prompt_budget + o.max_completion + 1);
     const std::vector<std::vector<int32_t>> my_prompts(prompts.begin() + p_begin, prompts.begin() + p_end);
     const RolloutBatch gen = gather_rollouts(
         ctx, generate_rollouts(*rt, my_prompts, G, o.max_completion, sampling,
@@ -506,7 +503,7 @@ EvalResult evaluate(const fs::path& model_dir, const TaskConfig& task, int64_t n
       longest = std::max<int64_t>(longest, int64_t(prompts.back().size()));
     }
     RuntimeOptions ro;
-    ro.device = device == TrainDevice::Cuda && !model->config.is_deepseek() ? Device::Cuda : Device::Cpu;
+    ro.device = device == TrainDevice::Cuda ? Device::Cuda : Device::Cpu;
     ro.max_sequences = int(m);
     ro.max_context = longest + max_completion + 1;
     auto rt = create_runtime(model, ro);

@@ -32,6 +32,35 @@ void walk(const Model& m,
   one(&w->embed, W.embed);
   one(&w->final_norm, W.final_norm);
   if (W.lm_head.data != W.embed.data) one(&w->lm_head, W.lm_head);
+  w->mla_layers.resize(m.deepseek_layers.size());
+  for (size_t l = 0; l < m.deepseek_layers.size(); ++l) {
+    const DeepseekLayerWeights& L = m.deepseek_layers[l];
+    CudaMlaLayerWeights& D = w->mla_layers[l];
+    one(&D.attn_norm, L.attn_norm);
+    one(&D.q_proj, L.q_proj);
+    one(&D.q_a, L.q_a_proj);
+    one(&D.q_a_norm, L.q_a_norm);
+    one(&D.q_b, L.q_b_proj);
+    one(&D.kv_a, L.kv_a_proj);
+    one(&D.kv_a_norm, L.kv_a_norm);
+    one(&D.kv_b, L.kv_b_proj);
+    one(&D.o_proj, L.o_proj);
+    one(&D.mlp_norm, L.mlp_norm);
+    cat(&D.wgu, {&L.dense.gate, &L.dense.up});
+    one(&D.wdown, L.dense.down);
+    one(&D.router, L.router);
+    std::vector<const TensorView*> gu, down;
+    for (const ExpertWeights& e : L.experts) {
+      gu.insert(gu.end(), {&e.gate, &e.up});
+      down.push_back(&e.down);
+    }
+    if (!gu.empty()) {
+      cat(&D.experts_gu, gu);
+      cat(&D.experts_down, down);
+    }
+    cat(&D.shared_gu, {&L.shared.gate, &L.shared.up});
+    one(&D.shared_down, L.shared.down);
+  }
   w->layers.resize(W.layers.size());
   for (size_t l = 0; l < W.layers.size(); ++l) {
     const LayerWeights& L = W.layers[l];

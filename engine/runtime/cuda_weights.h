@@ -23,12 +23,35 @@ struct CudaLayerWeights {
   cuda::bf16* bdown = nullptr;
 };
 
+// A DeepSeek layer (MLA, then a dense MLP or routed + shared experts). Every expert's gate/up sits in one
+// [E, 2 I, H] tensor and its down in one [E, H, I], so expert e is at a fixed stride from the first.
+struct CudaMlaLayerWeights {
+  cuda::bf16* attn_norm = nullptr;     // [H]
+  cuda::bf16* q_proj = nullptr;        // [heads * qk, H], or null with q_lora_rank
+  cuda::bf16* q_a = nullptr;           // [q_lora, H]
+  cuda::bf16* q_a_norm = nullptr;      // [q_lora]
+  cuda::bf16* q_b = nullptr;           // [heads * qk, q_lora]
+  cuda::bf16* kv_a = nullptr;          // [kv_lora + rope, H]
+  cuda::bf16* kv_a_norm = nullptr;     // [kv_lora]
+  cuda::bf16* kv_b = nullptr;          // [heads * (nope + v), kv_lora]
+  cuda::bf16* o_proj = nullptr;        // [H, heads * v]
+  cuda::bf16* mlp_norm = nullptr;      // [H]
+  cuda::bf16* wgu = nullptr;           // dense layers: [2 I, H]
+  cuda::bf16* wdown = nullptr;         // [H, I]
+  cuda::bf16* router = nullptr;        // MoE layers: [E, H]
+  cuda::bf16* experts_gu = nullptr;    // [E, 2 moe_I, H]
+  cuda::bf16* experts_down = nullptr;  // [E, H, moe_I]
+  cuda::bf16* shared_gu = nullptr;     // [2 shared_I, H], or null
+  cuda::bf16* shared_down = nullptr;   // [H, shared_I]
+};
+
 struct CudaWeights {
   cuda::DeviceBuffer block;
-  cuda::bf16* embed = nullptr;       // [V, H]
-  cuda::bf16* final_norm = nullptr;  // [H]
-  cuda::bf16* lm_head = nullptr;     // [V, H]; the embedding when tied
-  std::vector<CudaLayerWeights> layers;
+  cuda::bf16* embed = nullptr;                  // [V, H]
+  cuda::bf16* final_norm = nullptr;             // [H]
+  cuda::bf16* lm_head = nullptr;                // [V, H]; the embedding when tied
+  std::vector<CudaLayerWeights> layers;         // Llama family
+  std::vector<CudaMlaLayerWeights> mla_layers;  // DeepSeek
   int64_t bytes = 0;
 };
 

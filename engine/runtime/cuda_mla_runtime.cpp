@@ -1,0 +1,410 @@
+// CUDA backend for DeepSeek-V2/V3 (arXiv 2405.04434, 2412.19437), the GPU form of cpu_mla_runtime.cpp. The
+// paged cache holds per token and layer only the latent [RMSNorm(c_kv) | rope(k_pe)] in bf16. Attention is
+// the absorbed form throughout: W_UK folds into the query and W_UV into the output (two strided-batched
+// GEMMs over the heads), and the heads attend over the latent rows themselves; through cuBLAS GEMMs for each
+// multi-token entry (prefill), through a split-K kernel for decode rows. Routed experts: decode steps and
+// short chunks read each (token, expert) slot's weights directly (no host round trip, so the step can be a
+// CUDA graph); longer chunks sort tokens by expert and run one GEMM per expert, reading the per-expert row
+// counts back once per layer. bf16 weights and activations, fp32 residual stream, router and logits.
+#include "cuda_mla_runtime.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "cuda_runtime_base.h"
+#include "engine/core/error.h"
+#include "engine/train/param_layout.h"
+#include "kernels/cpu/linear.h"
+#include "kernels/cuda/convert.h"
+#include "kernels/cuda/embedding.h"
+#include "kernels/cuda/mla_attention.h"
+#include "kernels/cuda/moe_experts.h"
+#include "kernels/cuda/moe_train.h"
+#include "kernels/cuda/rmsnorm.h"
+#include "kernels/cuda/swiglu.h"
+
+namespace r1 {
+namespace {
+
+using cuda::bf16;
+// transformers builds q_a_layernorm and kv_a_layernorm with the RMSNorm default eps, not rms_norm_eps.
+constexpr float kLatentNormEps = 1e-6f;
+// Chunks of at most this many rows (and every decode step) take the routed experts slot by slot.
+constexpr int64_t kSlotMaxRows = 16;
+constexpr size_t kPrefillScratchMax = size_t(768) << 20;
+
+class CudaMlaRuntime final : public CudaRuntimeBase {
+ public:
+  CudaMlaRuntime(std::shared_ptr<const Model> model, const RuntimeOptions& o)
+      : CudaRuntimeBase(std::move(model), o) {
+    const ModelConfig& c = config();
+    const MlaConfig& a = c.mla;
+    const MoeConfig& m = c.moe;
+    if (o.mla_path == MlaPath::Expanded)
+      fail(
+          "the CUDA backend attends over the latent cache (absorbed); the expanded path runs with --device "
+          "cpu");
+    D_ = c.hidden_size, H_ = c.num_heads, nope_ = a.qk_nope_head_dim, rope_dim_ = a.qk_rope_head_dim;
+    qk_ = a.qk_head_dim(), dv_ = a.v_head_dim, lora_ = a.kv_lora_rank, latent_ = a.latent_dim();
+    if (latent_ > cuda::kMlaMaxLatent || lora_ > cuda::kMlaMaxLora || latent_ % 2 || lora_ % 2)
+      fail(model_->name, ": kv_lora_rank ", lora_, " and qk_rope_head_dim ", rope_dim_,
+           " are not supported by the CUDA backend (even, latent at most ", cuda::kMlaMaxLatent, ")");
+    if (c.rotary_dim() != rope_dim_) fail(model_->name, ": partial rotary MLA is not supported on CUDA");
+    E_ = m.n_routed_experts, K_ = m.num_experts_per_tok, mI_ = m.moe_intermediate_size;
+    const bool moe = E_ > 0 && c.num_layers > m.first_k_dense_replace;
+    if (moe && !cuda::slot_experts_supported(K_, D_, mI_))
+      fail(model_->name, ": hidden ", D_, " or top-k x moe_intermediate_size ", K_ * mI_,
+           " is too wide for the CUDA expert kernels");
+    const int64_t T = max_batch_tokens_, S = max_sequences_, C = max_context_;
+    const int64_t inter = std::max(c.intermediate_size, m.n_shared_experts * mI_);
+    slot_rows_ = std::min(T, std::max<int64_t>(S, kSlotMaxRows));
+    partial_floats_ =
+        cuda::mla_decode_partial_floats(std::min<int64_t>(S, T), int32_t(H_), int32_t(lora_), int32_t(C));
+    prefill_bytes_ =
+        std::min(kPrefillScratchMax, cuda::mla_prefill_min_scratch_bytes(T, C, int32_t(latent_)) +
+                                         size_t(H_ - 1) * size_t(T * C) * 4);
+    prefill_bytes_ = std::max(prefill_bytes_, cuda::mla_prefill_min_scratch_bytes(T, C, int32_t(latent_)));
+    const int64_t R = moe ? T * K_ : 0;
+    dispatch_ints_ = moe ? cuda::moe_dispatch_scratch_ints(T, K_, E_) : 0;
+    // Activation bytes, in the order allocate() takes them.
+    const std::vector<int64_t> sizes = {
+        T * D_ * 4,                                   // x
+        T * D_ * 2,                                   // h
+        T * std::max<int64_t>(a.q_lora_rank, 1) * 6,  // q_a (fp32) and its norm (bf16)
+        T * H_ * qk_ * 2,                             // q
+        T * latent_ * 4,                              // kv_a
+        T * H_ * latent_ * 2,                         // q_lat
+        T * H_ * lora_ * 2,                           // o_lat
+        T * H_ * dv_ * 2,                             // att
+        T * 2 * inter * 2 + T * inter * 2,            // gate/up, and its SwiGLU
+        partial_floats_ * 4,
+        int64_t(prefill_bytes_),
+        moe ? T * E_ * 8 + T * K_ * 8 : 0,    // router logits, scores; expert ids, weights
+        moe ? slot_rows_ * K_ * mI_ * 2 : 0,  // slot activations
+        R * (D_ * 2 + 3 * mI_ * 2 + D_ * 4 + 8) + (E_ + 1) * 4 + dispatch_ints_ * 4,
+        moe ? c.num_layers * E_ * 4 : 0,  // selection biases
+    };
+    int64_t acts = 0;
+    for (int64_t s : sizes) acts += s;
+    cache_.num_blocks = blocks_.num_blocks();
+    cache_.block_size = kBlockSize;
+    cache_.latent = int32_t(latent_);
+    cache_.layers = int32_t(c.num_layers);
+    check_fits(cuda_weight_bytes(*model_), cache_.bytes(), acts);
+    allocate_common();
+    weights_ = upload_weights(*model_, stream_);
+    cache_pool_.allocate(size_t(cache_.bytes()));
+    cache_.pool = cache_pool_.as<bf16>();
+    x_.allocate(size_t(T * D_) * 4);
+    h_.allocate(size_t(T * D_) * 2);
+    q_a_.allocate(size_t(T * std::max<int64_t>(a.q_lora_rank, 1)) * 4);
+    q_a_norm_.allocate(size_t(T * std::max<int64_t>(a.q_lora_rank, 1)) * 2);
+    q_.allocate(size_t(T * H_ * qk_) * 2);
+    kv_a_.allocate(size_t(T * latent_) * 4);
+    q_lat_.allocate(size_t(T * H_ * latent_) * 2);
+    o_lat_.allocate(size_t(T * H_ * lora_) * 2);
+    att_.allocate(size_t(T * H_ * dv_) * 2);
+    gu_.allocate(size_t(T * 2 * inter) * 2);
+    mid_.allocate(size_t(T * inter) * 2);
+    partial_.allocate(size_t(std::max<int64_t>(partial_floats_, 1)) * 4);
+    prefill_.allocate(prefill_bytes_);
+    if (moe) allocate_moe(R);
+    R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+
+  ~CudaMlaRuntime() override { cudaFreeHost(offsets_host_); }
+
+  std::string device_description() const override {
+    const auto info = cuda::device_info();
+    return cat(info.name, ", bf16 weights (", weights_.bytes >> 20, " MiB), paged MLA latent cache ",
+               cache_.num_blocks, " blocks x ", kBlockSize, " tokens (", cache_.bytes() >> 20, " MiB, ",
+               latent_, " values/token/layer, absorbed attention)");
+  }
+
+  KvCacheStats kv_stats() const override {
+    KvCacheStats s = usage_stats();
+    s.bytes_per_token_layer = latent_ * 2;
+    s.bytes_per_token = s.bytes_per_token_layer * config().num_layers;
+    s.capacity_tokens = capacity_tokens();
+    s.total_bytes = cache_.bytes();
+    s.blocks_total = blocks_.num_blocks();
+    s.blocks_used = blocks_.used_blocks();
+    return s;
+  }
+
+  bool copy_weights_from_device(const ParamLayout& p, const void* block) override;
+
+ protected:
+  void copy_block(int32_t from, int32_t to) override {
+    const size_t bytes = size_t(cache_.block_elems()) * 2;
+    for (int l = 0; l < cache_.layers; ++l)
+      R1_CUDA_CHECK(cudaMemcpyAsync(cache_.block(l, to), cache_.block(l, from), bytes,
+                                    cudaMemcpyDeviceToDevice, stream_));
+  }
+
+  void run_layers(int64_t T, int32_t max_keys) override;
+
+ private:
+  void allocate_moe(int64_t R) {
+    const ModelConfig& c = config();
+    const int64_t T = max_batch_tokens_;
+    router_logits_.allocate(size_t(T * E_) * 4);
+    router_scores_.allocate(size_t(T * E_) * 4);
+    expert_ids_.allocate(size_t(T * K_) * 4);
+    route_weights_.allocate(size_t(T * K_) * 4);
+    slot_act_.allocate(size_t(slot_rows_ * K_ * mI_) * 2);
+    xe_.allocate(size_t(R * D_) * 2);
+    gue_.allocate(size_t(R * 2 * mI_) * 2);
+    he_.allocate(size_t(R * mI_) * 2);
+    ye_.allocate(size_t(R * D_) * 4);
+    offsets_.allocate(size_t(E_ + 1) * 4);
+    row_token_.allocate(size_t(R) * 4);
+    slot_row_.allocate(size_t(R) * 4);
+    dispatch_scratch_.allocate(size_t(dispatch_ints_) * 4);
+    R1_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&offsets_host_), size_t(E_ + 1) * 4));
+    // V3's correction biases, fp32 on the device, one row per layer (zeros where a layer has none).
+    std::vector<float> bias(size_t(c.num_layers * E_), 0.0f);
+    has_bias_.assign(size_t(c.num_layers), false);
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+      const TensorView& b = model_->deepseek_layers[size_t(l)].router_bias;
+      if (!b) continue;
+      cpu::widen_row(bias.data() + l * E_, b.data, b.dtype, E_);
+      has_bias_[size_t(l)] = true;
+    }
+    selection_bias_.allocate(bias.size() * 4);
+    R1_CUDA_CHECK(cudaMemcpy(selection_bias_.get(), bias.data(), bias.size() * 4, cudaMemcpyHostToDevice));
+    router_f32_.allocate(size_t(c.num_layers * router_stride()) * 4);
+    for (int64_t l = 0; l < c.num_layers; ++l) widen_router(l);
+  }
+
+  // Layer l's router and post-attention norm as fp32, [E, H] then [H], from their bf16 device copies.
+  void widen_router(int64_t l) {
+    const CudaMlaLayerWeights& w = weights_.mla_layers[size_t(l)];
+    if (!w.router) return;
+    float* r = router_f32_.as<float>() + l * router_stride();
+    cuda::bf16_to_f32(r, w.router, E_ * D_, stream_);
+    cuda::bf16_to_f32(r + E_ * D_, w.mlp_norm, D_, stream_);
+  }
+
+  int64_t router_stride() const { return E_ * D_ + D_; }
+  void attention(int64_t l, int64_t T, int32_t max_keys);
+  void mlp(const bf16* wgu, const bf16* wdown, int64_t inter, int64_t T);
+  void routed_experts(int64_t l, int64_t T);
+
+  int64_t D_ = 0, H_ = 0, nope_ = 0, rope_dim_ = 0, qk_ = 0, dv_ = 0, lora_ = 0, latent_ = 0;
+  int64_t E_ = 0, K_ = 0, mI_ = 0, slot_rows_ = 0, partial_floats_ = 0, dispatch_ints_ = 0;
+  size_t prefill_bytes_ = 0;
+  cuda::MlaCache cache_;
+  cuda::DeviceBuffer cache_pool_, q_a_, q_a_norm_, q_, kv_a_, q_lat_, o_lat_, att_, gu_, mid_, partial_,
+      prefill_;
+  cuda::DeviceBuffer router_logits_, router_scores_, expert_ids_, route_weights_, slot_act_, xe_, gue_, he_,
+      ye_, offsets_, row_token_, slot_row_, dispatch_scratch_, selection_bias_, router_f32_;
+  std::vector<bool> has_bias_;
+  int32_t* offsets_host_ = nullptr;
+};
+
+void CudaMlaRuntime::run_layers(int64_t T, int32_t max_keys) {
+  const ModelConfig& c = config();
+  const float eps = float(c.rms_norm_eps);
+  const StepArrays d = dev();
+  cuda::EmbeddingArgs emb{x_.as<float>(),         d.ids,        weights_.embed, T,          D_,
+                          history_.as<int32_t>(), max_context_, d.row_seq,      d.positions};
+  cuda::embedding_forward(emb, stream_);
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    const CudaMlaLayerWeights& L = weights_.mla_layers[size_t(l)];
+    cuda::rmsnorm_forward(h_.as<bf16>(), x_.as<float>(), L.attn_norm, T, D_, eps, stream_);
+    attention(l, T, max_keys);
+    cuda::gemm(*blas_, x_.get(), cuda::GemmOutput::F32Accumulate, att_.as<bf16>(), L.o_proj, T, H_ * dv_, D_);
+    cuda::rmsnorm_forward(h_.as<bf16>(), x_.as<float>(), L.mlp_norm, T, D_, eps, stream_);
+    if (L.router) {
+      routed_experts(l, T);
+      if (L.shared_gu) mlp(L.shared_gu, L.shared_down, c.moe.n_shared_experts * mI_, T);
+    } else {
+      mlp(L.wgu, L.wdown, c.intermediate_size, T);
+    }
+  }
+}
+
+// h_ (the normed input) -> att_ [T, H * d_v], the heads' outputs before o_proj.
+void CudaMlaRuntime::attention(int64_t l, int64_t T, int32_t max_keys) {
+  const CudaMlaLayerWeights& L = weights_.mla_layers[size_t(l)];
+  const MlaConfig& a = config().mla;
+  const StepArrays d = dev();
+  if (L.q_proj) {
+    cuda::gemm(*blas_, q_.get(), cuda::GemmOutput::Bf16, h_.as<bf16>(), L.q_proj, T, D_, H_ * qk_);
+  } else {
+    cuda::gemm(*blas_, q_a_.get(), cuda::GemmOutput::F32, h_.as<bf16>(), L.q_a, T, D_, a.q_lora_rank);
+    cuda::rmsnorm_forward(q_a_norm_.as<bf16>(), q_a_.as<float>(), L.q_a_norm, T, a.q_lora_rank,
+                          kLatentNormEps, stream_);
+    cuda::gemm(*blas_, q_.get(), cuda::GemmOutput::Bf16, q_a_norm_.as<bf16>(), L.q_b, T, a.q_lora_rank,
+               H_ * qk_);
+  }
+  cuda::gemm(*blas_, kv_a_.get(), cuda::GemmOutput::F32, h_.as<bf16>(), L.kv_a, T, D_, latent_);
+  // The absorbed query's first lora values per head: q_nope W_UK, W_UK being the head's first nope rows of
+  // kv_b.
+  const int64_t kvb_stride = (nope_ + dv_) * lora_;
+  cuda::gemm_strided_batched(*blas_, T, lora_, nope_, 1.0f, {q_.get(), CUDA_R_16BF, H_ * qk_, qk_, false},
+                             {L.kv_b, CUDA_R_16BF, lora_, kvb_stride, false}, q_lat_.get(), CUDA_R_16BF,
+                             H_ * latent_, latent_, H_);
+  cuda::MlaRopeCacheArgs r;
+  r.kv_a = kv_a_.as<float>();
+  r.norm_w = L.kv_a_norm;
+  r.eps = kLatentNormEps;
+  r.q = q_.as<bf16>();
+  r.q_lat = q_lat_.as<bf16>();
+  r.cos_sin = rope_.as<float>();
+  r.positions = d.positions;
+  r.slot_of_row = d.slots;
+  r.T = T;
+  r.heads = int32_t(H_);
+  r.nope = int32_t(nope_);
+  r.lora = int32_t(lora_);
+  r.rope = int32_t(rope_dim_);
+  r.interleaved = a.rope_interleave;
+  r.layer = int32_t(l);
+  r.cache = cache_;
+  cuda::mla_rope_and_cache(r, stream_);
+  const float scale = float(mla_softmax_scale(config()));
+  if (decode_rows_) {
+    cuda::MlaDecodeArgs at;
+    at.q_lat = q_lat_.as<bf16>();
+    at.rows = T;
+    at.heads = int32_t(H_);
+    at.tables = tables_.as<int32_t>();
+    at.table_stride = table_stride_;
+    at.row_seq = d.row_seq;
+    at.n_keys = d.n_keys;
+    at.max_keys = max_keys;
+    at.scale = scale;
+    at.lora = int32_t(lora_);
+    at.layer = int32_t(l);
+    at.cache = cache_;
+    at.out = o_lat_.as<bf16>();
+    at.partial = partial_.as<float>();
+    cuda::mla_attention_decode(at, stream_);
+  } else {
+    for (const Entry& e : entries_) {
+      cuda::MlaPrefillArgs pa;
+      pa.q_lat = q_lat_.as<bf16>() + e.row0 * H_ * latent_;
+      pa.T = e.rows;
+      pa.heads = int32_t(H_);
+      pa.pos0 = e.pos0;
+      pa.table = tables_.as<int32_t>() + int64_t(e.seq) * table_stride_;
+      pa.scale = scale;
+      pa.lora = int32_t(lora_);
+      pa.layer = int32_t(l);
+      pa.cache = cache_;
+      pa.out = o_lat_.as<bf16>() + e.row0 * H_ * lora_;
+      pa.scratch = prefill_.get();
+      pa.scratch_bytes = prefill_bytes_;
+      cuda::mla_attention_prefill(*blas_, pa, stream_);
+    }
+  }
+  // Each head's output: o_lat W_UV^T, W_UV being the head's d_v rows of kv_b after its nope rows.
+  cuda::gemm_strided_batched(*blas_, T, dv_, lora_, 1.0f,
+                             {o_lat_.get(), CUDA_R_16BF, H_ * lora_, lora_, false},
+                             {L.kv_b + nope_ * lora_, CUDA_R_16BF, lora_, kvb_stride, true}, att_.get(),
+                             CUDA_R_16BF, H_ * dv_, dv_, H_);
+}
+
+// x_ += down(silu(gate h) * up h) over the T rows of h_.
+void CudaMlaRuntime::mlp(const bf16* wgu, const bf16* wdown, int64_t inter, int64_t T) {
+  cuda::gemm(*blas_, gu_.get(), cuda::GemmOutput::Bf16, h_.as<bf16>(), wgu, T, D_, 2 * inter);
+  cuda::swiglu_forward(mid_.as<bf16>(), gu_.as<bf16>(), T, inter, stream_);
+  cuda::gemm(*blas_, x_.get(), cuda::GemmOutput::F32Accumulate, mid_.as<bf16>(), wdown, T, inter, D_);
+}
+
+// x_ += Σ_j w_j expert_j(h) over each token's chosen experts.
+void CudaMlaRuntime::routed_experts(int64_t l, int64_t T) {
+  const CudaMlaLayerWeights& L = weights_.mla_layers[size_t(l)];
+  const float* router = router_f32_.as<float>() + l * router_stride();
+  cuda::router_logits_f32(router_logits_.as<float>(), x_.as<float>(), router + E_ * D_,
+                          float(config().rms_norm_eps), router, T, D_, E_, stream_);
+  const float* bias = has_bias_[size_t(l)] ? selection_bias_.as<float>() + l * E_ : nullptr;
+  const cpu::RouterConfig rc = moe_router_config(config().moe, bias);
+  cuda::moe_router_forward(expert_ids_.as<int32_t>(), route_weights_.as<float>(), router_scores_.as<float>(),
+                           router_logits_.as<float>(), T, rc, stream_);
+  if (decode_rows_ || T <= kSlotMaxRows) {
+    cuda::SlotExpertArgs s;
+    s.x = h_.as<bf16>();
+    s.expert_ids = expert_ids_.as<int32_t>();
+    s.weights = route_weights_.as<float>();
+    s.T = T;
+    s.top_k = K_;
+    s.hidden = D_;
+    s.inter = mI_;
+    s.w_gu = L.experts_gu;
+    s.w_down = L.experts_down;
+    s.act = slot_act_.as<bf16>();
+    s.out = x_.as<float>();
+    cuda::slot_experts_forward(s, stream_);
+    return;
+  }
+  cuda::moe_dispatch_forward(xe_.as<bf16>(), offsets_.as<int32_t>(), row_token_.as<int32_t>(),
+                             slot_row_.as<int32_t>(), dispatch_scratch_.as<int32_t>(), dispatch_ints_,
+                             h_.as<bf16>(), expert_ids_.as<int32_t>(), T, K_, E_, D_, stream_);
+  // The layer's one host round trip: each expert's row count sizes its GEMMs.
+  R1_CUDA_CHECK(
+      cudaMemcpyAsync(offsets_host_, offsets_.get(), size_t(E_ + 1) * 4, cudaMemcpyDeviceToHost, stream_));
+  R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  for (int64_t e = 0; e < E_; ++e) {
+    const int64_t r0 = offsets_host_[e], n = offsets_host_[e + 1] - r0;
+    if (n == 0) continue;
+    cuda::gemm(*blas_, gue_.as<bf16>() + r0 * 2 * mI_, cuda::GemmOutput::Bf16, xe_.as<bf16>() + r0 * D_,
+               L.experts_gu + e * 2 * mI_ * D_, n, D_, 2 * mI_);
+    cuda::swiglu_forward(he_.as<bf16>() + r0 * mI_, gue_.as<bf16>() + r0 * 2 * mI_, n, mI_, stream_);
+    cuda::gemm(*blas_, ye_.as<float>() + r0 * D_, cuda::GemmOutput::F32, he_.as<bf16>() + r0 * mI_,
+               L.experts_down + e * D_ * mI_, n, mI_, D_);
+  }
+  cuda::moe_combine_forward(x_.as<float>(), ye_.as<float>(), route_weights_.as<float>(),
+                            slot_row_.as<int32_t>(), T, K_, D_, stream_);
+}
+
+bool CudaMlaRuntime::copy_weights_from_device(const ParamLayout& p, const void* block) {
+  const ModelConfig& c = config();
+  if (p.layers.size() != weights_.mla_layers.size())
+    fail("copy_weights_from_device: ", p.layers.size(), " layers for a model of ",
+         weights_.mla_layers.size());
+  const int64_t V = c.vocab_size, ql = c.mla.q_lora_rank, I = c.intermediate_size;
+  const int64_t Is = c.moe.n_shared_experts * mI_;
+  copy_weights(block, [&](const WeightCopy& copy) {
+    copy(weights_.embed, p.embed, V * D_, "embedding");
+    copy(weights_.final_norm, p.final_norm, D_, "final norm");
+    if (weights_.lm_head != weights_.embed) copy(weights_.lm_head, p.lm_head, V * D_, "LM head");
+    for (size_t l = 0; l < weights_.mla_layers.size(); ++l) {
+      const CudaMlaLayerWeights& w = weights_.mla_layers[l];
+      const LayerParams& t = p.layers[l];
+      copy(w.attn_norm, t.attn_norm, D_, "input norm");
+      // w_a is [q_a; kv_a], or kv_a alone beside a direct q_proj (which then sits at wq_b).
+      copy(w.q_a, t.w_a, ql * D_, "q_a projection");
+      copy(w.kv_a, t.w_a < 0 ? -1 : t.w_a + (w.q_a ? ql * D_ : 0), latent_ * D_, "kv_a projection");
+      copy(w.q_a_norm, t.q_a_norm, ql, "q_a norm");
+      copy(w.q_b, t.wq_b, H_ * qk_ * ql, "q_b projection");
+      copy(w.q_proj, t.wq_b, H_ * qk_ * D_, "q projection");
+      copy(w.kv_a_norm, t.kv_a_norm, lora_, "kv_a norm");
+      copy(w.kv_b, t.wkv_b, H_ * (nope_ + dv_) * lora_, "kv_b projection");
+      copy(w.o_proj, t.wo, D_ * H_ * dv_, "o projection");
+      copy(w.mlp_norm, t.mlp_norm, D_, "post-attention norm");
+      copy(w.wgu, t.w_gate_up, 2 * I * D_, "gate/up projection");
+      copy(w.wdown, t.w_down, D_ * I, "down projection");
+      copy(w.shared_gu, t.w_gate_up, 2 * Is * D_, "shared experts' gate/up");
+      copy(w.shared_down, t.w_down, D_ * Is, "shared experts' down");
+      copy(w.router, t.router, E_ * D_, "router");
+      widen_router(int64_t(l));
+      for (size_t e = 0; e < t.expert_gate_up.size() && w.experts_gu; ++e) {
+        copy(w.experts_gu + int64_t(e) * 2 * mI_ * D_, t.expert_gate_up[e], 2 * mI_ * D_, "expert gate/up");
+        copy(w.experts_down + int64_t(e) * D_ * mI_, t.expert_down[e], D_ * mI_, "expert down");
+      }
+    }
+  });
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<Runtime> create_cuda_mla_runtime(std::shared_ptr<const Model> model,
+                                                 const RuntimeOptions& options) {
+  return std::make_unique<CudaMlaRuntime>(std::move(model), options);
+}
+
+}  // namespace r1

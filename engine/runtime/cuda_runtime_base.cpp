@@ -1,0 +1,293 @@
+#include "cuda_runtime_base.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/core/error.h"
+#include "engine/model/rope.h"
+#include "kernels/cuda/gemm.h"
+#include "kernels/cuda/rmsnorm.h"
+
+namespace r1 {
+namespace {
+
+constexpr int64_t kStepInts =
+    6 + 4;  // six arrays of one int per row, and a flash tile (4 ints) per row at most
+
+StepArrays carve(int32_t* base, int64_t rows) {
+  return {base,
+          base + rows,
+          base + 2 * rows,
+          base + 3 * rows,
+          base + 4 * rows,
+          base + 5 * rows,
+          reinterpret_cast<cuda::FlashTile*>(base + 6 * rows)};
+}
+
+}  // namespace
+
+CudaRuntimeBase::CudaRuntimeBase(std::shared_ptr<const Model> model, const RuntimeOptions& o)
+    : Runtime(std::move(model), o), blocks_(planned_blocks(), kBlockSize, o.max_sequences) {
+  if (cuda::device_count() == 0) fail("no CUDA device found; use --device cpu");
+  R1_CUDA_CHECK(cudaSetDevice(0));
+}
+
+CudaRuntimeBase::~CudaRuntimeBase() {
+  for (auto& [b, g] : graphs_) cudaGraphExecDestroy(g);
+  if (stream_) cudaStreamSynchronize(stream_);
+  cudaFreeHost(step_host_);
+  cudaFreeHost(tables_host_);
+  cudaFreeHost(sampling_host_);
+  cudaFreeHost(tokens_host_);
+  blas_.reset();
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+int64_t CudaRuntimeBase::planned_blocks() const {
+  return int64_t(max_sequences_) * ((max_context_ + kBlockSize - 1) / kBlockSize + 1);
+}
+
+void CudaRuntimeBase::check_fits(int64_t weights, int64_t cache, int64_t activations) const {
+  const ModelConfig& c = config();
+  const int64_t S = max_sequences_;
+  const int64_t own = std::max<int64_t>(max_batch_tokens_, S) * c.vocab_size * 4 +
+                      int64_t(S) * max_context_ * 4 * 2 + max_context_ * c.rotary_dim() * 4;
+  const int64_t acts = activations + own;
+  const auto info = cuda::device_info();
+  const int64_t need = weights + cache + acts + (int64_t(256) << 20);
+  if (need > int64_t(info.free_memory))
+    throw OutOfMemoryError(cat("model does not fit on ", info.name, ": needs ", need >> 20, " MiB (weights ",
+                               weights >> 20, ", KV cache ", cache >> 20, ", activations ", acts >> 20,
+                               ") but ", info.free_memory >> 20,
+                               " MiB are free; lower the context or sequences"));
+}
+
+void CudaRuntimeBase::allocate_common() {
+  const ModelConfig& c = config();
+  R1_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  blas_ = std::make_unique<cuda::Blas>();
+  blas_->set_stream(stream_);
+  const int64_t S = max_sequences_;
+  table_stride_ = int32_t((max_context_ + kBlockSize - 1) / kBlockSize);
+  tables_.allocate(size_t(S) * table_stride_ * 4);
+  R1_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&tables_host_), size_t(S) * table_stride_ * 4));
+  uploaded_blocks_.assign(size_t(S), 0);
+  history_.allocate(size_t(S) * size_t(max_context_) * 4);
+  std::vector<float> rope(size_t(max_context_ * c.rotary_dim()));
+  fill_rope_table(rope.data(), rope_frequencies(c), max_context_);
+  rope_.allocate(std::max<size_t>(rope.size(), 1) * 4);
+  R1_CUDA_CHECK(cudaMemcpy(rope_.get(), rope.data(), rope.size() * 4, cudaMemcpyHostToDevice));
+  logit_rows_ = std::max<int64_t>(max_batch_tokens_, S);
+  logits_.allocate(size_t(logit_rows_ * c.vocab_size) * 4);
+  step_rows_ = max_batch_tokens_;
+  step_dev_.allocate(size_t(kStepInts * step_rows_) * 4);
+  R1_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&step_host_), size_t(kStepInts * step_rows_) * 4));
+  sampling_dev_.allocate(size_t(S) * sizeof(cuda::RowSampling));
+  R1_CUDA_CHECK(
+      cudaMallocHost(reinterpret_cast<void**>(&sampling_host_), size_t(S) * sizeof(cuda::RowSampling)));
+  tokens_dev_.allocate(size_t(S) * 4);
+  R1_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&tokens_host_), size_t(S) * 4));
+}
+
+void CudaRuntimeBase::forward_sample(std::span<const SequenceInput> batch,
+                                     std::span<const SamplingParams> params, int32_t* out_tokens) {
+  if (params.size() != batch.size())
+    fail("forward_sample: ", params.size(), " settings for ", batch.size(), " sequences");
+  if (int64_t(batch.size()) > logit_rows_) fail("forward_sample: more sequences than the runtime holds");
+  for (size_t i = 0; i < batch.size(); ++i) {
+    params[i].validate();
+    if (batch[i].all_logits) fail("forward_sample: sequence ", batch[i].seq, " asks for all logits");
+    const int seq = batch[i].seq;
+    const uint64_t position = uint64_t(sequence_length(seq)) + batch[i].tokens.size();
+    const uint64_t key = draw_seed(params[i].seed, position);
+    cuda::RowSampling& r = sampling_host_[i];
+    r.temperature = params[i].temperature;
+    r.top_p = params[i].top_p;
+    r.min_p = params[i].min_p;
+    r.repetition_penalty = params[i].repetition_penalty;
+    r.top_k = params[i].top_k;
+    r.key_lo = uint32_t(key);
+    r.key_hi = uint32_t(key >> 32);
+    r.history = history_.as<int32_t>() + int64_t(seq) * max_context_;
+    r.history_len = int32_t(position);
+  }
+  sampling_rows_ = int64_t(batch.size());
+  R1_CUDA_CHECK(cudaMemcpyAsync(sampling_dev_.get(), sampling_host_, batch.size() * sizeof(cuda::RowSampling),
+                                cudaMemcpyHostToDevice, stream_));
+  forward_to(batch, logits_.as<float>(), true);
+  if (!sampled_in_graph_) {
+    cuda::sample_rows(logits_.as<float>(), sampling_rows_, config().vocab_size,
+                      sampling_dev_.as<cuda::RowSampling>(), tokens_dev_.as<int32_t>(), stream_);
+  }
+  sampled_in_graph_ = false;
+  R1_CUDA_CHECK(
+      cudaMemcpyAsync(tokens_host_, tokens_dev_.get(), batch.size() * 4, cudaMemcpyDeviceToHost, stream_));
+  sync();
+  std::memcpy(out_tokens, tokens_host_, batch.size() * 4);
+  sampling_rows_ = 0;
+}
+
+void CudaRuntimeBase::copy_weights(const void* block, const std::function<void(const WeightCopy&)>& each) {
+  const auto* src = static_cast<const cuda::bf16*>(block);
+  if (in_flight_) sync();
+  R1_CUDA_CHECK(cudaDeviceSynchronize());  // the trainer's stream has finished writing the block
+  each([&](cuda::bf16* dst, int64_t offset, int64_t n, const char* what) {
+    if (!dst) return;
+    if (offset < 0) fail("copy_weights_from_device: the trainer's layout has no ", what);
+    R1_CUDA_CHECK(cudaMemcpyAsync(dst, src + offset, size_t(n) * 2, cudaMemcpyDeviceToDevice, stream_));
+  });
+  sync();
+}
+
+void CudaRuntimeBase::on_fork(int src, int dst) {
+  const int64_t len = lengths_[size_t(src)];
+  blocks_.share(src, dst, len);
+  upload_table(dst);
+  R1_CUDA_CHECK(cudaMemcpyAsync(history_.as<int32_t>() + int64_t(dst) * max_context_,
+                                history_.as<int32_t>() + int64_t(src) * max_context_, size_t(len) * 4,
+                                cudaMemcpyDeviceToDevice, stream_));
+}
+
+void CudaRuntimeBase::forward_chunk(std::span<const SequenceInput> batch, const int64_t* starts,
+                                    LogitTarget target) {
+  const ModelConfig& c = config();
+  if (in_flight_) sync();  // the pinned step and table buffers are about to be rewritten
+  cuda::fault_point(stream_);
+  // Cache blocks first: a failure here leaves nothing half-written.
+  for (size_t b = 0; b < batch.size(); ++b) {
+    const int seq = batch[b].seq;
+    const auto copies = blocks_.prepare_write(seq, starts[b], starts[b] + int64_t(batch[b].tokens.size()));
+    for (const auto& cp : copies) copy_block(cp.from, cp.to);
+    upload_table(seq);
+  }
+  StepArrays h = carve(step_host_, step_rows_);
+  int64_t T = 0, n_out = 0, max_keys = 0;
+  n_tiles_ = 0;
+  decode_rows_ = true;
+  entries_.clear();
+  bool decode_only = true;
+  for (size_t b = 0; b < batch.size(); ++b) {
+    const auto& e = batch[b];
+    entries_.push_back({e.seq, T, int64_t(e.tokens.size()), starts[b]});
+    decode_only = decode_only && e.tokens.size() == 1 && !e.all_logits;
+    decode_rows_ = decode_rows_ && e.tokens.size() == 1;
+    for (size_t i = 0; i < e.tokens.size(); i += cuda::kFlashTileRows)
+      h.tiles[n_tiles_++] = {int32_t(T + int64_t(i)),
+                             int32_t(std::min<size_t>(cuda::kFlashTileRows, e.tokens.size() - i)), e.seq,
+                             int32_t(starts[b] + int64_t(i))};
+    for (size_t i = 0; i < e.tokens.size(); ++i, ++T) {
+      const int64_t pos = starts[b] + int64_t(i);
+      h.ids[T] = e.tokens[i];
+      h.positions[T] = int32_t(pos);
+      h.slots[T] = blocks_.slot(e.seq, pos);
+      h.row_seq[T] = e.seq;
+      h.n_keys[T] = int32_t(pos + 1);
+      max_keys = std::max<int64_t>(max_keys, pos + 1);
+      if (e.all_logits || i + 1 == e.tokens.size()) h.out_rows[n_out++] = int32_t(T);
+    }
+  }
+  R1_CUDA_CHECK(cudaMemcpyAsync(step_dev_.get(), step_host_, size_t(kStepInts * step_rows_) * 4,
+                                cudaMemcpyHostToDevice, stream_));
+  in_flight_ = true;
+  const bool want = target.data != nullptr;
+  const bool sample_here =
+      want && target.on_device && sampling_rows_ == n_out && target.data == logits_.as<float>();
+  if (decode_only && sample_here && ++decode_steps_seen_[T] > 1) {
+    // The first step of a batch size runs eagerly, so lazy initialisation stays out of the graph.
+    run_graph(T);
+    sampled_in_graph_ = true;
+  } else {
+    run_layers(T, int32_t(max_keys));
+    if (want) lm_head(T, n_out, target.on_device ? target.data : logits_.as<float>());
+  }
+  if (want && !target.on_device) {
+    R1_CUDA_CHECK(cudaMemcpyAsync(target.data, logits_.get(), size_t(n_out * c.vocab_size) * 4,
+                                  cudaMemcpyDeviceToHost, stream_));
+    sync();
+  }
+}
+
+void CudaRuntimeBase::sync() {
+  R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  in_flight_ = false;
+}
+
+// Sends a sequence's block table to the device when it changed (a new block every block_size tokens).
+void CudaRuntimeBase::upload_table(int seq) {
+  const auto& t = blocks_.table(seq);
+  int32_t* mirror = tables_host_ + int64_t(seq) * table_stride_;
+  const size_t known = uploaded_blocks_[size_t(seq)];
+  if (known == t.size() && std::equal(t.begin(), t.end(), mirror)) return;
+  if (in_flight_) sync();
+  std::copy(t.begin(), t.end(), mirror);
+  uploaded_blocks_[size_t(seq)] = t.size();
+  if (t.empty()) return;
+  R1_CUDA_CHECK(cudaMemcpyAsync(tables_.as<int32_t>() + int64_t(seq) * table_stride_, mirror, t.size() * 4,
+                                cudaMemcpyHostToDevice, stream_));
+  in_flight_ = true;
+}
+
+StepArrays CudaRuntimeBase::dev() const {
+  return carve(step_dev_.as<int32_t>(), step_rows_);
+}
+
+void CudaRuntimeBase::lm_head(int64_t T, int64_t n_out, float* out) {
+  const ModelConfig& c = config();
+  const int64_t H = c.hidden_size;
+  if (n_out == T && cuda::gemv_supports(T, H)) {
+    gemv(weights_.lm_head, c.vocab_size, H, x_.get(), T, cuda::GemvInput::RmsNormF32, weights_.final_norm,
+         nullptr, out, cuda::GemvOutput::F32);
+    return;
+  }
+  cuda::rmsnorm_forward(h_.as<cuda::bf16>(), x_.as<float>(), weights_.final_norm, n_out, H,
+                        float(c.rms_norm_eps), stream_, dev().out_rows);
+  cuda::gemm(*blas_, out, cuda::GemmOutput::F32, h_.as<cuda::bf16>(), weights_.lm_head, n_out, H,
+             c.vocab_size);
+}
+
+void CudaRuntimeBase::gemv(const cuda::bf16* w, int64_t n, int64_t k, const void* x, int64_t batch,
+                           cuda::GemvInput in, const cuda::bf16* norm, const cuda::bf16* bias, void* y,
+                           cuda::GemvOutput out) {
+  cuda::GemvArgs a;
+  a.w = w;
+  a.n = n;
+  a.k = k;
+  a.x = x;
+  a.batch = batch;
+  a.input = in;
+  a.norm_w = norm;
+  a.eps = float(config().rms_norm_eps);
+  a.bias = bias;
+  a.y = y;
+  a.output = out;
+  cuda::gemv(a, stream_);
+}
+
+// A decode step of B sequences: every kernel, the LM head and the sampling, captured once per B and
+// replayed; the graph reads this step's inputs from the fixed step and sampling buffers.
+void CudaRuntimeBase::run_graph(int64_t B) {
+  auto it = graphs_.find(B);
+  if (it == graphs_.end()) {
+    cudaGraph_t graph = nullptr;
+    R1_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    try {
+      run_layers(B, int32_t(max_context_));
+      lm_head(B, B, logits_.as<float>());
+      cuda::sample_rows(logits_.as<float>(), B, config().vocab_size, sampling_dev_.as<cuda::RowSampling>(),
+                        tokens_dev_.as<int32_t>(), stream_);
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &graph);
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    R1_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    R1_CUDA_CHECK(err);
+    it = graphs_.emplace(B, exec).first;
+  }
+  R1_CUDA_CHECK(cudaGraphLaunch(it->second, stream_));
+}
+
+}  // namespace r1

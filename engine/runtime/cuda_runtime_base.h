@@ -1,0 +1,107 @@
+#pragma once
+// What every CUDA runtime shares, whatever its layers: the stream and cuBLAS handle, the paged cache's block
+// bookkeeping and device block tables, the per-step inputs packed into one upload, sampling on the device
+// (one host sync per step, to read the sampled ids), decode steps captured once per batch size as CUDA
+// graphs and replayed, the LM head, and the copy of trained weights. A subclass owns its cache memory and
+// its layers: run_layers() turns the step's ids into the fp32 residual stream x_.
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "block_allocator.h"
+#include "cuda_weights.h"
+#include "kernels/cuda/attention_prefill.h"
+#include "kernels/cuda/gemm.h"
+#include "kernels/cuda/gemv.h"
+#include "kernels/cuda/sampling.h"
+#include "runtime.h"
+
+namespace r1 {
+
+// Per-step inputs, packed into one pinned host buffer and one device buffer (a single upload per step).
+struct StepArrays {
+  int32_t *ids, *positions, *slots, *row_seq, *n_keys, *out_rows;
+  cuda::FlashTile* tiles;
+};
+
+class CudaRuntimeBase : public Runtime {
+ public:
+  ~CudaRuntimeBase() override;
+
+  Device device() const override { return Device::Cuda; }
+  void forward_sample(std::span<const SequenceInput> batch, std::span<const SamplingParams> params,
+                      int32_t* out_tokens) override;
+
+ protected:
+  static constexpr int32_t kBlockSize = 16;
+
+  CudaRuntimeBase(std::shared_ptr<const Model> model, const RuntimeOptions& o);
+
+  // One entry of the step being run: its rows [row0, row0 + rows) start at position pos0.
+  struct Entry {
+    int seq;
+    int64_t row0, rows, pos0;
+  };
+
+  // Throws OutOfMemoryError naming the parts when weights + cache + activations (the subclass's, plus what
+  // this class allocates) do not fit in the device's free memory.
+  void check_fits(int64_t weights, int64_t cache, int64_t activations) const;
+  // Allocates what this class owns; call after check_fits, with the residual (x_) and normed (h_) rows
+  // allocated by the subclass.
+  void allocate_common();
+
+  // The step's rows into x_ (fp32, [T, hidden]); max_keys bounds every row's keys (the context in a graph).
+  virtual void run_layers(int64_t T, int32_t max_keys) = 0;
+  // Copies every layer's cache contents of one block into another (copy-on-write of a shared block).
+  virtual void copy_block(int32_t from, int32_t to) = 0;
+  void on_truncate(int seq, int64_t length) override { blocks_.truncate(seq, length); }
+  void on_fork(int src, int dst) override;
+  void forward_chunk(std::span<const SequenceInput> batch, const int64_t* starts,
+                     LogitTarget target) override;
+
+  int64_t planned_blocks() const;
+  int64_t capacity_tokens() const { return blocks_.num_blocks() * kBlockSize; }
+  StepArrays dev() const;
+  void sync();
+  // Final norm on the rows that produce logits, then the LM head into `out` (device, fp32).
+  void lm_head(int64_t T, int64_t n_out, float* out);
+  void gemv(const cuda::bf16* w, int64_t n, int64_t k, const void* x, int64_t batch, cuda::GemvInput in,
+            const cuda::bf16* norm, const cuda::bf16* bias, void* y, cuda::GemvOutput out);
+  // Brings a trainer's weights over device to device (see Runtime::copy_weights_from_device): `copy` moves
+  // n values at the layout's offset into dst (skipping null destinations).
+  using WeightCopy = std::function<void(cuda::bf16* dst, int64_t offset, int64_t n, const char* what)>;
+  void copy_weights(const void* block, const std::function<void(const WeightCopy&)>& each);
+
+  cudaStream_t stream_ = nullptr;
+  std::unique_ptr<cuda::Blas> blas_;
+  CudaWeights weights_;
+  BlockAllocator blocks_;
+  cuda::DeviceBuffer tables_, history_, rope_, x_, h_;
+  int32_t table_stride_ = 0;
+  std::vector<Entry> entries_;  // the step being run
+  int64_t n_tiles_ = 0;
+  bool decode_rows_ = false;  // one token per sequence
+
+ private:
+  void upload_table(int seq);
+  void run_graph(int64_t B);
+
+  int32_t* tables_host_ = nullptr;  // pinned mirror of the device block tables
+  std::vector<size_t> uploaded_blocks_;
+  bool in_flight_ = false;  // async uploads from pinned buffers may still be reading them
+  std::map<int64_t, int64_t> decode_steps_seen_;
+  cuda::DeviceBuffer logits_;
+  int64_t logit_rows_ = 0;
+  int64_t step_rows_ = 0;
+  cuda::DeviceBuffer step_dev_;
+  int32_t* step_host_ = nullptr;
+  cuda::DeviceBuffer sampling_dev_, tokens_dev_;
+  cuda::RowSampling* sampling_host_ = nullptr;
+  int32_t* tokens_host_ = nullptr;
+  int64_t sampling_rows_ = 0;
+  bool sampled_in_graph_ = false;
+  std::map<int64_t, cudaGraphExec_t> graphs_;
+};
+
+}  // namespace r1

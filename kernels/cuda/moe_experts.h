@@ -1,0 +1,31 @@
+#pragma once
+// Routed experts for a few tokens at a time (decode), without sorting tokens by expert and without a host
+// round trip: every (token, choice) slot reads its expert's weights straight from the stacked expert tensors,
+// so the step can live in a CUDA graph. Expert e's gate/up is w_gu + e * 2 I H ([gate I rows; up I rows],
+// each H wide) and its down is w_down + e * H I. bf16 weights and activations, fp32 accumulation.
+#include "cuda_common.h"
+
+namespace r1::cuda {
+
+struct SlotExpertArgs {
+  const bf16* x = nullptr;              // [T, H]: the normed input of each token
+  const int32_t* expert_ids = nullptr;  // [T, top_k]
+  const float* weights = nullptr;       // [T, top_k]: the router's weights
+  int64_t T = 0, top_k = 0, hidden = 0, inter = 0;
+  const bf16* w_gu = nullptr;    // [E, 2 I, H]
+  const bf16* w_down = nullptr;  // [E, H, I]
+  bf16* act = nullptr;           // [T, top_k, I] scratch: silu(gate x) * up x of each slot
+  float* out = nullptr;          // [T, H]: out += Σ_k weights[t, k] down_k(act[t, k])
+};
+
+// Router logits in fp32 throughout: logits[t, e] = Σ_d RMSNorm(x[t])[d] w[e, d], with x the fp32 residual
+// stream and norm_w, w fp32. The router picks experts on small score differences (a tiny model's sigmoid
+// scores all sit near 0.5), so a bf16 input would flip near ties against the reference.
+void router_logits_f32(float* logits, const float* x, const float* norm_w, float eps, const float* w,
+                       int64_t T, int64_t hidden, int64_t experts, cudaStream_t stream);
+
+// Whether the kernels take these widths (their inputs are staged in shared memory).
+bool slot_experts_supported(int64_t top_k, int64_t hidden, int64_t inter);
+void slot_experts_forward(const SlotExpertArgs& a, cudaStream_t stream);
+
+}  // namespace r1::cuda

@@ -29,20 +29,20 @@ if [[ $stage == sft || $stage == all ]]; then
     --out "$work/sft" --save-every 2000 --metrics-jsonl "$work/sft_metrics.jsonl" --quiet
   log "eval after SFT"
   "$r1wb" eval --model "$work/sft/$(cat "$work/sft/latest")" --task "$task" --difficulty "$difficulty" --n 500 \
-    --max-completion 96 | tee "$work/eval_sft.json"
+    --max-completion 96 --device cuda | tee "$work/eval_sft.json"
 fi
 if [[ $stage == grpo || $stage == all ]]; then
   log "GRPO"
   grpo=$work/${R1_TINY_GRPO_NAME:-grpo}
   rm -rf "$grpo"
   "$r1wb" train grpo --model "$work/sft/$(cat "$work/sft/latest")" --task "$task" --difficulty "$difficulty" \
-    --device cuda --group-size 8 --prompts-per-step 32 --max-completion 96 --steps "${R1_TINY_GRPO_STEPS:-100}" \
+    --device cuda --group-size 8 --prompts-per-step 32 --max-completion 96 --steps "${R1_TINY_GRPO_STEPS:-1000}" \
     --lr "${R1_TINY_GRPO_LR:-2e-5}" --beta 0 --loss dapo --epsilon-high 0.28 \
     --temperature "${R1_TINY_GRPO_TEMPERATURE:-1.0}" ${R1_TINY_GRPO_FLAGS:-} --seed 1 --out "$grpo" \
-    --save-every 50 --metrics-jsonl "$grpo/../$(basename "$grpo")_metrics.jsonl" --quiet
+    --save-every 100 --metrics-jsonl "$grpo/../$(basename "$grpo")_metrics.jsonl" --quiet
   log "eval after GRPO"
   final="$grpo/$(cat "$grpo/latest")"
-  "$r1wb" eval --model "$final" --task "$task" --difficulty "$difficulty" --n 500 --max-completion 96 |
+  "$r1wb" eval --model "$final" --task "$task" --difficulty "$difficulty" --n 500 --max-completion 96 --device cuda |
     tee "$work/eval_$(basename "$grpo").json"
   if [[ ${R1_TINY_EXPORT:-1} == 1 ]]; then
     export_dir=$work/r1-tiny-$(basename "$grpo")
@@ -52,6 +52,7 @@ if [[ $stage == grpo || $stage == all ]]; then
     python3 -c "import numpy as np; np.save('$work/prompt.npy', np.arange(2, 40, dtype=np.int64))"
     python3 tests/fixtures/check_converted.py "$export_dir" "$work/prompt.npy" "$export_dir.logits.npy" --tol 1e-4 |
       tee "$export_dir.transformers_check.json"
+    python3 tests/fixtures/make_r1_tiny_fixture.py "$export_dir" "$work/fixture"
   fi
 fi
 if [[ -n ${OUT:-} ]]; then

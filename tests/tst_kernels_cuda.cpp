@@ -22,11 +22,11 @@ using namespace r1;
 using cuda::bf16;
 
 using test::download;
+using test::download_bf16;
 using test::nmse;
 using test::randn;
 using test::to_bf16;
 using test::upload;
-using test::widen;
 
 class TestKernelsCuda : public QObject {
   Q_OBJECT
@@ -120,8 +120,7 @@ class TestKernelsCuda : public QObject {
     a.y = dy.get();
     a.output = out;
     cuda::gemv(a, nullptr);
-    const std::vector<float> got =
-        bf16_out ? widen(download<uint16_t>(dy, ref.size())) : download<float>(dy, ref.size());
+    const std::vector<float> got = bf16_out ? download_bf16(dy, ref.size()) : download<float>(dy, ref.size());
     const double e = nmse(got, ref);
     QVERIFY2(e < (bf16_out ? 2e-5 : 1e-7), qPrintable(QString("NMSE %1").arg(e)));
   }
@@ -150,7 +149,7 @@ class TestKernelsCuda : public QObject {
     auto dx = upload(xb), dw = upload(wb);
     cuda::DeviceBuffer dy = out == 0 ? cuda::DeviceBuffer(size_t(T) * N * 2) : upload(y0);
     cuda::gemm(blas, dy.get(), cuda::GemmOutput(out), dx.as<bf16>(), dw.as<bf16>(), T, K, N);
-    const auto got = out == 0 ? widen(download<uint16_t>(dy, ref.size())) : download<float>(dy, ref.size());
+    const auto got = out == 0 ? download_bf16(dy, ref.size()) : download<float>(dy, ref.size());
     QVERIFY2(nmse(got, ref) < 2e-5, qPrintable(QString::number(nmse(got, ref))));
   }
 
@@ -170,7 +169,7 @@ class TestKernelsCuda : public QObject {
       }
       auto dx = upload(x), dw = upload(wb);
       cuda::rmsnorm_forward(dy.as<bf16>(), dx.as<float>(), dw.as<bf16>(), rows, width, 1e-5f, nullptr);
-      const double e = nmse(widen(download<uint16_t>(dy, x.size())), ref);
+      const double e = nmse(download_bf16(dy, x.size()), ref);
       QVERIFY2(e < 2e-5, qPrintable(QString("width %1: NMSE %2").arg(width).arg(e)));
     }
 
@@ -186,7 +185,7 @@ class TestKernelsCuda : public QObject {
         }
       auto dgu = upload(gub);
       cuda::swiglu_forward(dy.as<bf16>(), dgu.as<bf16>(), rows, width, nullptr);
-      const double e = nmse(widen(download<uint16_t>(dy, sref.size())), sref);
+      const double e = nmse(download_bf16(dy, sref.size()), sref);
       QVERIFY2(e < 2e-5, qPrintable(QString("width %1: NMSE %2").arg(width).arg(e)));
     }
   }
@@ -322,7 +321,7 @@ class TestKernelsCuda : public QObject {
     r.kv = kv;
     r.q_out = dq.as<bf16>();
     cuda::qkv_rope(r, nullptr);
-    std::vector<float> qgot = widen(download<uint16_t>(dq, q.size()));
+    std::vector<float> qgot = download_bf16(dq, q.size());
     QVERIFY2(nmse(qgot, q) < 2e-5, qPrintable(QString("q NMSE %1").arg(nmse(qgot, q))));
     cuda::DeviceBuffer partial(size_t(cuda::attention_partial_floats(n, H, D, n) + 1) * 4);
     cuda::AttentionArgs at;
@@ -340,7 +339,7 @@ class TestKernelsCuda : public QObject {
     at.out = dout.as<bf16>();
     at.partial = partial.as<float>();
     cuda::attention_paged(at, nullptr);
-    const auto got = widen(download<uint16_t>(dout, ref.size()));
+    const auto got = download_bf16(dout, ref.size());
     QVERIFY2(nmse(got, ref) < 1e-4, qPrintable(QString("attention NMSE %1").arg(nmse(got, ref))));
     if (!cuda::flash_supports(D)) return;
     // The flash kernel on the same cache, in tiles of up to 64 rows; poisoned output first.
@@ -361,7 +360,7 @@ class TestKernelsCuda : public QObject {
     fa.kv = kv;
     fa.out = dout.as<bf16>();
     cuda::attention_flash(fa, nullptr);
-    const auto flash = widen(download<uint16_t>(dout, ref.size()));
+    const auto flash = download_bf16(dout, ref.size());
     QVERIFY2(nmse(flash, ref) < 1e-4, qPrintable(QString("flash attention NMSE %1").arg(nmse(flash, ref))));
   }
 

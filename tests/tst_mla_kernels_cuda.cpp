@@ -12,11 +12,11 @@
 using namespace r1;
 using cuda::bf16;
 using test::download;
+using test::download_bf16;
 using test::nmse;
 using test::randn;
 using test::to_bf16;
 using test::upload;
-using test::widen;
 
 namespace {
 
@@ -119,7 +119,7 @@ class TestMlaKernelsCuda : public QObject {
         const auto o = attend(q.data() + (r * heads + h) * latent, c, n_keys[size_t(r)], lora, scale);
         want.insert(want.end(), o.begin(), o.end());
       }
-    const double e_decode = nmse(widen(download<uint16_t>(out, want.size())), want);
+    const double e_decode = nmse(download_bf16(out, want.size()), want);
 
     // Prefill: the last T rows of the sequence at once, causal, with scratch for two heads' scores at a time.
     const int64_t T = std::min(keys, 50), pos0 = keys - T;
@@ -149,7 +149,7 @@ class TestMlaKernelsCuda : public QObject {
         const auto o = attend(qp.data() + (t * heads + h) * latent, c, pos0 + t + 1, lora, scale);
         pwant.insert(pwant.end(), o.begin(), o.end());
       }
-    const double e_prefill = nmse(widen(download<uint16_t>(pout, pwant.size())), pwant);
+    const double e_prefill = nmse(download_bf16(pout, pwant.size()), pwant);
     qInfo("decode NMSE %.3g, prefill NMSE %.3g", e_decode, e_prefill);
     QVERIFY2(e_decode < 2e-4, qPrintable(QString("decode NMSE %1").arg(e_decode)));
     QVERIFY2(e_prefill < 2e-4, qPrintable(QString("prefill NMSE %1").arg(e_prefill)));
@@ -196,8 +196,8 @@ class TestMlaKernelsCuda : public QObject {
     a.interleaved = interleaved;
     a.cache = {pool.as<bf16>(), 3, kBlock, int32_t(latent), 1};
     cuda::mla_rope_and_cache(a, nullptr);
-    const auto cache = widen(download<uint16_t>(pool, size_t(3 * kBlock * latent)));
-    const auto ql = widen(download<uint16_t>(qlat, size_t(T * heads * latent)));
+    const auto cache = download_bf16(pool, size_t(3 * kBlock * latent));
+    const auto ql = download_bf16(qlat, size_t(T * heads * latent));
     const auto rotate = [&](const float* x, int p, double* y) {
       for (int i = 0; i < rope / 2; ++i) {
         const int i0 = interleaved ? 2 * i : i, i1 = interleaved ? 2 * i + 1 : i + rope / 2;

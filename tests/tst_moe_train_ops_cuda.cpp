@@ -23,6 +23,7 @@
 using namespace r1;
 using cuda::bf16;
 using test::download;
+using test::download_bf16;
 using test::randn;
 using test::to_bf16;
 using test::upload;
@@ -33,13 +34,6 @@ using Vec = std::vector<float>;
 using Ids = std::vector<int32_t>;
 
 constexpr double kF32 = 2e-5, kDot = 1e-4, kBf16 = 6e-3;
-
-Vec download_bf16(const cuda::DeviceBuffer& d, size_t n) {
-  const std::vector<uint16_t> b = download<uint16_t>(d, n);
-  Vec v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = bf16_to_f32(b[i]);
-  return v;
-}
 
 double rel_error(const Vec& got, const Vec& want) {
   if (got.size() != want.size()) return INFINITY;

@@ -36,6 +36,8 @@
 
 using namespace r1;
 using cuda::bf16;
+using test::download;
+using test::download_bf16;
 using test::randn;
 using test::to_bf16;
 using test::upload;
@@ -45,22 +47,6 @@ namespace {
 using Vec = std::vector<float>;
 
 constexpr double kF32 = 2e-5, kGemm = 1e-4, kBf16 = 6e-3, kAttn = 1.5e-2;
-
-Vec download_f32(const cuda::DeviceBuffer& d, size_t n) {
-  Vec v(n);
-  R1_CUDA_CHECK(cudaDeviceSynchronize());
-  R1_CUDA_CHECK(cudaMemcpy(v.data(), d.get(), n * sizeof(float), cudaMemcpyDeviceToHost));
-  return v;
-}
-
-Vec download_bf16(const cuda::DeviceBuffer& d, size_t n) {
-  std::vector<uint16_t> b(n);
-  R1_CUDA_CHECK(cudaDeviceSynchronize());
-  R1_CUDA_CHECK(cudaMemcpy(b.data(), d.get(), n * sizeof(uint16_t), cudaMemcpyDeviceToHost));
-  Vec v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = bf16_to_f32(b[i]);
-  return v;
-}
 
 // |got - want| / |want|; a NaN or size mismatch counts as infinitely wrong.
 double rel_error(const Vec& got, const Vec& want) {
@@ -141,7 +127,7 @@ class TestTrainOpsCuda : public QObject {
     if (mode == cuda::GemmOutput::Bf16) {
       EXPECT_CLOSE("y", download_bf16(dy, want.size()), want, kBf16);
     } else {
-      EXPECT_CLOSE("y", download_f32(dy, want.size()), want, kGemm);
+      EXPECT_CLOSE("y", download<float>(dy, want.size()), want, kGemm);
     }
   }
 
@@ -184,12 +170,12 @@ class TestTrainOpsCuda : public QObject {
       if (mode == cuda::GemmOutput::Bf16) {
         EXPECT_CLOSE("dx", download_bf16(gdx, dx.size()), dx, kBf16);
       } else {
-        EXPECT_CLOSE("dx", download_f32(gdx, dx.size()), dx, kGemm);
+        EXPECT_CLOSE("dx", download<float>(gdx, dx.size()), dx, kGemm);
       }
     }
     // Untouched when skipped: then the expected value is the seed.
-    EXPECT_CLOSE("dw", download_f32(gdw, dw.size()), dw, kGemm);
-    EXPECT_CLOSE("db", download_f32(gdb, db.size()), db, kF32);
+    EXPECT_CLOSE("dw", download<float>(gdw, dw.size()), dw, kGemm);
+    EXPECT_CLOSE("db", download<float>(gdb, db.size()), db, kF32);
     if (with_dw) QVERIFY(rel_error(dw, dw0) > 1e-2);
   }
 
@@ -221,7 +207,7 @@ class TestTrainOpsCuda : public QObject {
                                 rows, dim, eps, nullptr);
     EXPECT_CLOSE("y", columns(download_bf16(gy, y.size()), rows, ld_y, dim), columns(y, rows, ld_y, dim),
                  kBf16);
-    EXPECT_CLOSE("rstd", download_f32(grstd, rstd.size()), rstd, kF32);
+    EXPECT_CLOSE("rstd", download<float>(grstd, rstd.size()), rstd, kF32);
 
     auto dy = randn(size_t(rows) * ld_y, 13);
     const auto dyb = to_bf16(dy);
@@ -232,8 +218,8 @@ class TestTrainOpsCuda : public QObject {
     auto gdy = upload(dyb), gdx = upload(dx0), gdw = upload(dw0);
     cuda::rmsnorm_backward(gdx.as<float>(), gdw.as<float>(), gdy.as<bf16>(), ld_y, gx.as<float>(), ld_x,
                            gw.as<float>(), grstd.as<float>(), rows, dim, accumulate, nullptr);
-    EXPECT_CLOSE("dx", download_f32(gdx, dx.size()), dx, kF32);
-    EXPECT_CLOSE("dw", download_f32(gdw, dw.size()), dw, kF32);
+    EXPECT_CLOSE("dx", download<float>(gdx, dx.size()), dx, kF32);
+    EXPECT_CLOSE("dw", download<float>(gdw, dw.size()), dw, kF32);
   }
 
   void heads_dense_data() {
@@ -286,8 +272,8 @@ class TestTrainOpsCuda : public QObject {
     EXPECT_CLOSE("k", download_bf16(gk, nk), k, kBf16);
     EXPECT_CLOSE("v", download_bf16(gv, nk), v, 1e-30);  // a copy
     if (qknorm) {
-      EXPECT_CLOSE("q_rstd", download_f32(gqr, q_rstd.size()), q_rstd, kF32);
-      EXPECT_CLOSE("k_rstd", download_f32(gkr, k_rstd.size()), k_rstd, kF32);
+      EXPECT_CLOSE("q_rstd", download<float>(gqr, q_rstd.size()), q_rstd, kF32);
+      EXPECT_CLOSE("k_rstd", download<float>(gkr, k_rstd.size()), k_rstd, kF32);
     }
 
     auto dq = randn(nq, 19), dk = randn(nk, 20), dv = randn(nk, 21);
@@ -302,8 +288,8 @@ class TestTrainOpsCuda : public QObject {
                          gdv.as<bf16>(), gqkv.as<bf16>(), qn_dev, kn_dev, gqr.as<float>(), gkr.as<float>(),
                          gcs.as<float>(), s, nullptr);
     EXPECT_CLOSE("dqkv", download_bf16(gdqkv, dqkv.size()), dqkv, kBf16);
-    EXPECT_CLOSE("dq_norm", download_f32(gdqn, dqn.size()), dqn, kF32);
-    EXPECT_CLOSE("dk_norm", download_f32(gdkn, dkn.size()), dkn, kF32);
+    EXPECT_CLOSE("dq_norm", download<float>(gdqn, dqn.size()), dqn, kF32);
+    EXPECT_CLOSE("dk_norm", download<float>(gdkn, dkn.size()), dkn, kF32);
     if (qknorm) QVERIFY(rel_error(dqn, dqn0) > 1e-2 && rel_error(dkn, dkn0) > 1e-2);
   }
 
@@ -362,7 +348,7 @@ class TestTrainOpsCuda : public QObject {
     EXPECT_CLOSE("dq_in", download_bf16(gdq_in, nqk), dq_in, kBf16);
     EXPECT_CLOSE("dkv_in", download_bf16(gdkv_in, dkv_in.size()), dkv_in, 1e-30);  // copies
     // The whole rows: the columns around k_pe keep their seed.
-    EXPECT_CLOSE("dk_pe", download_f32(gdpe, dpe.size()), dpe, kF32);
+    EXPECT_CLOSE("dk_pe", download<float>(gdpe, dpe.size()), dpe, kF32);
   }
 
   void causal_attention_data() {
@@ -454,8 +440,8 @@ class TestTrainOpsCuda : public QObject {
                                 gt.as<int32_t>(), rows, V, nullptr);
     cuda::token_logprob_backward(gd.as<bf16>(), gl.as<float>(), gt.as<int32_t>(), ggl.as<float>(),
                                  with_entropy ? gge.as<float>() : nullptr, rows, V, nullptr);
-    EXPECT_CLOSE("logp", download_f32(glogp, logp.size()), logp, kF32);
-    if (with_entropy) EXPECT_CLOSE("entropy", download_f32(gent, ent.size()), ent, kF32);
+    EXPECT_CLOSE("logp", download<float>(glogp, logp.size()), logp, kF32);
+    if (with_entropy) EXPECT_CLOSE("entropy", download<float>(gent, ent.size()), ent, kF32);
     EXPECT_CLOSE("dlogits", download_bf16(gd, dlogits.size()), dlogits, kBf16);
   }
 
@@ -484,12 +470,12 @@ class TestTrainOpsCuda : public QObject {
     cuda::DeviceBuffer gwc(size_t(n) * 2);
     cuda::adamw_update(gw.as<float>(), compute_copy ? gwc.as<bf16>() : nullptr, gm.as<float>(),
                        gv.as<float>(), gg.as<float>(), n, st, decay, nullptr);
-    const Vec w_got = download_f32(gw, size_t(n));
+    const Vec w_got = download<float>(gw, size_t(n));
     Vec step_got(static_cast<size_t>(n)), step_want(static_cast<size_t>(n));
     for (size_t i = 0; i < size_t(n); ++i) step_got[i] = w_got[i] - w0[i], step_want[i] = w[i] - w0[i];
     EXPECT_CLOSE("w - w0", step_got, step_want, kF32);
-    EXPECT_CLOSE("m", download_f32(gm, size_t(n)), m, kF32);
-    EXPECT_CLOSE("v", download_f32(gv, size_t(n)), v, kF32);
+    EXPECT_CLOSE("m", download<float>(gm, size_t(n)), m, kF32);
+    EXPECT_CLOSE("v", download<float>(gv, size_t(n)), v, kF32);
     if (compute_copy) {
       Vec rounded = w_got;
       to_bf16(rounded);
@@ -540,7 +526,7 @@ class TestTrainOpsCuda : public QObject {
     cpu::embedding_backward(table.data(), ids.data(), dy.data(), T, dim);
     auto gt = upload(table0), gids = upload(ids), gdy = upload(dy);
     cuda::embedding_backward(gt.as<float>(), gids.as<int32_t>(), gdy.as<float>(), T, dim, nullptr);
-    EXPECT_CLOSE("dtable", download_f32(gt, table.size()), table, kF32);
+    EXPECT_CLOSE("dtable", download<float>(gt, table.size()), table, kF32);
   }
 
   void f32_to_bf16_rounds_to_nearest_even() {

@@ -51,6 +51,11 @@ inline std::vector<float> widen(const std::vector<uint16_t>& b) {
   return v;
 }
 
+// n bf16 values from the device, widened to fp32.
+inline std::vector<float> download_bf16(const cuda::DeviceBuffer& d, size_t n) {
+  return widen(download<uint16_t>(d, n));
+}
+
 // Normalised mean squared error; NaN counts as failure.
 inline double nmse(const std::vector<float>& got, const std::vector<double>& want) {
   double num = 0, den = 0;

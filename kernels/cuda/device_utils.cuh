@@ -18,6 +18,30 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
+// Sum over the block, returned to every thread; callable repeatedly (the leading barrier protects reuse).
+__device__ inline float block_sum(float v) {
+  __shared__ float partial[32];
+  __shared__ float total;
+  v = warp_sum(v);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = v;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float s = threadIdx.x < (blockDim.x >> 5) ? partial[threadIdx.x] : 0.0f;
+    s = warp_sum(s);
+    if (threadIdx.x == 0) total = s;
+  }
+  __syncthreads();
+  return total;
+}
+
+// The two dims rotated together by the i-th RoPE angle (kernels/cpu/rope.cpp): adjacent pairs when
+// interleaved, else i and i + half.
+__device__ __forceinline__ void rope_pair(int i, int half, bool interleaved, int& i0, int& i1) {
+  i0 = interleaved ? 2 * i : i;
+  i1 = interleaved ? 2 * i + 1 : i + half;
+}
+
 // Eight bf16 values moved as one 16-byte word.
 struct alignas(16) Bf16x8 {
   __nv_bfloat162 h[4];

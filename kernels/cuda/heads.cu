@@ -21,12 +21,6 @@ __device__ __forceinline__ bf16 b(float v) {
   return __float2bfloat16_rn(v);
 }
 
-// The two dims rotated together by the i-th angle (kernels/cpu/rope.cpp).
-__device__ __forceinline__ void rope_pair(int i, int half, bool interleaved, int& i0, int& i1) {
-  i0 = interleaved ? 2 * i : i;
-  i1 = interleaved ? 2 * i + 1 : i + half;
-}
-
 // dst[0, n) = src[0, n) by one warp, 16 bytes a lane where both ends allow it.
 __device__ void warp_copy(bf16* dst, const bf16* src, int n) {
   const int lane = threadIdx.x & 31;

@@ -21,28 +21,17 @@ size_t align_up(size_t n) {
   return (n + 255) / 256 * 256;
 }
 
-__device__ float block_sum(float v, float* shared) {
-  v = warp_sum(v);
-  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp, warps = blockDim.x / kWarp;
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  float total = 0.0f;
-  for (int w = 0; w < warps; ++w) total += shared[w];
-  return total;
-}
-
-__device__ __forceinline__ void rope_pair(float x0, float x1, float c, float s, float& y0, float& y1) {
+__device__ __forceinline__ void rotate(float x0, float x1, float c, float s, float& y0, float& y1) {
   y0 = x0 * c - x1 * s;
   y1 = x1 * c + x0 * s;
 }
 
 __global__ void rope_and_cache_kernel(MlaRopeCacheArgs a) {
-  __shared__ float partial[32];
   const int64_t t = blockIdx.x;
   const float* kv = a.kv_a + t * (a.lora + a.rope);
   float ss = 0.0f;
   for (int i = threadIdx.x; i < a.lora; i += blockDim.x) ss += kv[i] * kv[i];
-  const float rstd = rsqrtf(block_sum(ss, partial) / float(a.lora) + a.eps);
+  const float rstd = rsqrtf(block_sum(ss) / float(a.lora) + a.eps);
   bf16* dst = a.cache.row(a.layer, a.slot_of_row[t]);
   for (int i = threadIdx.x; i < a.lora; i += blockDim.x)
     dst[i] = __float2bfloat16_rn(kv[i] * rstd * __bfloat162float(a.norm_w[i]));
@@ -51,15 +40,16 @@ __global__ void rope_and_cache_kernel(MlaRopeCacheArgs a) {
   // Pair i of the shared key (head -1) and of every query head.
   for (int u = threadIdx.x; u < (a.heads + 1) * half; u += blockDim.x) {
     const int head = u / half - 1, i = u % half;
-    const int i0 = a.interleaved ? 2 * i : i, i1 = a.interleaved ? 2 * i + 1 : i + half;
+    int i0, i1;
+    rope_pair(i, half, a.interleaved, i0, i1);
     float y0, y1;
     if (head < 0) {
-      rope_pair(kv[a.lora + i0], kv[a.lora + i1], cs[i], cs[half + i], y0, y1);
+      rotate(kv[a.lora + i0], kv[a.lora + i1], cs[i], cs[half + i], y0, y1);
       dst[a.lora + i0] = __float2bfloat16_rn(y0);
       dst[a.lora + i1] = __float2bfloat16_rn(y1);
     } else {
       const bf16* q = a.q + (t * a.heads + head) * (a.nope + a.rope) + a.nope;
-      rope_pair(__bfloat162float(q[i0]), __bfloat162float(q[i1]), cs[i], cs[half + i], y0, y1);
+      rotate(__bfloat162float(q[i0]), __bfloat162float(q[i1]), cs[i], cs[half + i], y0, y1);
       bf16* out = a.q_lat + (t * a.heads + head) * (a.lora + a.rope) + a.lora;
       out[i0] = __float2bfloat16_rn(y0);
       out[i1] = __float2bfloat16_rn(y1);

@@ -66,17 +66,11 @@ __global__ void down_kernel(SlotExpertArgs a) {
 __global__ void router_kernel(float* logits, const float* x, const float* norm_w, float eps, const float* w,
                               int64_t hidden, int64_t experts) {
   extern __shared__ float staged[];
-  __shared__ float partial[kRowsPerBlock];
   const int64_t t = blockIdx.x;
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   float ss = 0.0f;
   for (int64_t k = threadIdx.x; k < hidden; k += blockDim.x) ss += x[t * hidden + k] * x[t * hidden + k];
-  ss = warp_sum(ss);
-  if (lane == 0) partial[warp] = ss;
-  __syncthreads();
-  float total = 0.0f;
-  for (int i = 0; i < kRowsPerBlock; ++i) total += partial[i];
-  const float rstd = rsqrtf(total / float(hidden) + eps);
+  const float rstd = rsqrtf(block_sum(ss) / float(hidden) + eps);
   for (int64_t k = threadIdx.x; k < hidden; k += blockDim.x) staged[k] = x[t * hidden + k] * rstd * norm_w[k];
   __syncthreads();
   for (int64_t e = warp; e < experts; e += kRowsPerBlock) {

@@ -28,23 +28,6 @@ __global__ void rmsnorm_kernel(bf16* y, const float* x, const bf16* w, int64_t d
     y[r * dim + i] = __float2bfloat16_rn(xr[i] * inv * __bfloat162float(w[i]));
 }
 
-// Sum over the block, returned to every thread; callable repeatedly (the leading barrier protects reuse).
-__device__ float block_sum(float v) {
-  __shared__ float partial[32];
-  __shared__ float total;
-  v = warp_sum(v);
-  __syncthreads();
-  if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = v;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    float s = threadIdx.x < (blockDim.x >> 5) ? partial[threadIdx.x] : 0.0f;
-    s = warp_sum(s);
-    if (threadIdx.x == 0) total = s;
-  }
-  __syncthreads();
-  return total;
-}
-
 // One row per block with the row held in registers (kRegChunks float4 pieces per thread): one round trip
 // for x and w, a block sum, the stores. For dims that are multiples of 4.
 constexpr int kRegChunks = 2;

@@ -9,6 +9,7 @@
 #include "cuda_mla_runtime.h"
 
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 #include "cuda_runtime_base.h"
@@ -56,59 +57,30 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
       fail(model_->name, ": hidden ", D_, " or top-k x moe_intermediate_size ", K_ * mI_,
            " is too wide for the CUDA expert kernels");
     const int64_t T = max_batch_tokens_, S = max_sequences_, C = max_context_;
-    const int64_t inter = std::max(c.intermediate_size, m.n_shared_experts * mI_);
+    inter_ = std::max(c.intermediate_size, m.n_shared_experts * mI_);
+    q_lora_ = std::max<int64_t>(a.q_lora_rank, 1);
     slot_rows_ = std::min(T, std::max<int64_t>(S, kSlotMaxRows));
     partial_floats_ =
         cuda::mla_decode_partial_floats(std::min<int64_t>(S, T), int32_t(H_), int32_t(lora_), int32_t(C));
+    const size_t min_prefill = cuda::mla_prefill_min_scratch_bytes(T, C, int32_t(latent_));
     prefill_bytes_ =
-        std::min(kPrefillScratchMax, cuda::mla_prefill_min_scratch_bytes(T, C, int32_t(latent_)) +
-                                         size_t(H_ - 1) * size_t(T * C) * 4);
-    prefill_bytes_ = std::max(prefill_bytes_, cuda::mla_prefill_min_scratch_bytes(T, C, int32_t(latent_)));
-    const int64_t R = moe ? T * K_ : 0;
+        std::max(min_prefill, std::min(kPrefillScratchMax, min_prefill + size_t(H_ - 1) * size_t(T * C) * 4));
+    routed_rows_ = moe ? T * K_ : 0;
     dispatch_ints_ = moe ? cuda::moe_dispatch_scratch_ints(T, K_, E_) : 0;
-    // Activation bytes, in the order allocate() takes them.
-    const std::vector<int64_t> sizes = {
-        T * D_ * 4,                                   // x
-        T * D_ * 2,                                   // h
-        T * std::max<int64_t>(a.q_lora_rank, 1) * 6,  // q_a (fp32) and its norm (bf16)
-        T * H_ * qk_ * 2,                             // q
-        T * latent_ * 4,                              // kv_a
-        T * H_ * latent_ * 2,                         // q_lat
-        T * H_ * lora_ * 2,                           // o_lat
-        T * H_ * dv_ * 2,                             // att
-        T * 2 * inter * 2 + T * inter * 2,            // gate/up, and its SwiGLU
-        partial_floats_ * 4,
-        int64_t(prefill_bytes_),
-        moe ? T * E_ * 8 + T * K_ * 8 : 0,    // router logits, scores; expert ids, weights
-        moe ? slot_rows_ * K_ * mI_ * 2 : 0,  // slot activations
-        R * (D_ * 2 + 3 * mI_ * 2 + D_ * 4 + 8) + (E_ + 1) * 4 + dispatch_ints_ * 4,
-        moe ? c.num_layers * E_ * 4 : 0,  // selection biases
-    };
-    int64_t acts = 0;
-    for (int64_t s : sizes) acts += s;
     cache_.num_blocks = blocks_.num_blocks();
     cache_.block_size = kBlockSize;
     cache_.latent = int32_t(latent_);
     cache_.layers = int32_t(c.num_layers);
+    int64_t acts = 0;
+    activation_buffers([&](cuda::DeviceBuffer&, int64_t bytes) { acts += bytes; });
     check_fits(cuda_weight_bytes(*model_), cache_.bytes(), acts);
     allocate_common();
     weights_ = upload_weights(*model_, stream_);
     cache_pool_.allocate(size_t(cache_.bytes()));
     cache_.pool = cache_pool_.as<bf16>();
-    x_.allocate(size_t(T * D_) * 4);
-    h_.allocate(size_t(T * D_) * 2);
-    q_a_.allocate(size_t(T * std::max<int64_t>(a.q_lora_rank, 1)) * 4);
-    q_a_norm_.allocate(size_t(T * std::max<int64_t>(a.q_lora_rank, 1)) * 2);
-    q_.allocate(size_t(T * H_ * qk_) * 2);
-    kv_a_.allocate(size_t(T * latent_) * 4);
-    q_lat_.allocate(size_t(T * H_ * latent_) * 2);
-    o_lat_.allocate(size_t(T * H_ * lora_) * 2);
-    att_.allocate(size_t(T * H_ * dv_) * 2);
-    gu_.allocate(size_t(T * 2 * inter) * 2);
-    mid_.allocate(size_t(T * inter) * 2);
-    partial_.allocate(size_t(std::max<int64_t>(partial_floats_, 1)) * 4);
-    prefill_.allocate(prefill_bytes_);
-    if (moe) allocate_moe(R);
+    activation_buffers(
+        [](cuda::DeviceBuffer& b, int64_t bytes) { b.allocate(size_t(std::max<int64_t>(bytes, 1))); });
+    if (moe) prepare_routers();
     R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
@@ -121,16 +93,7 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
                latent_, " values/token/layer, absorbed attention)");
   }
 
-  KvCacheStats kv_stats() const override {
-    KvCacheStats s = usage_stats();
-    s.bytes_per_token_layer = latent_ * 2;
-    s.bytes_per_token = s.bytes_per_token_layer * config().num_layers;
-    s.capacity_tokens = capacity_tokens();
-    s.total_bytes = cache_.bytes();
-    s.blocks_total = blocks_.num_blocks();
-    s.blocks_used = blocks_.used_blocks();
-    return s;
-  }
+  KvCacheStats kv_stats() const override { return paged_kv_stats(latent_ * 2, cache_.bytes()); }
 
   bool copy_weights_from_device(const ParamLayout& p, const void* block) override;
 
@@ -145,24 +108,45 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
   void run_layers(int64_t T, int32_t max_keys) override;
 
  private:
-  void allocate_moe(int64_t R) {
+  // Every activation buffer with its size in bytes, in one list: summed for the plan, then allocated.
+  void activation_buffers(const std::function<void(cuda::DeviceBuffer&, int64_t)>& take) {
+    const int64_t T = max_batch_tokens_, R = routed_rows_;
+    take(x_, T * D_ * 4);
+    take(h_, T * D_ * 2);
+    take(q_a_, T * q_lora_ * 4);
+    take(q_a_norm_, T * q_lora_ * 2);
+    take(q_, T * H_ * qk_ * 2);
+    take(kv_a_, T * latent_ * 4);
+    take(q_lat_, T * H_ * latent_ * 2);
+    take(o_lat_, T * H_ * lora_ * 2);
+    take(att_, T * H_ * dv_ * 2);
+    take(gu_, T * 2 * inter_ * 2);
+    take(mid_, T * inter_ * 2);
+    take(partial_, partial_floats_ * 4);
+    take(prefill_, int64_t(prefill_bytes_));
+    if (R == 0) return;  // no routed experts
+    const int64_t L = config().num_layers;
+    take(router_logits_, T * E_ * 4);
+    take(router_scores_, T * E_ * 4);
+    take(expert_ids_, T * K_ * 4);
+    take(route_weights_, T * K_ * 4);
+    take(slot_act_, slot_rows_ * K_ * mI_ * 2);
+    take(xe_, R * D_ * 2);
+    take(gue_, R * 2 * mI_ * 2);
+    take(he_, R * mI_ * 2);
+    take(ye_, R * D_ * 4);
+    take(offsets_, (E_ + 1) * 4);
+    take(row_token_, R * 4);
+    take(slot_row_, R * 4);
+    take(dispatch_scratch_, dispatch_ints_ * 4);
+    take(selection_bias_, L * E_ * 4);
+    take(router_f32_, L * router_stride() * 4);
+  }
+
+  // Fills the routers' fp32 copies and the V3 correction biases (zeros where a layer has none).
+  void prepare_routers() {
     const ModelConfig& c = config();
-    const int64_t T = max_batch_tokens_;
-    router_logits_.allocate(size_t(T * E_) * 4);
-    router_scores_.allocate(size_t(T * E_) * 4);
-    expert_ids_.allocate(size_t(T * K_) * 4);
-    route_weights_.allocate(size_t(T * K_) * 4);
-    slot_act_.allocate(size_t(slot_rows_ * K_ * mI_) * 2);
-    xe_.allocate(size_t(R * D_) * 2);
-    gue_.allocate(size_t(R * 2 * mI_) * 2);
-    he_.allocate(size_t(R * mI_) * 2);
-    ye_.allocate(size_t(R * D_) * 4);
-    offsets_.allocate(size_t(E_ + 1) * 4);
-    row_token_.allocate(size_t(R) * 4);
-    slot_row_.allocate(size_t(R) * 4);
-    dispatch_scratch_.allocate(size_t(dispatch_ints_) * 4);
     R1_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&offsets_host_), size_t(E_ + 1) * 4));
-    // V3's correction biases, fp32 on the device, one row per layer (zeros where a layer has none).
     std::vector<float> bias(size_t(c.num_layers * E_), 0.0f);
     has_bias_.assign(size_t(c.num_layers), false);
     for (int64_t l = 0; l < c.num_layers; ++l) {
@@ -171,9 +155,7 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
       cpu::widen_row(bias.data() + l * E_, b.data, b.dtype, E_);
       has_bias_[size_t(l)] = true;
     }
-    selection_bias_.allocate(bias.size() * 4);
     R1_CUDA_CHECK(cudaMemcpy(selection_bias_.get(), bias.data(), bias.size() * 4, cudaMemcpyHostToDevice));
-    router_f32_.allocate(size_t(c.num_layers * router_stride()) * 4);
     for (int64_t l = 0; l < c.num_layers; ++l) widen_router(l);
   }
 
@@ -193,6 +175,7 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
 
   int64_t D_ = 0, H_ = 0, nope_ = 0, rope_dim_ = 0, qk_ = 0, dv_ = 0, lora_ = 0, latent_ = 0;
   int64_t E_ = 0, K_ = 0, mI_ = 0, slot_rows_ = 0, partial_floats_ = 0, dispatch_ints_ = 0;
+  int64_t inter_ = 0, q_lora_ = 0, routed_rows_ = 0;
   size_t prefill_bytes_ = 0;
   cuda::MlaCache cache_;
   cuda::DeviceBuffer cache_pool_, q_a_, q_a_norm_, q_, kv_a_, q_lat_, o_lat_, att_, gu_, mid_, partial_,

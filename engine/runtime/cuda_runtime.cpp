@@ -69,17 +69,7 @@ class CudaRuntime final : public CudaRuntimeBase {
                " blocks x ", kBlockSize, " tokens (", kv_.bytes() >> 20, " MiB)");
   }
 
-  KvCacheStats kv_stats() const override {
-    KvCacheStats s = usage_stats();
-    const ModelConfig& c = config();
-    s.bytes_per_token_layer = 2 * c.kv_dim() * 2;
-    s.bytes_per_token = s.bytes_per_token_layer * c.num_layers;
-    s.capacity_tokens = capacity_tokens();
-    s.total_bytes = kv_.bytes();
-    s.blocks_total = blocks_.num_blocks();
-    s.blocks_used = blocks_.used_blocks();
-    return s;
-  }
+  KvCacheStats kv_stats() const override { return paged_kv_stats(2 * config().kv_dim() * 2, kv_.bytes()); }
 
   bool copy_weights_from_device(const ParamLayout& p, const void* block) override {
     const ModelConfig& c = config();

@@ -47,6 +47,17 @@ int64_t CudaRuntimeBase::planned_blocks() const {
   return int64_t(max_sequences_) * ((max_context_ + kBlockSize - 1) / kBlockSize + 1);
 }
 
+KvCacheStats CudaRuntimeBase::paged_kv_stats(int64_t bytes_per_token_layer, int64_t total_bytes) const {
+  KvCacheStats s = usage_stats();
+  s.bytes_per_token_layer = bytes_per_token_layer;
+  s.bytes_per_token = bytes_per_token_layer * config().num_layers;
+  s.capacity_tokens = blocks_.num_blocks() * kBlockSize;
+  s.total_bytes = total_bytes;
+  s.blocks_total = blocks_.num_blocks();
+  s.blocks_used = blocks_.used_blocks();
+  return s;
+}
+
 void CudaRuntimeBase::check_fits(int64_t weights, int64_t cache, int64_t activations) const {
   const ModelConfig& c = config();
   const int64_t S = max_sequences_;

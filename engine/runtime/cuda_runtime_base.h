@@ -61,7 +61,8 @@ class CudaRuntimeBase : public Runtime {
                      LogitTarget target) override;
 
   int64_t planned_blocks() const;
-  int64_t capacity_tokens() const { return blocks_.num_blocks() * kBlockSize; }
+  // The paged cache's figures, given what one token takes in one layer and the pool's size.
+  KvCacheStats paged_kv_stats(int64_t bytes_per_token_layer, int64_t total_bytes) const;
   StepArrays dev() const;
   void sync();
   // Final norm on the rows that produce logits, then the LM head into `out` (device, fp32).

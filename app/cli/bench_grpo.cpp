@@ -45,7 +45,7 @@ int bench_grpo(const ArgList& argv) {
     auto trainer = make_trainer(*model, to);
     trainer->set_gradient_sync(ctx.sync);
     RuntimeOptions ro;
-    ro.device = to.device == TrainDevice::Cuda ? Device::Cuda : Device::Cpu;
+    ro.device = rollout_device(to.device);
     ro.max_sequences = int(N);
     ro.max_context = L + 1;
 

@@ -39,7 +39,7 @@ DistillResult run_distill(const DistillOptions& o) {
       longest = std::max<int64_t>(longest, int64_t(prompts.back().size()));
     }
     RuntimeOptions ro;
-    ro.device = o.device == TrainDevice::Cuda ? Device::Cuda : Device::Cpu;
+    ro.device = rollout_device(o.device);
     ro.max_sequences = int(int64_t(prompts.size()) * G);
     ro.max_context = longest + o.max_completion + 1;
     auto rt = create_runtime(teacher, ro);

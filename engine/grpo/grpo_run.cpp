@@ -46,7 +46,7 @@ double since(clock_type::time_point t) {
 void policy_runtime(std::unique_ptr<Runtime>& rt, const Model& base, const Trainer& trainer,
                     TrainDevice device, int64_t sequences, int64_t context) {
   RuntimeOptions ro;
-  ro.device = device == TrainDevice::Cuda ? Device::Cuda : Device::Cpu;
+  ro.device = rollout_device(device);
   ro.max_sequences = int(sequences);
   ro.max_context = context;
   sync_policy_runtime(rt, base, trainer, ro);
@@ -503,7 +503,7 @@ EvalResult evaluate(const fs::path& model_dir, const TaskConfig& task, int64_t n
       longest = std::max<int64_t>(longest, int64_t(prompts.back().size()));
     }
     RuntimeOptions ro;
-    ro.device = device == TrainDevice::Cuda ? Device::Cuda : Device::Cpu;
+    ro.device = rollout_device(device);
     ro.max_sequences = int(m);
     ro.max_context = longest + max_completion + 1;
     auto rt = create_runtime(model, ro);

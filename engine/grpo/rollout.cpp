@@ -74,6 +74,10 @@ RolloutBatch generate_rollouts(Runtime& rt, const std::vector<std::vector<int32_
   return out;
 }
 
+Device rollout_device(TrainDevice device) {
+  return device == TrainDevice::Cuda ? Device::Cuda : Device::Cpu;
+}
+
 bool sync_policy_runtime(std::unique_ptr<Runtime>& rt, const Model& base, const Trainer& trainer,
                          const RuntimeOptions& options) {
   const void* block = trainer.device_compute_weights();

@@ -11,6 +11,7 @@
 namespace r1 {
 
 class Trainer;
+enum class TrainDevice;
 
 struct RolloutBatch {
   int64_t G = 1;
@@ -28,6 +29,10 @@ struct RolloutBatch {
 RolloutBatch generate_rollouts(Runtime& rt, const std::vector<std::vector<int32_t>>& prompts, int64_t G,
                                int64_t max_new, const SamplingParams& sampling, uint64_t seed,
                                const std::vector<int64_t>& stop_ids, int64_t first_sequence = 0);
+
+// The runtime device that generates rollouts for a trainer on `device`: the GPU runtime serves every
+// architecture the trainer does, the DeepSeek ones included.
+Device rollout_device(TrainDevice device);
 
 // Points `rt` at the trainer's current weights: a CUDA runtime takes the trainer's bf16 compute copy
 // device to device (the runtime is made once and kept); otherwise a new runtime is built from the trained

@@ -78,8 +78,9 @@ class TestMlaKernelsCuda : public QObject {
     QTest::addColumn<int>("lora");
     QTest::addColumn<int>("rope");
     QTest::addColumn<int>("keys");
-    QTest::newRow("fixture dims, one split") << 4 << 32 << 8 << 37;
-    QTest::newRow("odd head count, three splits") << 5 << 64 << 16 << 600;
+    QTest::newRow("fixture dims, 37 keys (1, 2 and 3 splits)") << 4 << 32 << 8 << 37;
+    QTest::newRow("17 keys (splits of 9 and 8)") << 4 << 32 << 8 << 17;
+    QTest::newRow("odd head count, 600 keys (16 splits of 38)") << 5 << 64 << 16 << 600;
     QTest::newRow("DeepSeek-V2 dims") << 16 << 512 << 64 << 300;
   }
   void latent_attention() {
@@ -294,8 +295,18 @@ class TestMlaKernelsCuda : public QObject {
     QVERIFY2(e < 1e-4, qPrintable(QString("NMSE %1").arg(e)));
   }
 
+  void router_logits_in_fp32_data() {
+    QTest::addColumn<int>("T");
+    QTest::addColumn<int>("hidden");
+    QTest::addColumn<int>("E");
+    QTest::newRow("one block of experts") << 3 << 40 << 6;
+    QTest::newRow("DeepSeek-V2-Lite: 64 experts over 8 blocks") << 2 << 2048 << 64;
+    QTest::newRow("odd width, 300 experts over 32 blocks, looping") << 2 << 42 << 300;
+  }
   void router_logits_in_fp32() {
-    const int T = 3, hidden = 40, E = 6;
+    QFETCH(int, T);
+    QFETCH(int, hidden);
+    QFETCH(int, E);
     const auto x = randn(size_t(T * hidden), 41, 3.0f), norm = randn(size_t(hidden), 42),
                w = randn(size_t(E * hidden), 43, 0.02f);
     auto xd = upload(x), nd = upload(norm), wd = upload(w);

@@ -10,15 +10,23 @@ namespace r1::cuda {
 namespace {
 
 constexpr int kWarp = 32;
-constexpr int kDecodeWarps = 4;  // heads per block: one warp each
-constexpr int kDecodeTile = 32;  // cached rows staged in shared memory at a time
-constexpr int kSplitKeys = 256;  // keys per split of a row
+constexpr int kDecodeWarps = 4;    // heads per block: one warp each
+constexpr int kDecodeTile = 32;    // cached rows staged in shared memory at a time
+constexpr int kMaxSplits = 16;     // splits of a row's keys, at most
+constexpr int kMinSplitKeys = 16;  // keys per split, at least (a split per 16 keys up to kMaxSplits)
 constexpr int kQPerLane = kMlaMaxLatent / kWarp;
 constexpr int kAccPerLane = kMlaMaxLora / kWarp;
 constexpr float kLog2e = 1.4426950408889634f;
 
 size_t align_up(size_t n) {
   return (n + 255) / 256 * 256;
+}
+
+// The splits row keys are cut into when the grid has `grid_splits`, and the keys each split takes: short
+// contexts still spread over several blocks, long ones over all of them.
+__host__ __device__ __forceinline__ int row_splits(int n_keys, int grid_splits) {
+  const int want = (n_keys + kMinSplitKeys - 1) / kMinSplitKeys;
+  return want < 1 ? 1 : want > grid_splits ? grid_splits : want;
 }
 
 __device__ __forceinline__ void rotate(float x0, float x1, float c, float s, float& y0, float& y1) {
@@ -66,8 +74,9 @@ __global__ void decode_kernel(MlaDecodeArgs a, int splits) {
   const int split = blockIdx.z, warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   const int h = blockIdx.y * kDecodeWarps + warp;
   const int n_keys = a.n_keys[row];
-  const int k0 = split * kSplitKeys, k1 = min(n_keys, k0 + kSplitKeys);
-  if (k0 >= k1) return;  // the same for every thread of the block
+  const int used = row_splits(n_keys, splits), per_split = (n_keys + used - 1) / used;
+  const int k0 = split * per_split, k1 = min(n_keys, k0 + per_split);
+  if (split >= used || k0 >= k1) return;  // the same for every thread of the block
   const bool active = h < a.heads;
   const int latent = a.cache.latent, lora = a.lora, bs = a.cache.block_size;
   float q[kQPerLane];
@@ -125,15 +134,17 @@ __global__ void decode_kernel(MlaDecodeArgs a, int splits) {
 __global__ void combine_kernel(const float* partial, const int32_t* n_keys, bf16* out, int heads, int lora,
                                int splits) {
   const int64_t rh = blockIdx.x;
-  const int used = (n_keys[rh / heads] + kSplitKeys - 1) / kSplitKeys;
+  const int n = n_keys[rh / heads];
+  const int used = row_splits(n, splits), per_split = (n + used - 1) / used;
   const float* p = partial + rh * splits * (lora + 2);
+  const int filled = min(used, (n + per_split - 1) / per_split);  // splits with keys (all of them)
   float M = -INFINITY;
-  for (int s = 0; s < used; ++s) M = fmaxf(M, p[s * (lora + 2)]);
+  for (int s = 0; s < filled; ++s) M = fmaxf(M, p[s * (lora + 2)]);
   float L = 0.0f;
-  for (int s = 0; s < used; ++s) L += p[s * (lora + 2) + 1] * exp2f(p[s * (lora + 2)] - M);
+  for (int s = 0; s < filled; ++s) L += p[s * (lora + 2) + 1] * exp2f(p[s * (lora + 2)] - M);
   for (int i = threadIdx.x; i < lora; i += blockDim.x) {
     float v = 0.0f;
-    for (int s = 0; s < used; ++s) v += p[s * (lora + 2) + 2 + i] * exp2f(p[s * (lora + 2)] - M);
+    for (int s = 0; s < filled; ++s) v += p[s * (lora + 2) + 2 + i] * exp2f(p[s * (lora + 2)] - M);
     out[rh * lora + i] = __float2bfloat16_rn(v / L);
   }
 }
@@ -150,7 +161,7 @@ __global__ void gather_kernel(bf16* rows, const int32_t* table, MlaCache cache, 
 }
 
 int splits_for(int32_t max_keys) {
-  return std::max(1, (max_keys + kSplitKeys - 1) / kSplitKeys);
+  return row_splits(max_keys, kMaxSplits);
 }
 
 void check_dims(const char* what, int32_t latent, int32_t lora) {

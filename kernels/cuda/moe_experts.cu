@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -63,6 +64,9 @@ __global__ void down_kernel(SlotExpertArgs a) {
   if (lane == 0) a.out[t * H + r] += y;
 }
 
+// Block (t, y): the router norm of token t staged once, then experts y * 8 + warp, y * 8 + warp + 8 *
+// gridDim.y
+// ... one warp each, so a single token still spreads its router rows over several SMs.
 __global__ void router_kernel(float* logits, const float* x, const float* norm_w, float eps, const float* w,
                               int64_t hidden, int64_t experts) {
   extern __shared__ float staged[];
@@ -73,9 +77,21 @@ __global__ void router_kernel(float* logits, const float* x, const float* norm_w
   const float rstd = rsqrtf(block_sum(ss) / float(hidden) + eps);
   for (int64_t k = threadIdx.x; k < hidden; k += blockDim.x) staged[k] = x[t * hidden + k] * rstd * norm_w[k];
   __syncthreads();
-  for (int64_t e = warp; e < experts; e += kRowsPerBlock) {
+  const bool vec = hidden % 4 == 0;
+  for (int64_t e = int64_t(blockIdx.y) * kRowsPerBlock + warp; e < experts;
+       e += int64_t(gridDim.y) * kRowsPerBlock) {
+    const float* row = w + e * hidden;
     float s = 0.0f;
-    for (int64_t k = lane; k < hidden; k += kWarp) s += w[e * hidden + k] * staged[k];
+    if (vec) {
+#pragma unroll 4
+      for (int64_t k = int64_t(lane) * 4; k < hidden; k += kWarp * 4) {
+        const float4 a = *reinterpret_cast<const float4*>(row + k),
+                     b = *reinterpret_cast<const float4*>(staged + k);
+        s += a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
+      }
+    } else {
+      for (int64_t k = lane; k < hidden; k += kWarp) s += row[k] * staged[k];
+    }
     s = warp_sum(s);
     if (lane == 0) logits[t * experts + e] = s;
   }
@@ -90,8 +106,10 @@ void router_logits_f32(float* logits, const float* x, const float* norm_w, float
                                 " is too wide to stage");
   if (T <= 0) return;
   set_max_dynamic_smem(reinterpret_cast<const void*>(router_kernel), int(kMaxStaged));
-  router_kernel<<<unsigned(T), kRowsPerBlock * kWarp, size_t(hidden) * 4, stream>>>(logits, x, norm_w, eps, w,
-                                                                                    hidden, experts);
+  const dim3 grid(unsigned(T),
+                  unsigned(std::min<int64_t>((experts + kRowsPerBlock - 1) / kRowsPerBlock, 32)));
+  router_kernel<<<grid, kRowsPerBlock * kWarp, size_t(hidden) * 4, stream>>>(logits, x, norm_w, eps, w,
+                                                                             hidden, experts);
   R1_CUDA_LAUNCHED();
 }
 

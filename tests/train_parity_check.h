@@ -44,7 +44,10 @@ inline bool fixture_may_be_missing(const std::string& name) {
   return name == "deepseek-v3-moe";
 }
 
-inline void check_training_parity(const std::string& name, TrainDevice device, const ParityTolerance& tol) {
+// flash_attention: let the CUDA trainer use its flash kernels where the head dims allow (false: the path that
+// keeps the probabilities).
+inline void check_training_parity(const std::string& name, TrainDevice device, const ParityTolerance& tol,
+                                  bool flash_attention = true) {
   const std::filesystem::path dir = fixtures() / "train" / name;
   if (fixture_may_be_missing(name) && !std::filesystem::exists(dir))
     QSKIP(
@@ -63,6 +66,7 @@ inline void check_training_parity(const std::string& name, TrainDevice device, c
   opt.device = device;
   opt.max_batch = batch.B, opt.max_seq = batch.L;
   opt.lm_head_chunk_rows = 5;  // several chunks, one of them partial
+  opt.flash_attention = flash_attention;
   auto trainer = make_trainer(*model, opt);
 
   // Loss, per-token values and gradients at the initial weights.
@@ -153,8 +157,8 @@ inline void check_training_parity(const std::string& name, TrainDevice device, c
 
 inline void add_parity_rows() {
   QTest::addColumn<QString>("name");
-  for (const char* n :
-       {"llama-tied-bias", "qwen2-untied", "qwen3-qknorm", "deepseek-v3-mla-dense", "deepseek-v3-moe"})
+  for (const char* n : {"llama-tied-bias", "qwen2-untied", "qwen3-qknorm", "deepseek-v3-mla-dense",
+                        "deepseek-v3-moe", "qwen2-gqa-head64"})
     QTest::newRow(n) << QString(n);
 }
 

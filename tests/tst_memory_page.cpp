@@ -48,7 +48,7 @@ QVector<qint64> expectedSegments(const TrainingMemory& m) {
 // A run of the 0.5B shape on CUDA, with a reference and a KV cache a third full.
 TrainingMemory sampleMemory() {
   const r1::TrainMemoryPlan p =
-      r1::plan_train_memory(r1::shape_config("qwen2.5-0.5b"), 8, 512, false, 512, 2, true, 1 << 20);
+      r1::plan_train_memory(r1::shape_config("qwen2.5-0.5b"), 8, 512, false, 512, 2, true, false, 1 << 20);
   TrainingMemory m;
   m.step = 0;
   m.parameters = p.parameters, m.batch = p.batch, m.seq = p.seq;

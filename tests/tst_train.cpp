@@ -79,14 +79,20 @@ class TestTrain : public QObject {
  private slots:
   void plan_breaks_memory_down() {
     const ModelConfig c = shape_config("r1-distill-qwen-1.5b");
-    const TrainMemoryPlan full = plan_train_memory(c, 8, 1024, false, 1024, 2, true, 0);
-    const TrainMemoryPlan rec = plan_train_memory(c, 8, 1024, true, 1024, 2, true, 0);
+    const TrainMemoryPlan full = plan_train_memory(c, 8, 1024, false, 1024, 2, true, false, 0);
+    const TrainMemoryPlan rec = plan_train_memory(c, 8, 1024, true, 1024, 2, true, false, 0);
     QCOMPARE(full.master_bytes, full.parameters * 4);
     QCOMPARE(full.grads_bytes, full.parameters * 4);
     QCOMPARE(full.optimizer_bytes, full.parameters * 8);
     QCOMPARE(full.weights_bytes, full.parameters * 2);
     QVERIFY(full.parameters > 1'700'000'000 && full.parameters < 1'800'000'000);
     QVERIFY(rec.activations_bytes * 4 < full.activations_bytes);  // one layer's set instead of 28
+    // Flash attention keeps [B, H, L] fp32 log-sum-exp rows instead of the [B, H, L, L] probabilities.
+    const TrainMemoryPlan flash = plan_train_memory(c, 8, 1024, false, 1024, 2, true, true, 0);
+    QCOMPARE(flash.parameters, full.parameters);
+    const int64_t rows = 8 * int64_t(c.num_heads) * 1024;
+    QCOMPARE(full.activations_bytes - flash.activations_bytes,
+             int64_t(c.num_layers) * (rows * 1024 * 2 - rows * 4));
     QCOMPARE(full.total_bytes(), full.weights_bytes + full.master_bytes + full.grads_bytes +
                                      full.optimizer_bytes + full.activations_bytes);
     QVERIFY(full.describe().find("optimizer") != std::string::npos);

@@ -22,7 +22,7 @@ namespace r1::cli {
 int bench_train(const ArgList& argv) {
   const Args args(argv,
                   {"model", "shape", "device", "batch", "seq", "steps", "dtype", "peak-tflops", "threads",
-                   "gpus", "lm-head-rows"},
+                   "gpus", "lm-head-rows", "attention"},
                   {"recompute"});
   if (args.has("threads")) cpu::set_num_threads(int(args.get_int("threads", 1)));
   TrainerOptions to;
@@ -32,6 +32,10 @@ int bench_train(const ArgList& argv) {
   to.max_seq = args.get_int("seq", cuda ? 1024 : 64);
   to.recompute = args.has("recompute");
   to.lm_head_chunk_rows = args.get_int("lm-head-rows", 0);  // 0: the planner's choice
+  const std::string attention = args.get("attention", "flash");
+  if (attention != "flash" && attention != "unfused")
+    fail("option --attention: expected flash or unfused, got '", attention, "'");
+  to.flash_attention = attention == "flash";
   const int64_t steps = args.get_int("steps", cuda ? 5 : 2);
   if (steps < 1) fail("option --steps: must be at least 1");
   const double peak_tflops = args.get_double("peak-tflops", 989.0);
@@ -81,6 +85,7 @@ int bench_train(const ArgList& argv) {
     out["batch"] = to.max_batch;
     out["seq"] = to.max_seq;
     out["recompute"] = to.recompute;
+    out["attention"] = plan.flash_attention ? "flash" : "unfused";
     out["step_ms"] = dt * 1e3;
     out["tokens_per_s"] = tokens / dt;
     out["tflops"] = flops / dt / 1e12;

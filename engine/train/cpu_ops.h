@@ -80,15 +80,17 @@ class CpuOps {
                           const cpu::MlaDims& m) {
     cpu::mla_heads_backward(dq_in, dkv_in, dk_pe, ld_pe, dq, dk, dv, rope, s, m);
   }
-  size_t attention_scratch_bytes(const cpu::AttentionShape& s) const {
+  // The CPU keeps the probabilities: no log-sum-exp path.
+  bool flash_attention(const cpu::AttentionShape&) const { return false; }
+  size_t attention_scratch_bytes(const cpu::AttentionShape& s, bool /*flash: never*/) const {
     return size_t(s.B * s.H * s.L * s.L) * sizeof(float);
   }
-  void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v, void*,
-                         const cpu::AttentionShape& s) {
+  void attention_forward(float* out, float* probs, float*, const float* q, const float* k, const float* v,
+                         void*, const cpu::AttentionShape& s) {
     cpu::causal_attention_forward(out, probs, q, k, v, s);
   }
   void attention_backward(float* dq, float* dk, float* dv, void* scratch, const float* dout, const float* out,
-                          const float* probs, const float* q, const float* k, const float* v,
+                          const float* probs, const float*, const float* q, const float* k, const float* v,
                           const cpu::AttentionShape& s) {
     cpu::causal_attention_backward(dq, dk, dv, static_cast<float*>(scratch), dout, out, probs, q, k, v, s);
   }

@@ -32,8 +32,9 @@ struct RankContext {
 
 // Runs body(ctx) for ranks 0 .. ranks-1 and returns when all have returned. With one rank it runs on the
 // calling thread; otherwise rank 0 runs on the calling thread and every other rank on a thread of its own,
-// on CUDA with GPU r current on rank r's thread and the gradient sync through NCCL. When a rank throws, the others are stopped at their next exchange (or their
-// gradient sum in flight) and the first failure is rethrown with its rank named.
+// on CUDA with GPU r current on rank r's thread and the gradient sync through NCCL. When a rank throws, the
+// others are stopped at their next exchange (or their gradient sum in flight) and the first failure is
+// rethrown with its rank named.
 void run_ranks(int ranks, TrainDevice device, const std::function<void(RankContext&)>& body);
 
 // Tests of rank failure: R1WB_RANK_FAULT=R:S makes rank R throw when it reaches step S. Does nothing when

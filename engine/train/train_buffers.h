@@ -23,6 +23,7 @@ struct TrainDims {
   int64_t ql = 0, kvl = 0, dn = 0, dr = 0, a_dim = 0;  // MLA
   int64_t chunk = 0;                                   // LM-head rows per chunk
   bool recompute = false;
+  bool flash = false;  // attention keeps one log-sum-exp per query row instead of the probabilities
   // Mixture of experts: layers from first_moe on (n_layers: none) route each token to top_k of E experts of
   // width Ie, next to shared experts of width Is (0: none); G: the router's expert groups.
   int64_t first_moe = 0, E = 0, top_k = 0, Ie = 0, Is = 0, G = 1;
@@ -63,7 +64,7 @@ class Carver {
 // What one layer's backward needs from its forward.
 template <class Act>
 struct LayerActs {
-  Act* xn1 = nullptr;      // [T, C] attention norm output
+  Act* xn1 = nullptr;      // [T, C] attention norm output (shared by the layers unless recomputing)
   float* rstd1 = nullptr;  // [T]
   // dense
   Act* qkv = nullptr;                          // [T, qkv_dim]
@@ -78,9 +79,10 @@ struct LayerActs {
   // attention
   Act *q = nullptr, *k = nullptr, *v = nullptr;  // head-major
   Act* probs = nullptr;                          // [B, H, L, L]
+  float* lse = nullptr;                          // [B, H, L] log-sum-exp rows (flash attention)
   Act* att = nullptr;                            // [T, att_dim]
   float* x_mid = nullptr;                        // [T, C] residual after attention
-  Act* xn2 = nullptr;                            // [T, C]
+  Act* xn2 = nullptr;                            // [T, C] (shared as xn1)
   float* rstd2 = nullptr;                        // [T]
   Act* gu = nullptr;                             // [T, 2I] (I: the layer's dense or shared-expert width)
   Act* h = nullptr;                              // [T, I]
@@ -139,11 +141,12 @@ struct TrainBuffers {
 // inter: the dense (or shared-expert) MLP width; moe: whether the layer routes to experts.
 // own_qkv false: the layer's projected q/k/v go to a buffer the caller shares between layers (the sizing
 // pass's pointers are all null, so the choice cannot hang on the pointer).
+// own_norms false: the same for the two norms' outputs (xn1, xn2), which the backward pass recomputes.
 template <class Act>
 void carve_layer(Carver& cv, LayerActs<Act>& a, const TrainDims& d, int64_t inter, bool moe,
-                 bool own_qkv = true) {
+                 bool own_qkv = true, bool own_norms = true) {
   const int64_t T = d.T;
-  a.xn1 = cv.take<Act>(T * d.C);
+  if (own_norms) a.xn1 = cv.take<Act>(T * d.C);
   a.rstd1 = cv.take<float>(T);
   if (d.mla) {
     a.a_out = cv.take<float>(T * d.a_dim);
@@ -165,10 +168,13 @@ void carve_layer(Carver& cv, LayerActs<Act>& a, const TrainDims& d, int64_t inte
   a.q = cv.take<Act>(T * d.q_dim());
   a.k = cv.take<Act>(T * d.kv_dim());
   a.v = cv.take<Act>(T * d.v_dim());
-  a.probs = cv.take<Act>(d.B * d.H * d.L * d.L);
+  if (d.flash)
+    a.lse = cv.take<float>(d.B * d.H * d.L);
+  else
+    a.probs = cv.take<Act>(d.B * d.H * d.L * d.L);
   a.att = cv.take<Act>(T * d.att_dim());
   a.x_mid = cv.take<float>(T * d.C);
-  a.xn2 = cv.take<Act>(T * d.C);
+  if (own_norms) a.xn2 = cv.take<Act>(T * d.C);
   a.rstd2 = cv.take<float>(T);
   a.gu = cv.take<Act>(T * 2 * inter);
   a.h = cv.take<Act>(T * inter);
@@ -199,9 +205,14 @@ void carve_buffers(Carver& cv, TrainBuffers<Act>& b, const TrainDims& d, size_t 
     // projects into one buffer.
     const bool share_qkv = !d.mla && !d.qk_norm;
     Act* shared_qkv = share_qkv ? cv.take<Act>(d.T * d.qkv_dim) : nullptr;
+    // The norms' outputs are cheap to recompute from the kept residual streams and rstd (backward_layer),
+    // so every layer's xn1 and xn2 are one buffer.
+    Act* shared_norm = cv.take<Act>(d.T * d.C);
     for (int64_t l = 0; l < d.n_layers; ++l) {
-      carve_layer(cv, b.layers[size_t(l)], d, d.mlp_inter(l), d.moe_layer(l), !share_qkv);
-      if (share_qkv) b.layers[size_t(l)].qkv = shared_qkv;
+      LayerActs<Act>& a = b.layers[size_t(l)];
+      carve_layer(cv, a, d, d.mlp_inter(l), d.moe_layer(l), !share_qkv, false);
+      if (share_qkv) a.qkv = shared_qkv;
+      a.xn1 = a.xn2 = shared_norm;
     }
   }
   b.xf = cv.take<Act>(T * d.C);

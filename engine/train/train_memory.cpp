@@ -61,10 +61,11 @@ struct Half16 {
 }  // namespace
 
 TrainMemoryPlan plan_train_memory(const ModelConfig& c, int64_t batch, int64_t seq, bool recompute,
-                                  int64_t chunk_rows, int act_bytes, bool compute_copy,
+                                  int64_t chunk_rows, int act_bytes, bool compute_copy, bool flash_attention,
                                   int64_t attention_scratch_bytes) {
   const ParamLayout layout = make_param_layout(c);
-  const TrainDims d = make_train_dims(c, batch, seq, recompute, chunk_rows);
+  TrainDims d = make_train_dims(c, batch, seq, recompute, chunk_rows);
+  d.flash = flash_attention;
   Carver cv;
   if (act_bytes == 2) {
     TrainBuffers<Half16> b;
@@ -81,7 +82,7 @@ TrainMemoryPlan plan_train_memory(const ModelConfig& c, int64_t batch, int64_t s
   p.optimizer_bytes = layout.total * 8;
   p.activations_bytes = int64_t(cv.used());
   p.lm_head_chunk_rows = d.chunk;
-  p.batch = batch, p.seq = seq, p.recompute = recompute;
+  p.batch = batch, p.seq = seq, p.recompute = recompute, p.flash_attention = flash_attention;
   return p;
 }
 
@@ -91,11 +92,12 @@ std::string TrainMemoryPlan::describe() const {
   std::snprintf(
       buf, sizeof buf,
       "weights %.2f GiB, master %.2f GiB, gradients %.2f GiB, optimizer %.2f GiB, activations %.2f GiB "
-      "(batch %lld x %lld%s, LM head %lld rows at once); total %.2f GiB",
+      "(batch %lld x %lld%s%s, LM head %lld rows at once); total %.2f GiB",
       double(weights_bytes) / gib, double(master_bytes) / gib, double(grads_bytes) / gib,
       double(optimizer_bytes) / gib, double(activations_bytes) / gib, static_cast<long long>(batch),
       static_cast<long long>(seq), recompute ? ", recomputed" : "",
-      static_cast<long long>(lm_head_chunk_rows), double(total_bytes()) / gib);
+      flash_attention ? ", flash attention" : "", static_cast<long long>(lm_head_chunk_rows),
+      double(total_bytes()) / gib);
   return buf;
 }
 

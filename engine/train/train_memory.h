@@ -18,6 +18,7 @@ struct TrainMemoryPlan {
   int64_t lm_head_chunk_rows = 0;  // logits rows held at once
   int64_t batch = 0, seq = 0;
   bool recompute = false;
+  bool flash_attention = false;  // attention keeps log-sum-exp rows, not the probabilities
 
   int64_t total_bytes() const {
     return weights_bytes + master_bytes + grads_bytes + optimizer_bytes + activations_bytes;
@@ -26,9 +27,11 @@ struct TrainMemoryPlan {
 };
 
 // act_bytes: 4 (fp32 activations) or 2 (bf16); compute_copy: whether a bf16 weight copy is held;
-// attention_scratch_bytes: what the backend's attention needs for one layer.
+// flash_attention: whether attention saves one fp32 log-sum-exp per query row instead of the L x L
+// probabilities (TrainDims::flash); attention_scratch_bytes: what the backend's attention needs for one
+// layer.
 TrainMemoryPlan plan_train_memory(const ModelConfig& c, int64_t batch, int64_t seq, bool recompute,
-                                  int64_t chunk_rows, int act_bytes, bool compute_copy,
+                                  int64_t chunk_rows, int act_bytes, bool compute_copy, bool flash_attention,
                                   int64_t attention_scratch_bytes);
 
 // LM-head rows per chunk so that the fp32 logits and their gradient stay within budget_bytes.

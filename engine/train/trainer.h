@@ -61,6 +61,9 @@ struct TrainerOptions {
   int64_t max_batch = 1, max_seq = 128;  // the activation plan's shape; batches may be smaller
   bool recompute = false;                // keep only each layer's input; recompute the rest in backward
   int64_t lm_head_chunk_rows = 0;        // 0: chosen by the planner
+  // CUDA: attention that keeps one log-sum-exp per query row instead of the L x L probabilities, where the
+  // head dims allow it (kernels/cuda/flash_attention.h); false keeps the probabilities (for comparison).
+  bool flash_attention = true;
 };
 
 class Trainer {

@@ -105,12 +105,13 @@ TransformerTrainer<Ops>::TransformerTrainer(const Model& model, const TrainerOpt
                             ? opt.lm_head_chunk_rows
                             : lm_head_chunk_rows(T, cfg_.vocab_size, int(sizeof(Act)), Ops::kLogitsBudget);
   dims_ = make_train_dims(cfg_, opt.max_batch, opt.max_seq, opt.recompute, chunk);
+  dims_.flash = opt.flash_attention && ops_.flash_attention(attention_shape(dims_));
   if (cfg_.max_position_embeddings > 0 && opt.max_seq > cfg_.max_position_embeddings)
     fail("sequence length ", opt.max_seq, " exceeds the model's max_position_embeddings (",
          cfg_.max_position_embeddings, ")");
-  const size_t scratch = ops_.attention_scratch_bytes(attention_shape(dims_));
+  const size_t scratch = ops_.attention_scratch_bytes(attention_shape(dims_), dims_.flash);
   plan_ = plan_train_memory(cfg_, opt.max_batch, opt.max_seq, opt.recompute, chunk, int(sizeof(Act)),
-                            kCompute, int64_t(scratch));
+                            kCompute, dims_.flash, int64_t(scratch));
   ops_.reserve(plan_);  // throws OutOfMemoryError with the breakdown when it cannot fit
 
   const size_t n = size_t(layout_.total);
@@ -228,7 +229,7 @@ void TransformerTrainer<Ops>::forward_layer(int64_t l, const TrainDims& d) {
     ops_.mla_heads_forward(a.q, a.k, a.v, a.q_in, a.kv_in, a.a_out + d.ql + d.kvl, d.a_dim, buf_.rope, hs,
                            cpu::MlaDims{d.dn, d.dr, d.Dv});
   }
-  ops_.attention_forward(a.att, a.probs, a.q, a.k, a.v, buf_.attention_scratch, attention_shape(d));
+  ops_.attention_forward(a.att, a.probs, a.lse, a.q, a.k, a.v, buf_.attention_scratch, attention_shape(d));
   ops_.copy(a.x_mid, x, size_t(T * C) * 4);
   ops_.matmul_add_f32(a.x_mid, a.att, W(p.wo), P(p.bo), T, d.att_dim(), C);
 
@@ -278,7 +279,10 @@ void TransformerTrainer<Ops>::backward_layer(int64_t l, const TrainDims& d) {
   LayerActs<Act>& a = acts(l);
   TrainBuffers<Act>& b = buf_;
   const int64_t T = d.T, C = d.C, I = p.mlp_inter;
-  // b.dres holds dLoss/d(layer output).
+  // b.dres holds dLoss/d(layer output). Without whole-layer recomputation the norms' outputs live in one
+  // buffer for all layers (train_buffers.h): this layer's are rebuilt from its residual streams when needed.
+  const bool rebuild_norms = !dims_.recompute;
+  if (rebuild_norms) ops_.rmsnorm_forward(a.xn2, C, a.rstd2, a.x_mid, C, P(p.mlp_norm), T, C, eps_);
   ops_.cast(b.dres_act, b.dres, T * C);
   if (p.is_moe()) {
     moe_backward(l, d);
@@ -288,10 +292,12 @@ void TransformerTrainer<Ops>::backward_layer(int64_t l, const TrainDims& d) {
     ops_.matmul_backward(b.dxn, G(p.w_gate_up), G(p.b_gate_up), b.dwide, a.xn2, W(p.w_gate_up), T, C, 2 * I);
   }
   ops_.rmsnorm_backward(b.dres, G(p.mlp_norm), b.dxn, C, a.x_mid, C, P(p.mlp_norm), a.rstd2, T, C, true);
+  if (rebuild_norms)
+    ops_.rmsnorm_forward(a.xn1, C, a.rstd1, buf_.x[size_t(l)], C, P(p.attn_norm), T, C, eps_);
 
   ops_.cast(b.dres_act, b.dres, T * C);
   ops_.matmul_backward(b.dmid, G(p.wo), G(p.bo), b.dres_act, a.att, W(p.wo), T, d.att_dim(), C);
-  ops_.attention_backward(b.dq, b.dk, b.dv, b.attention_scratch, b.dmid, a.att, a.probs, a.q, a.k, a.v,
+  ops_.attention_backward(b.dq, b.dk, b.dv, b.attention_scratch, b.dmid, a.att, a.probs, a.lse, a.q, a.k, a.v,
                           attention_shape(d));
   const cpu::HeadsShape hs = heads_shape(d);
   if (!d.mla) {
@@ -431,7 +437,8 @@ double TransformerTrainer<Ops>::run(const TrainBatch& batch, TokenObjective* obj
       fail("target id ", batch.targets[size_t(t)], " at batch position ", t, " is outside the vocabulary (",
            cfg_.vocab_size, ")");
   }
-  const TrainDims d = make_train_dims(cfg_, batch.B, batch.L, dims_.recompute, dims_.chunk);
+  TrainDims d = make_train_dims(cfg_, batch.B, batch.L, dims_.recompute, dims_.chunk);
+  d.flash = dims_.flash;  // flash support hangs on the head dims, which the batch does not change
   ops_.upload(buf_.ids, batch.ids.data(), size_t(T) * 4);
   ops_.upload(buf_.targets, batch.targets.data(), size_t(T) * 4);
   ops_.embedding_forward(buf_.x[0], buf_.ids, W(layout_.embed), T, d.C);

@@ -9,6 +9,7 @@
 #include "kernels/cuda/causal_attention.h"
 #include "kernels/cuda/convert.h"
 #include "kernels/cuda/embedding.h"
+#include "kernels/cuda/flash_attention.h"
 #include "kernels/cuda/heads.h"
 #include "kernels/cuda/matmul.h"
 #include "kernels/cuda/moe_train.h"
@@ -88,17 +89,26 @@ class CudaOps {
                           const cpu::MlaDims& m) {
     cuda::mla_heads_backward(dq_in, dkv_in, dk_pe, ld_pe, dq, dk, dv, rope, s, m, stream_);
   }
-  size_t attention_scratch_bytes(const cpu::AttentionShape& s) const {
-    return cuda::causal_attention_scratch_bytes(s);
+  // Whether attention of this shape can run the flash kernels (lse rows saved, no probabilities); it
+  // hangs on the head dims only. The trainer's choice shows in which of probs and lse it passes.
+  bool flash_attention(const cpu::AttentionShape& s) const { return cuda::flash_attention_supports(s); }
+  size_t attention_scratch_bytes(const cpu::AttentionShape& s, bool flash) const {
+    return flash ? cuda::flash_attention_scratch_bytes(s) : cuda::causal_attention_scratch_bytes(s);
   }
-  void attention_forward(bf16* out, bf16* probs, const bf16* q, const bf16* k, const bf16* v, void* scratch,
-                         const cpu::AttentionShape& s) {
-    cuda::causal_attention_forward(*blas_, out, probs, q, k, v, scratch, s, stream_);
+  void attention_forward(bf16* out, bf16* probs, float* lse, const bf16* q, const bf16* k, const bf16* v,
+                         void* scratch, const cpu::AttentionShape& s) {
+    if (lse)
+      cuda::flash_attention_forward(out, lse, q, k, v, s, stream_);
+    else
+      cuda::causal_attention_forward(*blas_, out, probs, q, k, v, scratch, s, stream_);
   }
   void attention_backward(bf16* dq, bf16* dk, bf16* dv, void* scratch, const bf16* dout, const bf16* out,
-                          const bf16* probs, const bf16* q, const bf16* k, const bf16* v,
+                          const bf16* probs, const float* lse, const bf16* q, const bf16* k, const bf16* v,
                           const cpu::AttentionShape& s) {
-    cuda::causal_attention_backward(*blas_, dq, dk, dv, scratch, dout, out, probs, q, k, v, s, stream_);
+    if (lse)
+      cuda::flash_attention_backward(dq, dk, dv, scratch, dout, out, lse, q, k, v, s, stream_);
+    else
+      cuda::causal_attention_backward(*blas_, dq, dk, dv, scratch, dout, out, probs, q, k, v, s, stream_);
   }
   void swiglu_forward(bf16* h, const bf16* gu, int64_t T, int64_t I) {
     cuda::swiglu_forward(h, gu, T, I, stream_);

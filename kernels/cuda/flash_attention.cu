@@ -1,0 +1,555 @@
+#include <climits>
+#include <stdexcept>
+#include <string>
+
+#include "device_utils.cuh"
+#include "flash_attention.h"
+#include "mma.cuh"
+
+// Three kernels after FlashAttention-2:
+// - forward: a block per (64-query tile, b, h); each warp owns 16 queries, keeps its Q fragments in
+//   registers and walks the key tiles up to the diagonal with an online softmax (log2 domain);
+// - dq: a block per (64-query tile, b, h), walking the key tiles: P from the saved log-sum-exp, dP = dO V^T,
+//   dS = P (dP - delta), dQ += dS K;
+// - dk/dv: a block per (64-key tile, b, h) walking the query tiles from the diagonal on, 32 at a time:
+//   dV += P^T dO, dK += dS^T Q. Each query head writes its own fp32 dk/dv rows; a last kernel sums a group's
+//   heads and rounds to bf16.
+// Tiles are staged with cp.async into XOR-swizzled shared memory (mma.cuh). Blocks with the most tiles start
+// first.
+
+namespace r1::cuda {
+namespace {
+
+using mma::cp_async16;
+using mma::cp_async_commit;
+using mma::cp_async_wait;
+using mma::load_a;
+using mma::load_b_cols;
+using mma::load_b_rows;
+using mma::mma16816;
+using mma::pack_bf16;
+using mma::swz;
+
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * 32;
+constexpr int BQ = 64;   // query rows per forward / dq block
+constexpr int BK = 64;   // keys per tile
+constexpr int BQ2 = 32;  // query rows per step of the dk/dv block
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+struct Dims {
+  int B, L, H, KVH, group;
+  float scale_log2;  // scale * log2(e)
+};
+
+// rows [row0, row0 + ROWS) of a head-major [L, D] matrix into a swizzled tile; rows past L read as zero.
+template <int D, int ROWS>
+__device__ __forceinline__ void stage(bf16* tile, const bf16* src, int row0, int L) {
+  constexpr int kChunks = D / 8;
+  for (int i = threadIdx.x; i < ROWS * kChunks; i += kThreads) {
+    const int r = i / kChunks, c = (i % kChunks) * 8;
+    const bool ok = row0 + r < L;
+    cp_async16(tile + swz<D>(r, c), src + (ok ? int64_t(row0 + r) * D + c : 0), ok);
+  }
+}
+
+// The same from a token-major [B*L, H*D] matrix (out, dout): row i of head h is at (b*L + i) * H + h.
+template <int D, int ROWS>
+__device__ __forceinline__ void stage_tokens(bf16* tile, const bf16* src, int b, int h, int row0,
+                                             const Dims& d) {
+  constexpr int kChunks = D / 8;
+  for (int i = threadIdx.x; i < ROWS * kChunks; i += kThreads) {
+    const int r = i / kChunks, c = (i % kChunks) * 8;
+    const bool ok = row0 + r < d.L;
+    const int64_t off = ok ? (int64_t(b * d.L + row0 + r) * d.H + h) * D + c : 0;
+    cp_async16(tile + swz<D>(r, c), src + off, ok);
+  }
+}
+
+template <int D>
+struct FwdSmem {
+  bf16 q[BQ * D];
+  bf16 k[2][BK * D];  // double-buffered: the next tile loads while this one is used
+  bf16 v[2][BK * D];
+};
+
+template <int D>
+__global__ void __launch_bounds__(kThreads)
+    forward_kernel(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, Dims d) {
+  extern __shared__ __align__(128) unsigned char raw[];
+  FwdSmem<D>& sm = *reinterpret_cast<FwdSmem<D>*>(raw);
+  const int tiles = (d.L + BQ - 1) / BQ;
+  const int q0 = (tiles - 1 - int(blockIdx.x)) * BQ;
+  const int bh = blockIdx.y, b = bh / d.H, h = bh % d.H, kvh = h / d.group;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c2 = (lane & 3) * 2;
+  const bf16* kb = k + int64_t(b * d.KVH + kvh) * d.L * D;
+  const bf16* vb = v + int64_t(b * d.KVH + kvh) * d.L * D;
+
+  stage<D, BQ>(sm.q, q + int64_t(bh) * d.L * D, q0, d.L);
+  stage<D, BK>(sm.k[0], kb, 0, d.L);
+  stage<D, BK>(sm.v[0], vb, 0, d.L);
+  cp_async_commit();
+  cp_async_wait<0>();
+  __syncthreads();
+  uint32_t qa[D / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) load_a<D>(qa[kk], sm.q, warp * 16, kk * 16, lane);
+
+  float o[D / 8][4];
+#pragma unroll
+  for (int t = 0; t < D / 8; ++t) o[t][0] = o[t][1] = o[t][2] = o[t][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  const int row_q[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+  const int last_key = min(q0 + BQ, d.L) - 1;
+
+  for (int k0 = 0, buf = 0; k0 <= last_key; k0 += BK, buf ^= 1) {
+    if (k0 + BK <= last_key) {  // the next tile, into the buffer the previous iteration finished with
+      stage<D, BK>(sm.k[buf ^ 1], kb, k0 + BK, d.L);
+      stage<D, BK>(sm.v[buf ^ 1], vb, k0 + BK, d.L);
+    }
+    cp_async_commit();
+    const bf16* tk = sm.k[buf];
+    const bf16* tv = sm.v[buf];
+    float s[BK / 8][4];
+#pragma unroll
+    for (int t = 0; t < BK / 8; ++t) s[t][0] = s[t][1] = s[t][2] = s[t][3] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+#pragma unroll
+      for (int t = 0; t < BK / 8; t += 2) {
+        uint32_t bf[4];
+        load_b_rows<D>(bf, tk, t * 8, kk * 16, lane);
+        mma16816(s[t], qa[kk], bf[0], bf[1]);
+        mma16816(s[t + 1], qa[kk], bf[2], bf[3]);
+      }
+    }
+    const bool diagonal = k0 + BK - 1 > q0 + warp * 16;
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int t = 0; t < BK / 8; ++t)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int key = k0 + t * 8 + c2 + (e & 1);
+        float x = s[t][e] * d.scale_log2;
+        if (diagonal && key > row_q[e >> 1]) x = -INFINITY;
+        s[t][e] = x;
+        tile_max[e >> 1] = fmaxf(tile_max[e >> 1], x);
+      }
+    float corr[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+      const float m_new = fmaxf(m[r], tile_max[r]);  // finite: key 0 is in every row's first tile
+      corr[r] = exp2f(m[r] - m_new);
+      m[r] = m_new;
+      l[r] *= corr[r];
+    }
+#pragma unroll
+    for (int t = 0; t < BK / 8; ++t)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float p = exp2f(s[t][e] - m[e >> 1]);
+        s[t][e] = p;
+        l[e >> 1] += p;
+      }
+#pragma unroll
+    for (int t = 0; t < D / 8; ++t) {
+      o[t][0] *= corr[0], o[t][1] *= corr[0];
+      o[t][2] *= corr[1], o[t][3] *= corr[1];
+    }
+#pragma unroll
+    for (int kc = 0; kc < BK / 16; ++kc) {
+      const uint32_t pa[4] = {pack_bf16(s[2 * kc][0], s[2 * kc][1]), pack_bf16(s[2 * kc][2], s[2 * kc][3]),
+                              pack_bf16(s[2 * kc + 1][0], s[2 * kc + 1][1]),
+                              pack_bf16(s[2 * kc + 1][2], s[2 * kc + 1][3])};
+#pragma unroll
+      for (int t = 0; t < D / 8; t += 2) {
+        uint32_t bf[4];
+        load_b_cols<D>(bf, tv, kc * 16, t * 8, lane);
+        mma16816(o[t], pa, bf[0], bf[1]);
+        mma16816(o[t + 1], pa, bf[2], bf[3]);
+      }
+    }
+    cp_async_wait<0>();  // the next tile has landed ...
+    __syncthreads();     // ... for every thread, and this one is no longer read
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int i = row_q[r];
+    if (i >= d.L) continue;
+    const float inv = 1.0f / l[r];
+    bf16* dst = out + (int64_t(b * d.L + i) * d.H + h) * D + c2;
+#pragma unroll
+    for (int t = 0; t < D / 8; ++t)
+      *reinterpret_cast<uint32_t*>(dst + t * 8) = pack_bf16(o[t][2 * r] * inv, o[t][2 * r + 1] * inv);
+    if ((lane & 3) == 0) lse[int64_t(bh) * d.L + i] = (m[r] + __log2f(l[r])) * kLn2;
+  }
+}
+
+// delta[b, h, i] = Σ_d dout · out over the row (a warp per row).
+template <int D>
+__global__ void delta_kernel(float* delta, const bf16* dout, const bf16* out, Dims d) {
+  const int64_t row = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);  // token-major: (b*L + i)*H + h
+  if (row >= int64_t(d.B) * d.L * d.H) return;
+  const int lane = threadIdx.x & 31;
+  float s = 0.0f;
+  for (int c = lane * 8; c < D; c += 32 * 8) {
+    float a[8], o[8];
+    unpack(*reinterpret_cast<const Bf16x8*>(dout + row * D + c), a);
+    unpack(*reinterpret_cast<const Bf16x8*>(out + row * D + c), o);
+#pragma unroll
+    for (int e = 0; e < 8; ++e) s += a[e] * o[e];
+  }
+  s = warp_sum(s);
+  const int64_t h = row % d.H, bi = row / d.H, i = bi % d.L, b = bi / d.L;
+  if (lane == 0) delta[(b * d.H + h) * d.L + i] = s;
+}
+
+template <int D>
+struct DqSmem {
+  bf16 q[BQ * D];
+  bf16 dout[BQ * D];
+  bf16 k[2][BK * D];
+  bf16 v[2][BK * D];
+};
+
+template <int D>
+__global__ void __launch_bounds__(kThreads)
+    dq_kernel(bf16* dq, const bf16* dout, const float* lse, const float* delta, const bf16* q, const bf16* k,
+              const bf16* v, Dims d) {
+  extern __shared__ __align__(128) unsigned char raw[];
+  DqSmem<D>& sm = *reinterpret_cast<DqSmem<D>*>(raw);
+  const int tiles = (d.L + BQ - 1) / BQ;
+  const int q0 = (tiles - 1 - int(blockIdx.x)) * BQ;
+  const int bh = blockIdx.y, b = bh / d.H, h = bh % d.H, kvh = h / d.group;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c2 = (lane & 3) * 2;
+  const bf16* kb = k + int64_t(b * d.KVH + kvh) * d.L * D;
+  const bf16* vb = v + int64_t(b * d.KVH + kvh) * d.L * D;
+
+  stage<D, BQ>(sm.q, q + int64_t(bh) * d.L * D, q0, d.L);
+  stage_tokens<D, BQ>(sm.dout, dout, b, h, q0, d);
+  stage<D, BK>(sm.k[0], kb, 0, d.L);
+  stage<D, BK>(sm.v[0], vb, 0, d.L);
+  cp_async_commit();
+  const int row_q[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+  float row_lse[2], row_delta[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const bool ok = row_q[r] < d.L;
+    row_lse[r] = ok ? lse[int64_t(bh) * d.L + row_q[r]] * kLog2e : 0.0f;
+    row_delta[r] = ok ? delta[int64_t(bh) * d.L + row_q[r]] : 0.0f;
+  }
+  float acc[D / 8][4];
+#pragma unroll
+  for (int t = 0; t < D / 8; ++t) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = 0.0f;
+  const int last_key = min(q0 + BQ, d.L) - 1;
+
+  cp_async_wait<0>();
+  __syncthreads();
+  for (int k0 = 0, buf = 0; k0 <= last_key; k0 += BK, buf ^= 1) {
+    if (k0 + BK <= last_key) {
+      stage<D, BK>(sm.k[buf ^ 1], kb, k0 + BK, d.L);
+      stage<D, BK>(sm.v[buf ^ 1], vb, k0 + BK, d.L);
+    }
+    cp_async_commit();
+    const bf16* tk = sm.k[buf];
+    const bf16* tv = sm.v[buf];
+    float s[BK / 8][4], dp[BK / 8][4];
+#pragma unroll
+    for (int t = 0; t < BK / 8; ++t)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[t][e] = dp[t][e] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      uint32_t qa[4], da[4];
+      load_a<D>(qa, sm.q, warp * 16, kk * 16, lane);
+      load_a<D>(da, sm.dout, warp * 16, kk * 16, lane);
+#pragma unroll
+      for (int t = 0; t < BK / 8; t += 2) {
+        uint32_t bk[4], bv[4];
+        load_b_rows<D>(bk, tk, t * 8, kk * 16, lane);
+        load_b_rows<D>(bv, tv, t * 8, kk * 16, lane);
+        mma16816(s[t], qa, bk[0], bk[1]);
+        mma16816(s[t + 1], qa, bk[2], bk[3]);
+        mma16816(dp[t], da, bv[0], bv[1]);
+        mma16816(dp[t + 1], da, bv[2], bv[3]);
+      }
+    }
+    const bool diagonal = k0 + BK - 1 > q0 + warp * 16;
+#pragma unroll
+    for (int t = 0; t < BK / 8; ++t)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = e >> 1, key = k0 + t * 8 + c2 + (e & 1);
+        const float p = diagonal && key > row_q[r] ? 0.0f : exp2f(s[t][e] * d.scale_log2 - row_lse[r]);
+        s[t][e] = p * (dp[t][e] - row_delta[r]);  // dS
+      }
+#pragma unroll
+    for (int kc = 0; kc < BK / 16; ++kc) {
+      const uint32_t sa[4] = {pack_bf16(s[2 * kc][0], s[2 * kc][1]), pack_bf16(s[2 * kc][2], s[2 * kc][3]),
+                              pack_bf16(s[2 * kc + 1][0], s[2 * kc + 1][1]),
+                              pack_bf16(s[2 * kc + 1][2], s[2 * kc + 1][3])};
+#pragma unroll
+      for (int t = 0; t < D / 8; t += 2) {
+        uint32_t bf[4];
+        load_b_cols<D>(bf, tk, kc * 16, t * 8, lane);
+        mma16816(acc[t], sa, bf[0], bf[1]);
+        mma16816(acc[t + 1], sa, bf[2], bf[3]);
+      }
+    }
+    cp_async_wait<0>();
+    __syncthreads();
+  }
+  const float scale = d.scale_log2 * kLn2;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    if (row_q[r] >= d.L) continue;
+    bf16* dst = dq + (int64_t(bh) * d.L + row_q[r]) * D + c2;
+#pragma unroll
+    for (int t = 0; t < D / 8; ++t)
+      *reinterpret_cast<uint32_t*>(dst + t * 8) = pack_bf16(acc[t][2 * r] * scale, acc[t][2 * r + 1] * scale);
+  }
+}
+
+template <int D>
+struct DkvSmem {
+  bf16 k[BK * D];
+  bf16 v[BK * D];
+  bf16 q[2][BQ2 * D];  // double-buffered: the next query step loads while this one is used
+  bf16 dout[2][BQ2 * D];
+  float lse[2][BQ2];
+  float delta[2][BQ2];
+};
+
+// Query step q0 of the dk/dv block into buffer buf: Q and dO rows, their log-sum-exp (log2 domain) and delta.
+template <int D>
+__device__ __forceinline__ void stage_query_step(DkvSmem<D>& sm, int buf, const bf16* qb, const bf16* dout,
+                                                 const float* lse, const float* delta, int b, int h, int q0,
+                                                 const Dims& d) {
+  stage<D, BQ2>(sm.q[buf], qb, q0, d.L);
+  stage_tokens<D, BQ2>(sm.dout[buf], dout, b, h, q0, d);
+  if (threadIdx.x < BQ2) {
+    const int i = q0 + threadIdx.x, bh = b * d.H + h;
+    sm.lse[buf][threadIdx.x] = i < d.L ? lse[int64_t(bh) * d.L + i] * kLog2e : INFINITY;  // P = 0 past L
+    sm.delta[buf][threadIdx.x] = i < d.L ? delta[int64_t(bh) * d.L + i] : 0.0f;
+  }
+}
+
+// One query step of the dk/dv block for one warp's 16 keys: S^T = K Q^T and dP^T = V dO^T (16 keys x 32
+// queries), P^T from the log-sum-exp, dS^T = P^T (dP^T - delta), then dV += P^T dO and dK += dS^T Q.
+template <int D>
+__device__ __forceinline__ void dkv_step(float (&dk)[D / 8][4], float (&dv)[D / 8][4], const DkvSmem<D>& sm,
+                                         int buf, int q0, int my_key0, const int (&row_k)[2],
+                                         float scale_log2, int lane) {
+  const int warp = threadIdx.x >> 5, c2 = (lane & 3) * 2;
+  // S^T = K Q^T and dP^T = V dO^T: 16 keys x 32 queries
+  float s[BQ2 / 8][4], dp[BQ2 / 8][4];
+#pragma unroll
+  for (int t = 0; t < BQ2 / 8; ++t)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) s[t][e] = dp[t][e] = 0.0f;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    uint32_t ka[4], va[4];
+    load_a<D>(ka, sm.k, warp * 16, kk * 16, lane);
+    load_a<D>(va, sm.v, warp * 16, kk * 16, lane);
+#pragma unroll
+    for (int t = 0; t < BQ2 / 8; t += 2) {
+      uint32_t bq[4], bo[4];
+      load_b_rows<D>(bq, sm.q[buf], t * 8, kk * 16, lane);
+      load_b_rows<D>(bo, sm.dout[buf], t * 8, kk * 16, lane);
+      mma16816(s[t], ka, bq[0], bq[1]);
+      mma16816(s[t + 1], ka, bq[2], bq[3]);
+      mma16816(dp[t], va, bo[0], bo[1]);
+      mma16816(dp[t + 1], va, bo[2], bo[3]);
+    }
+  }
+  const bool diagonal = q0 < my_key0 + 15;
+#pragma unroll
+  for (int t = 0; t < BQ2 / 8; ++t)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int col = t * 8 + c2 + (e & 1), query = q0 + col;
+      const float p =
+          diagonal && query < row_k[e >> 1] ? 0.0f : exp2f(s[t][e] * scale_log2 - sm.lse[buf][col]);
+      s[t][e] = p;
+      dp[t][e] = p * (dp[t][e] - sm.delta[buf][col]);  // dS^T
+    }
+#pragma unroll
+  for (int kc = 0; kc < BQ2 / 16; ++kc) {
+    const uint32_t pa[4] = {pack_bf16(s[2 * kc][0], s[2 * kc][1]), pack_bf16(s[2 * kc][2], s[2 * kc][3]),
+                            pack_bf16(s[2 * kc + 1][0], s[2 * kc + 1][1]),
+                            pack_bf16(s[2 * kc + 1][2], s[2 * kc + 1][3])};
+    const uint32_t sa[4] = {pack_bf16(dp[2 * kc][0], dp[2 * kc][1]), pack_bf16(dp[2 * kc][2], dp[2 * kc][3]),
+                            pack_bf16(dp[2 * kc + 1][0], dp[2 * kc + 1][1]),
+                            pack_bf16(dp[2 * kc + 1][2], dp[2 * kc + 1][3])};
+#pragma unroll
+    for (int t = 0; t < D / 8; t += 2) {
+      uint32_t bo[4], bq[4];
+      load_b_cols<D>(bo, sm.dout[buf], kc * 16, t * 8, lane);
+      load_b_cols<D>(bq, sm.q[buf], kc * 16, t * 8, lane);
+      mma16816(dv[t], pa, bo[0], bo[1]);
+      mma16816(dv[t + 1], pa, bo[2], bo[3]);
+      mma16816(dk[t], sa, bq[0], bq[1]);
+      mma16816(dk[t + 1], sa, bq[2], bq[3]);
+    }
+  }
+}
+
+// Writes this query head's fp32 dk and dv rows, dkv [2, B, H, L, D] (dk then dv).
+template <int D>
+__global__ void __launch_bounds__(kThreads)
+    dkv_kernel(float* dkv, const bf16* dout, const float* lse, const float* delta, const bf16* q,
+               const bf16* k, const bf16* v, Dims d) {
+  extern __shared__ __align__(128) unsigned char raw[];
+  DkvSmem<D>& sm = *reinterpret_cast<DkvSmem<D>*>(raw);
+  const int k0 = int(blockIdx.x) * BK;  // tile 0 has the most query tiles and starts first
+  const int bh = blockIdx.y, b = bh / d.H, h = bh % d.H, kvh = h / d.group;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c2 = (lane & 3) * 2;
+  const int64_t kv_off = int64_t(b * d.KVH + kvh) * d.L * D;
+  const bf16* qb = q + int64_t(bh) * d.L * D;
+
+  stage<D, BK>(sm.k, k + kv_off, k0, d.L);
+  stage<D, BK>(sm.v, v + kv_off, k0, d.L);
+  stage_query_step<D>(sm, 0, qb, dout, lse, delta, b, h, k0, d);
+  cp_async_commit();
+  cp_async_wait<0>();
+  __syncthreads();
+  float dk[D / 8][4], dv[D / 8][4];
+#pragma unroll
+  for (int t = 0; t < D / 8; ++t)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[t][e] = dv[t][e] = 0.0f;
+  const int my_key0 = k0 + warp * 16;
+  const int row_k[2] = {my_key0 + g, my_key0 + g + 8};
+
+  for (int q0 = k0, buf = 0; q0 < d.L; q0 += BQ2, buf ^= 1) {
+    if (q0 + BQ2 < d.L) stage_query_step<D>(sm, buf ^ 1, qb, dout, lse, delta, b, h, q0 + BQ2, d);
+    cp_async_commit();
+    if (q0 + BQ2 - 1 >= my_key0)  // else every query of the step precedes this warp's keys
+      dkv_step<D>(dk, dv, sm, buf, q0, my_key0, row_k, d.scale_log2, lane);
+    cp_async_wait<0>();
+    __syncthreads();
+  }
+  const float scale = d.scale_log2 * kLn2;
+  const int64_t plane = int64_t(d.B) * d.H * d.L * D;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    if (row_k[r] >= d.L) continue;
+    float* dst = dkv + (int64_t(bh) * d.L + row_k[r]) * D + c2;
+#pragma unroll
+    for (int t = 0; t < D / 8; ++t) {
+      *reinterpret_cast<float2*>(dst + t * 8) = make_float2(dk[t][2 * r] * scale, dk[t][2 * r + 1] * scale);
+      *reinterpret_cast<float2*>(dst + plane + t * 8) = make_float2(dv[t][2 * r], dv[t][2 * r + 1]);
+    }
+  }
+}
+
+// dk, dv [B, KVH, L, D] = the sum over each group's query heads of dkv [2, B, H, L, D].
+__global__ void group_sum_kernel(bf16* dk, bf16* dv, const float* dkv, Dims d, int D) {
+  const int64_t n = int64_t(d.B) * d.KVH * d.L * D, plane = int64_t(d.B) * d.H * d.L * D;
+  const int64_t head = int64_t(d.L) * D;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t bk = i / head, within = i % head;  // bk = b * KVH + kvh
+    const int64_t b = bk / d.KVH, kvh = bk % d.KVH;
+    const float* src = dkv + ((b * d.H + kvh * d.group) * head + within);
+    float sk = 0.0f, sv = 0.0f;
+    for (int j = 0; j < d.group; ++j) sk += src[j * head], sv += src[plane + j * head];
+    dk[i] = __float2bfloat16_rn(sk);
+    dv[i] = __float2bfloat16_rn(sv);
+  }
+}
+
+Dims make_dims(const cpu::AttentionShape& s) {
+  Dims d;
+  d.B = int(s.B), d.L = int(s.L), d.H = int(s.H), d.KVH = int(s.KVH), d.group = int(s.H / s.KVH);
+  d.scale_log2 = s.scale * kLog2e;
+  return d;
+}
+
+void check(const char* op, const cpu::AttentionShape& s) {
+  if (!flash_attention_supports(s))
+    throw std::invalid_argument(std::string(op) + ": needs Dk == Dv in {64, 128}, H a multiple of KVH and " +
+                                "B*H*L*D below 2^31 (got Dk " + std::to_string(s.Dk) + ", Dv " +
+                                std::to_string(s.Dv) + ")");
+}
+
+template <int D>
+void forward(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, const Dims& d,
+             cudaStream_t stream) {
+  const auto kernel = forward_kernel<D>;
+  set_max_dynamic_smem(reinterpret_cast<const void*>(kernel), int(sizeof(FwdSmem<D>)));
+  const dim3 grid(unsigned((d.L + BQ - 1) / BQ), unsigned(d.B * d.H));
+  kernel<<<grid, kThreads, sizeof(FwdSmem<D>), stream>>>(out, lse, q, k, v, d);
+  R1_CUDA_LAUNCHED();
+}
+
+template <int D>
+void backward(bf16* dq, bf16* dk, bf16* dv, float* delta, float* dkv, const bf16* dout, const bf16* out,
+              const float* lse, const bf16* q, const bf16* k, const bf16* v, const Dims& d,
+              cudaStream_t stream) {
+  const int64_t rows = int64_t(d.B) * d.L * d.H;
+  delta_kernel<D><<<unsigned((rows + kWarps - 1) / kWarps), kThreads, 0, stream>>>(delta, dout, out, d);
+  R1_CUDA_LAUNCHED();
+  set_max_dynamic_smem(reinterpret_cast<const void*>(dq_kernel<D>), int(sizeof(DqSmem<D>)));
+  dq_kernel<D>
+      <<<dim3(unsigned((d.L + BQ - 1) / BQ), unsigned(d.B * d.H)), kThreads, sizeof(DqSmem<D>), stream>>>(
+          dq, dout, lse, delta, q, k, v, d);
+  R1_CUDA_LAUNCHED();
+  set_max_dynamic_smem(reinterpret_cast<const void*>(dkv_kernel<D>), int(sizeof(DkvSmem<D>)));
+  dkv_kernel<D>
+      <<<dim3(unsigned((d.L + BK - 1) / BK), unsigned(d.B * d.H)), kThreads, sizeof(DkvSmem<D>), stream>>>(
+          dkv, dout, lse, delta, q, k, v, d);
+  R1_CUDA_LAUNCHED();
+  const int64_t n = int64_t(d.B) * d.KVH * d.L * D;
+  group_sum_kernel<<<unsigned(std::min<int64_t>((n + 255) / 256, 1 << 16)), 256, 0, stream>>>(dk, dv, dkv, d,
+                                                                                              D);
+  R1_CUDA_LAUNCHED();
+}
+
+size_t align_up(size_t n) {
+  return (n + 255) / 256 * 256;
+}
+
+}  // namespace
+
+bool flash_attention_supports(const cpu::AttentionShape& s) {
+  return s.Dk == s.Dv && (s.Dk == 64 || s.Dk == 128) && s.H > 0 && s.KVH > 0 && s.H % s.KVH == 0 &&
+         s.B * s.H * s.L * s.Dk < INT_MAX && s.B * s.H <= 65535;
+}
+
+size_t flash_attention_scratch_bytes(const cpu::AttentionShape& s) {
+  return align_up(size_t(s.B * s.H * s.L) * sizeof(float)) +
+         size_t(2 * s.B * s.H * s.L * s.Dk) * sizeof(float);
+}
+
+void flash_attention_forward(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
+                             const cpu::AttentionShape& s, cudaStream_t stream) {
+  check("flash_attention_forward", s);
+  if (s.B == 0 || s.L == 0) return;
+  const Dims d = make_dims(s);
+  if (s.Dk == 64) return forward<64>(out, lse, q, k, v, d, stream);
+  forward<128>(out, lse, q, k, v, d, stream);
+}
+
+void flash_attention_backward(bf16* dq, bf16* dk, bf16* dv, void* scratch, const bf16* dout, const bf16* out,
+                              const float* lse, const bf16* q, const bf16* k, const bf16* v,
+                              const cpu::AttentionShape& s, cudaStream_t stream) {
+  check("flash_attention_backward", s);
+  if (s.B == 0 || s.L == 0) return;
+  const Dims d = make_dims(s);
+  float* delta = static_cast<float*>(scratch);
+  float* dkv = reinterpret_cast<float*>(static_cast<char*>(scratch) + align_up(size_t(s.B * s.H * s.L) * 4));
+  if (s.Dk == 64) return backward<64>(dq, dk, dv, delta, dkv, dout, out, lse, q, k, v, d, stream);
+  backward<128>(dq, dk, dv, delta, dkv, dout, out, lse, q, k, v, d, stream);
+}
+
+}  // namespace r1::cuda

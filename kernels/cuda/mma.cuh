@@ -1,0 +1,89 @@
+#pragma once
+// Warp-level tensor-core primitives (PTX ISA, "Warp-level matrix instructions"): mma.sync m16n8k16 with bf16
+// inputs and fp32 accumulators, ldmatrix from shared memory, and cp.async copies into it.
+//
+// Fragment layouts of m16n8k16 (g = lane / 4, c = 2 * (lane % 4)):
+//   A 16x16: a0 = (g, c..c+1), a1 = (g+8, c..c+1), a2 = (g, c+8..c+9), a3 = (g+8, c+8..c+9)
+//   B 16x8 (k x n): b0 = (k c..c+1, n g), b1 = (k c+8..c+9, n g)
+//   C 16x8: c0, c1 = (g, c..c+1), c2, c3 = (g+8, c..c+1)
+// so two adjacent C tiles of one row block, rounded to bf16, are the A fragment of the next product.
+// Tiles in shared memory are rows of D bf16 whose 16-byte chunks are XOR-swizzled by the row's low three
+// bits, so the eight rows one ldmatrix phase reads fall in distinct banks.
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+namespace r1::cuda::mma {
+
+template <int D>
+__device__ __forceinline__ int swz(int row, int col) {  // col: a multiple of 8
+  return row * D + ((((col >> 3) ^ row) & 7) | ((col >> 3) & ~7)) * 8;
+}
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return uint32_t(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void ldsm4(uint32_t (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+
+__device__ __forceinline__ void ldsm4_t(uint32_t (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+
+// d += a * b
+__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// 16 bytes global -> shared, asynchronously; zero-filled when !valid (src is then not read).
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::);
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// A fragment of the 16 x 16 block at (row0, col0) of a swizzled row-major tile.
+template <int D>
+__device__ __forceinline__ void load_a(uint32_t (&a)[4], const __nv_bfloat16* tile, int row0, int col0,
+                                       int lane) {
+  ldsm4(a, tile + swz<D>(row0 + (lane & 15), col0 + (lane >> 4) * 8));
+}
+
+// B fragments of two n8 tiles, B[k][n] = tile[n][k] (the tile's rows are B's columns): rows n0..n0+15,
+// columns k0..k0+15. b[0], b[1]: n tile n0; b[2], b[3]: n tile n0 + 8.
+template <int D>
+__device__ __forceinline__ void load_b_rows(uint32_t (&b)[4], const __nv_bfloat16* tile, int n0, int k0,
+                                            int lane) {
+  ldsm4(b, tile + swz<D>(n0 + (lane & 7) + (lane >> 4) * 8, k0 + ((lane >> 3) & 1) * 8));
+}
+
+// B fragments of two n8 tiles, B[k][n] = tile[k][n] (the tile's rows are B's k): rows k0..k0+15, columns
+// n0..n0+15. b[0], b[1]: n tile n0; b[2], b[3]: n tile n0 + 8.
+template <int D>
+__device__ __forceinline__ void load_b_cols(uint32_t (&b)[4], const __nv_bfloat16* tile, int k0, int n0,
+                                            int lane) {
+  ldsm4_t(b, tile + swz<D>(k0 + (lane & 7) + ((lane >> 3) & 1) * 8, n0 + (lane >> 4) * 8));
+}
+
+}  // namespace r1::cuda::mma

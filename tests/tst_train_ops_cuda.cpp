@@ -216,9 +216,14 @@ class TestTrainOpsCuda : public QObject {
     cpu::rmsnorm_backward(dx.data(), dw.data(), dy.data(), ld_y, x.data(), ld_x, w.data(), rstd.data(), rows,
                           dim, accumulate);
     auto gdy = upload(dyb), gdx = upload(dx0), gdw = upload(dw0);
+    cuda::DeviceBuffer gdxb(dx.size() * 2);
     cuda::rmsnorm_backward(gdx.as<float>(), gdw.as<float>(), gdy.as<bf16>(), ld_y, gx.as<float>(), ld_x,
-                           gw.as<float>(), grstd.as<float>(), rows, dim, accumulate, nullptr);
+                           gw.as<float>(), grstd.as<float>(), rows, dim, accumulate, gdxb.as<bf16>(),
+                           nullptr);
     EXPECT_CLOSE("dx", download<float>(gdx, dx.size()), dx, kF32);
+    // The bf16 copy of dx, over the row's dim columns.
+    EXPECT_CLOSE("dx (bf16 copy)", columns(download_bf16(gdxb, dx.size()), rows, ld_x, dim),
+                 columns(dx, rows, ld_x, dim), kBf16);
     EXPECT_CLOSE("dw", download<float>(gdw, dw.size()), dw, kF32);
   }
 

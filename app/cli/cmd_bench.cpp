@@ -87,7 +87,9 @@ int cmd_bench(const ArgList& argv) {
 }
 
 int bench_ops(const ArgList& argv) {
-  const Args args(argv, {"model", "shape", "device", "batch", "prefill-tokens", "context"}, {});
+  const Args args(
+      argv, {"model", "shape", "device", "batch", "prefill-tokens", "context", "train-batch", "train-seq"},
+      {});
   if (args.has("model") == args.has("shape")) fail("give exactly one of --model and --shape");
   if (parse_device(args.get("device", "cuda")) != Device::Cuda)
     fail("bench ops measures the CUDA kernels; use --device cuda");
@@ -97,7 +99,8 @@ int bench_ops(const ArgList& argv) {
   for (int64_t b : batches)
     if (b < 1) fail("option --batch: batch sizes must be positive");
   std::printf("%s\n", cuda_op_benchmark(c, batches, args.get_int("prefill-tokens", 2048),
-                                        args.get_int("context", 320))
+                                        args.get_int("context", 320), args.get_int("train-batch", 8),
+                                        args.get_int("train-seq", 1024))
                           .c_str());
   return 0;
 }

@@ -1,13 +1,16 @@
 #include "cuda_op_bench.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <random>
 
 #include "engine/core/error.h"
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_prefill.h"
+#include "kernels/cuda/causal_attention.h"
 #include "kernels/cuda/convert.h"
+#include "kernels/cuda/flash_attention.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/qkv_rope.h"
@@ -77,10 +80,58 @@ struct Reporter {
   }
 };
 
+// The trainer's causal attention at B x L: the flash kernels (kernels/cuda/flash_attention.h) and the cuBLAS
+// path that keeps the probabilities, forward and backward. FLOPs are those of the causal products: two in
+// the forward (Q K^T, P V) and five in the backward (S again, dP, dV, dQ, dK), each 2 B H (L^2 / 2) D.
+nlohmann::ordered_json bench_train_attention(const ModelConfig& c, int64_t B, int64_t L, double bandwidth) {
+  cpu::AttentionShape s;
+  s.B = B, s.L = L, s.H = c.num_heads, s.KVH = c.num_kv_heads, s.Dk = s.Dv = c.head_dim;
+  s.scale = 1.0f / std::sqrt(float(c.head_dim));
+  const int64_t nq = B * s.H * L * s.Dk, nk = B * s.KVH * L * s.Dk;
+  DeviceBuffer q = random_buffer(nq, false, 21), k = random_buffer(nk, false, 22),
+               v = random_buffer(nk, false, 23);
+  DeviceBuffer dout = random_buffer(nq, false, 24), out(size_t(nq) * 2), dq(size_t(nq) * 2),
+               dk(size_t(nk) * 2), dv(size_t(nk) * 2);
+  const double unit = 2.0 * double(B * s.H) * double(L) * double(L) / 2 * double(s.Dk);
+  const double io = 2.0 * double(2 * nq + 2 * nk);  // q, k, v, out (bf16)
+  Reporter r{nlohmann::ordered_json::array(), bandwidth};
+  if (cuda::flash_attention_supports(s)) {
+    DeviceBuffer lse(size_t(B * s.H * L) * 4), scratch(cuda::flash_attention_scratch_bytes(s));
+    r.add("flash forward", time_us([&] {
+            cuda::flash_attention_forward(out.as<bf16>(), lse.as<float>(), q.as<bf16>(), k.as<bf16>(),
+                                          v.as<bf16>(), s, nullptr);
+          }),
+          io, 2 * unit);
+    r.add("flash backward", time_us([&] {
+            cuda::flash_attention_backward(dq.as<bf16>(), dk.as<bf16>(), dv.as<bf16>(), scratch.get(),
+                                           dout.as<bf16>(), out.as<bf16>(), lse.as<float>(), q.as<bf16>(),
+                                           k.as<bf16>(), v.as<bf16>(), s, nullptr);
+          }),
+          2 * io, 5 * unit);
+  }
+  {
+    cuda::Blas blas;
+    DeviceBuffer probs(size_t(B * s.H * L * L) * 2), scratch(cuda::causal_attention_scratch_bytes(s));
+    r.add("unfused forward (probabilities kept)", time_us([&] {
+            cuda::causal_attention_forward(blas, out.as<bf16>(), probs.as<bf16>(), q.as<bf16>(), k.as<bf16>(),
+                                           v.as<bf16>(), scratch.get(), s, nullptr);
+          }),
+          io + double(probs.bytes()), 2 * unit);
+    r.add("unfused backward", time_us([&] {
+            cuda::causal_attention_backward(blas, dq.as<bf16>(), dk.as<bf16>(), dv.as<bf16>(), scratch.get(),
+                                            dout.as<bf16>(), out.as<bf16>(), probs.as<bf16>(), q.as<bf16>(),
+                                            k.as<bf16>(), v.as<bf16>(), s, nullptr);
+          }),
+          2 * io + double(probs.bytes()), 5 * unit);
+  }
+  return {{"batch", B}, {"seq", L}, {"ops", r.rows}};
+}
+
 }  // namespace
 
 nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<int64_t>& batches,
-                                      int64_t prefill_tokens, int64_t context) {
+                                      int64_t prefill_tokens, int64_t context, int64_t train_batch,
+                                      int64_t train_seq) {
   const int64_t H = c.hidden_size, I = c.intermediate_size, Q = c.q_dim(), KV = c.kv_dim(), V = c.vocab_size;
   const int64_t D = c.head_dim;
   const int64_t Tmax = std::max<int64_t>(prefill_tokens, *std::max_element(batches.begin(), batches.end()));
@@ -316,6 +367,9 @@ nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<in
     }
     out[cat("prefill_", T)] = {{"ops", r.rows}};
   }
+  if (train_batch > 0 && train_seq > 0 && !c.is_deepseek())
+    out[cat("train_attention_", train_batch, "x", train_seq)] =
+        bench_train_attention(c, train_batch, train_seq, rep.bandwidth);
   return out;
 }
 

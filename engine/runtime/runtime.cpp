@@ -204,12 +204,13 @@ double measure_device_copy_bandwidth() {
 }
 
 std::string cuda_op_benchmark(const ModelConfig& c, const std::vector<int64_t>& batches,
-                              int64_t prefill_tokens, int64_t context) {
+                              int64_t prefill_tokens, int64_t context, int64_t train_batch,
+                              int64_t train_seq) {
 #ifdef R1WB_HAVE_CUDA
   if (cuda_device_count() == 0) fail("no CUDA device found");
-  return bench_cuda_ops(c, batches, prefill_tokens, context).dump(2);
+  return bench_cuda_ops(c, batches, prefill_tokens, context, train_batch, train_seq).dump(2);
 #else
-  (void)c, (void)batches, (void)prefill_tokens, (void)context;
+  (void)c, (void)batches, (void)prefill_tokens, (void)context, (void)train_batch, (void)train_seq;
   fail("this build has no CUDA backend");
 #endif
 }

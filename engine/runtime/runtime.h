@@ -135,8 +135,10 @@ bool cuda_built();
 int cuda_device_count();
 // Device-to-device copy bandwidth of GPU 0 (bytes read + written per second): the decode roofline.
 double measure_device_copy_bandwidth();
-// Per-op CUDA timings at this configuration's decode (each batch) and prefill shapes, as JSON text.
+// Per-op CUDA timings at this configuration's decode (each batch) and prefill shapes, as JSON text; with
+// train_batch x train_seq > 0 also the trainer's attention at that shape.
 std::string cuda_op_benchmark(const ModelConfig& c, const std::vector<int64_t>& batches,
-                              int64_t prefill_tokens, int64_t context);
+                              int64_t prefill_tokens, int64_t context, int64_t train_batch = 0,
+                              int64_t train_seq = 0);
 
 }  // namespace r1

@@ -1,5 +1,6 @@
 #pragma once
 // The CPU backend of the trainer: fp32 activations on the master weights, the kernels of kernels/cpu.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -38,8 +39,11 @@ class CpuOps {
     cpu::rmsnorm_forward_train(y, ld_y, rstd, x, ld_x, w, rows, dim, eps);
   }
   void rmsnorm_backward(float* dx, float* dw, const float* dy, int64_t ld_dy, const float* x, int64_t ld_x,
-                        const float* w, const float* rstd, int64_t rows, int64_t dim, bool accumulate_dx) {
+                        const float* w, const float* rstd, int64_t rows, int64_t dim, bool accumulate_dx,
+                        float* dx_act = nullptr) {
     cpu::rmsnorm_backward(dx, dw, dy, ld_dy, x, ld_x, w, rstd, rows, dim, accumulate_dx);
+    if (dx_act)  // the activation-typed copy (here the same type)
+      for (int64_t r = 0; r < rows; ++r) std::copy_n(dx + r * ld_x, dim, dx_act + r * ld_x);
   }
   void matmul_act(float* y, const float* x, const float* w, const float* b, int64_t T, int64_t K, int64_t N) {
     cpu::matmul_forward(y, x, w, b, T, K, N);

@@ -283,7 +283,7 @@ void TransformerTrainer<Ops>::backward_layer(int64_t l, const TrainDims& d) {
   // buffer for all layers (train_buffers.h): this layer's are rebuilt from its residual streams when needed.
   const bool rebuild_norms = !dims_.recompute;
   if (rebuild_norms) ops_.rmsnorm_forward(a.xn2, C, a.rstd2, a.x_mid, C, P(p.mlp_norm), T, C, eps_);
-  ops_.cast(b.dres_act, b.dres, T * C);
+  // b.dres_act already holds it in the activation type (the norm backward that wrote b.dres wrote both).
   if (p.is_moe()) {
     moe_backward(l, d);
   } else {
@@ -291,11 +291,11 @@ void TransformerTrainer<Ops>::backward_layer(int64_t l, const TrainDims& d) {
     ops_.swiglu_backward(b.dwide, b.dmid, a.gu, T, I);
     ops_.matmul_backward(b.dxn, G(p.w_gate_up), G(p.b_gate_up), b.dwide, a.xn2, W(p.w_gate_up), T, C, 2 * I);
   }
-  ops_.rmsnorm_backward(b.dres, G(p.mlp_norm), b.dxn, C, a.x_mid, C, P(p.mlp_norm), a.rstd2, T, C, true);
+  ops_.rmsnorm_backward(b.dres, G(p.mlp_norm), b.dxn, C, a.x_mid, C, P(p.mlp_norm), a.rstd2, T, C, true,
+                        b.dres_act);
   if (rebuild_norms)
     ops_.rmsnorm_forward(a.xn1, C, a.rstd1, buf_.x[size_t(l)], C, P(p.attn_norm), T, C, eps_);
 
-  ops_.cast(b.dres_act, b.dres, T * C);
   ops_.matmul_backward(b.dmid, G(p.wo), G(p.bo), b.dres_act, a.att, W(p.wo), T, d.att_dim(), C);
   ops_.attention_backward(b.dq, b.dk, b.dv, b.attention_scratch, b.dmid, a.att, a.probs, a.lse, a.q, a.k, a.v,
                           attention_shape(d));
@@ -326,7 +326,7 @@ void TransformerTrainer<Ops>::backward_layer(int64_t l, const TrainDims& d) {
     ops_.matmul_backward(b.dxn, G(p.w_a), nullptr, b.da_act, a.xn1, W(p.w_a), T, C, d.a_dim);
   }
   ops_.rmsnorm_backward(b.dres, G(p.attn_norm), b.dxn, C, buf_.x[size_t(l)], C, P(p.attn_norm), a.rstd1, T, C,
-                        true);
+                        true, b.dres_act);
 }
 
 // Leaves dLoss/d(xn2) in b.dxn: the routed experts', the router's and the shared experts' input gradients,
@@ -452,7 +452,7 @@ double TransformerTrainer<Ops>::run(const TrainBatch& batch, TokenObjective* obj
       if (reduce) sync_->bucket_ready(bucket++);
     };
     ops_.rmsnorm_backward(buf_.dres, G(layout_.final_norm), buf_.dxf, d.C, buf_.x.back(), d.C,
-                          P(layout_.final_norm), buf_.rstd_f, T, d.C, false);
+                          P(layout_.final_norm), buf_.rstd_f, T, d.C, false, buf_.dres_act);
     ready();
     for (int64_t l = d.n_layers - 1; l >= 0; --l) {
       if (dims_.recompute) forward_layer(l, d);

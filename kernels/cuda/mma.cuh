@@ -24,16 +24,16 @@ __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return uint32_t(__cvta_generic_to_shared(p));
 }
 
-__device__ __forceinline__ void ldsm4(uint32_t (&r)[4], const void* p) {
+__device__ __forceinline__ void ldsm4(uint32_t (&r)[4], uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
+               : "r"(addr));
 }
 
-__device__ __forceinline__ void ldsm4_t(uint32_t (&r)[4], const void* p) {
+__device__ __forceinline__ void ldsm4_t(uint32_t (&r)[4], uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
+               : "r"(addr));
 }
 
 // d += a * b
@@ -63,27 +63,54 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
-// A fragment of the 16 x 16 block at (row0, col0) of a swizzled row-major tile.
+// One lane's ldmatrix row addresses in swizzled tiles of width D, for the three ways the kernels read a
+// 16 x 16 block at (r0, c0) (both multiples of 16). The lane reads row r0 + lr at column c0 + 8 e, whose
+// swizzled chunk is ((c0 / 8) & 7) ^ x | (c0 / 8) & ~7 with x = (lr & 7) ^ e, since r0 is a multiple of 8 and
+// c0 / 8 is even. (c0 / 8) & 7 takes four values, so four byte offsets per way cover every block; with c0 a
+// constant of an unrolled loop the choice costs nothing, and an address is one add.
 template <int D>
-__device__ __forceinline__ void load_a(uint32_t (&a)[4], const __nv_bfloat16* tile, int row0, int col0,
-                                       int lane) {
-  ldsm4(a, tile + swz<D>(row0 + (lane & 15), col0 + (lane >> 4) * 8));
+struct Lanes {
+  uint32_t a[4];     // A fragment: rows lane % 16, column half lane / 16
+  uint32_t rows[4];  // B from the tile's rows (B[k][n] = tile[n][k]): the non-transposed ldmatrix
+  uint32_t cols[4];  // B from the tile's columns (B[k][n] = tile[k][n]): the transposed ldmatrix
+
+  __device__ explicit Lanes(int lane) {
+    init(a, lane & 15, lane >> 4);
+    init(rows, (lane & 7) + (lane >> 4) * 8, (lane >> 3) & 1);
+    init(cols, (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4);
+  }
+  __device__ static void init(uint32_t (&z)[4], int lr, int e) {
+    const int x = (lr & 7) ^ e;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) z[j] = uint32_t(lr * D + 8 * ((2 * j) ^ x)) * 2;
+  }
+  __device__ static uint32_t at(const uint32_t (&z)[4], int r0, int c0) {
+    const int cc = c0 >> 3;
+    return z[(cc >> 1) & 3] + uint32_t(r0 * D + 8 * (cc & ~7)) * 2;
+  }
+};
+
+// A fragment of the 16 x 16 block at (row0, col0) of the swizzled tile at shared address `tile`.
+template <int D>
+__device__ __forceinline__ void load_a(uint32_t (&a)[4], uint32_t tile, const Lanes<D>& ln, int row0,
+                                       int col0) {
+  ldsm4(a, tile + Lanes<D>::at(ln.a, row0, col0));
 }
 
 // B fragments of two n8 tiles, B[k][n] = tile[n][k] (the tile's rows are B's columns): rows n0..n0+15,
 // columns k0..k0+15. b[0], b[1]: n tile n0; b[2], b[3]: n tile n0 + 8.
 template <int D>
-__device__ __forceinline__ void load_b_rows(uint32_t (&b)[4], const __nv_bfloat16* tile, int n0, int k0,
-                                            int lane) {
-  ldsm4(b, tile + swz<D>(n0 + (lane & 7) + (lane >> 4) * 8, k0 + ((lane >> 3) & 1) * 8));
+__device__ __forceinline__ void load_b_rows(uint32_t (&b)[4], uint32_t tile, const Lanes<D>& ln, int n0,
+                                            int k0) {
+  ldsm4(b, tile + Lanes<D>::at(ln.rows, n0, k0));
 }
 
 // B fragments of two n8 tiles, B[k][n] = tile[k][n] (the tile's rows are B's k): rows k0..k0+15, columns
 // n0..n0+15. b[0], b[1]: n tile n0; b[2], b[3]: n tile n0 + 8.
 template <int D>
-__device__ __forceinline__ void load_b_cols(uint32_t (&b)[4], const __nv_bfloat16* tile, int k0, int n0,
-                                            int lane) {
-  ldsm4_t(b, tile + swz<D>(k0 + (lane & 7) + ((lane >> 3) & 1) * 8, n0 + (lane >> 4) * 8));
+__device__ __forceinline__ void load_b_cols(uint32_t (&b)[4], uint32_t tile, const Lanes<D>& ln, int k0,
+                                            int n0) {
+  ldsm4_t(b, tile + Lanes<D>::at(ln.cols, k0, n0));
 }
 
 }  // namespace r1::cuda::mma

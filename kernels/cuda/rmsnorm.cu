@@ -124,7 +124,7 @@ __global__ void rmsnorm_train_kernel(bf16* y, int64_t ld_y, float* rstd, const f
 template <int VEC>
 __global__ void rmsnorm_backward_kernel(float* dx, float* dw, const bf16* dy, int64_t ld_dy, const float* x,
                                         int64_t ld_x, const float* w, const float* rstd, int64_t rows,
-                                        int64_t dim, bool accumulate_dx) {
+                                        int64_t dim, bool accumulate_dx, bf16* dx_bf16) {
   extern __shared__ float dw_part[];
   const int64_t step = int64_t(blockDim.x) * VEC;
   if (dw)
@@ -164,6 +164,7 @@ __global__ void rmsnorm_backward_kernel(float* dx, float* dw, const bf16* dy, in
         if (dw) dw_part[i + k] += gv[k] * n;
       }
       if (dx) Vec<VEC>::store(dx + r * ld_x + i, out);
+      if (dx_bf16) Vec<VEC>::store(dx_bf16 + r * ld_x + i, out);
     }
   }
   if (!dw) return;
@@ -204,7 +205,7 @@ void rmsnorm_forward_train(bf16* y, int64_t ld_y, float* rstd, const float* x, i
 
 void rmsnorm_backward(float* dx, float* dw, const bf16* dy, int64_t ld_dy, const float* x, int64_t ld_x,
                       const float* w, const float* rstd, int64_t rows, int64_t dim, bool accumulate_dx,
-                      cudaStream_t stream) {
+                      bf16* dx_bf16, cudaStream_t stream) {
   if (dim <= 0 || ld_x < dim || ld_dy < dim)
     throw std::invalid_argument("rmsnorm_backward: dim must be positive and ld_x, ld_dy >= dim");
   if (rows <= 0 || (!dx && !dw)) return;
@@ -218,13 +219,14 @@ void rmsnorm_backward(float* dx, float* dw, const bf16* dy, int64_t ld_dy, const
   if (smem > size_t(smem_max))
     throw std::invalid_argument("rmsnorm_backward: dim too large for the shared-memory dw partials");
   const bool vec = dim % 4 == 0 && ld_x % 4 == 0 && ld_dy % 4 == 0 && aligned(x, 16) && aligned(dx, 16) &&
-                   aligned(w, 16) && aligned(dy, 8);
+                   aligned(w, 16) && aligned(dy, 8) && aligned(dx_bf16, 8);
   // At least 16 rows a block keeps the dw atomics a small fraction of the traffic.
   const unsigned blocks = unsigned(std::clamp<int64_t>((rows + 15) / 16, 1, int64_t(sm_count()) * 4));
   const auto launch = [&](auto kernel) {
     if (smem > 48 * 1024)
       R1_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
-    kernel<<<blocks, 256, smem, stream>>>(dx, dw, dy, ld_dy, x, ld_x, w, rstd, rows, dim, accumulate_dx);
+    kernel<<<blocks, 256, smem, stream>>>(dx, dw, dy, ld_dy, x, ld_x, w, rstd, rows, dim, accumulate_dx,
+                                          dx_bf16);
   };
   if (vec) {
     launch(rmsnorm_backward_kernel<4>);

@@ -47,8 +47,9 @@ class CudaOps {
     cuda::rmsnorm_forward_train(y, ld_y, rstd, x, ld_x, w, rows, dim, eps, stream_);
   }
   void rmsnorm_backward(float* dx, float* dw, const bf16* dy, int64_t ld_dy, const float* x, int64_t ld_x,
-                        const float* w, const float* rstd, int64_t rows, int64_t dim, bool accumulate_dx) {
-    cuda::rmsnorm_backward(dx, dw, dy, ld_dy, x, ld_x, w, rstd, rows, dim, accumulate_dx, stream_);
+                        const float* w, const float* rstd, int64_t rows, int64_t dim, bool accumulate_dx,
+                        bf16* dx_act = nullptr) {
+    cuda::rmsnorm_backward(dx, dw, dy, ld_dy, x, ld_x, w, rstd, rows, dim, accumulate_dx, dx_act, stream_);
   }
   void matmul_act(bf16* y, const bf16* x, const bf16* w, const float* b, int64_t T, int64_t K, int64_t N) {
     cuda::matmul_forward(*blas_, y, cuda::GemmOutput::Bf16, x, w, b, T, K, N, stream_);

@@ -2,8 +2,10 @@
 # The r1-tiny recipe, run on the GPU machine over a bundle (tools/device_bundle.sh, carried in .bundle/):
 #   sft:  synthesise traces, create the random-init model and its tokenizer, SFT, evaluate
 #   grpo: GRPO from the SFT checkpoint, evaluate, export the model with a transformers logits check
+#   grpo2: a second GRPO stage of the same length from the first one's final weights (fresh optimizer, seed 2),
+#          evaluated and exported the same way
 # Everything lands in $OUT (or $R1_TINY_WORK between the stages when they run in separate calls).
-# Usage: tools/r1_tiny/train.sh sft|grpo|all
+# Usage: tools/r1_tiny/train.sh sft|grpo|grpo2|all (all: the three stages)
 set -euo pipefail
 stage=${1:-all}
 root=$(pwd)
@@ -31,19 +33,22 @@ if [[ $stage == sft || $stage == all ]]; then
   "$r1wb" eval --model "$work/sft/$(cat "$work/sft/latest")" --task "$task" --difficulty "$difficulty" --n 500 \
     --max-completion 96 --device cuda | tee "$work/eval_sft.json"
 fi
-if [[ $stage == grpo || $stage == all ]]; then
-  log "GRPO"
-  grpo=$work/${R1_TINY_GRPO_NAME:-grpo}
+# grpo_stage FROM NAME SEED: GRPO from checkpoint FROM into $work/NAME, then evaluation and export.
+grpo_stage() {
+  local from=$1 grpo=$work/$2 seed=$3
+  log "GRPO $2 from $from"
   rm -rf "$grpo"
-  "$r1wb" train grpo --model "$work/sft/$(cat "$work/sft/latest")" --task "$task" --difficulty "$difficulty" \
+  "$r1wb" train grpo --model "$from" --task "$task" --difficulty "$difficulty" \
     --device cuda --group-size 8 --prompts-per-step 32 --max-completion 96 --steps "${R1_TINY_GRPO_STEPS:-1000}" \
     --lr "${R1_TINY_GRPO_LR:-2e-5}" --beta 0 --loss dapo --epsilon-high 0.28 \
-    --temperature "${R1_TINY_GRPO_TEMPERATURE:-1.0}" ${R1_TINY_GRPO_FLAGS:-} --seed 1 --out "$grpo" \
-    --save-every 100 --metrics-jsonl "$grpo/../$(basename "$grpo")_metrics.jsonl" --quiet
-  log "eval after GRPO"
+    --temperature "${R1_TINY_GRPO_TEMPERATURE:-1.0}" ${R1_TINY_GRPO_FLAGS:-} --seed "$seed" --out "$grpo" \
+    --save-every 250 --metrics-jsonl "$grpo/../$(basename "$grpo")_metrics.jsonl" --quiet
+  log "eval after GRPO $2"
+  for c in $(ls -d "$grpo"/checkpoint-* | sort -V); do
+    "$r1wb" eval --model "$c" --task "$task" --difficulty "$difficulty" --n 500 --max-completion 96 --device cuda |
+      tee "$work/eval_$(basename "$grpo")_$(basename "$c").json"
+  done
   final="$grpo/$(cat "$grpo/latest")"
-  "$r1wb" eval --model "$final" --task "$task" --difficulty "$difficulty" --n 500 --max-completion 96 --device cuda |
-    tee "$work/eval_$(basename "$grpo").json"
   if [[ ${R1_TINY_EXPORT:-1} == 1 ]]; then
     export_dir=$work/r1-tiny-$(basename "$grpo")
     rm -rf "$export_dir" && "$r1wb" convert --model "$final" --out "$export_dir" --dtype f32
@@ -52,8 +57,15 @@ if [[ $stage == grpo || $stage == all ]]; then
     python3 -c "import numpy as np; np.save('$work/prompt.npy', np.arange(2, 40, dtype=np.int64))"
     python3 tests/fixtures/check_converted.py "$export_dir" "$work/prompt.npy" "$export_dir.logits.npy" --tol 1e-4 |
       tee "$export_dir.transformers_check.json"
-    python3 tests/fixtures/make_r1_tiny_fixture.py "$export_dir" "$work/fixture"
+    python3 tests/fixtures/make_r1_tiny_fixture.py "$export_dir" "$work/fixture-$(basename "$grpo")"
   fi
+}
+if [[ $stage == grpo || $stage == all ]]; then
+  grpo_stage "$work/sft/$(cat "$work/sft/latest")" "${R1_TINY_GRPO_NAME:-grpo}" 1
+fi
+if [[ $stage == grpo2 || $stage == all ]]; then
+  first=$work/${R1_TINY_GRPO_NAME:-grpo}
+  grpo_stage "$first/$(cat "$first/latest")" "${R1_TINY_GRPO_NAME:-grpo}2" 2
 fi
 if [[ -n ${OUT:-} ]]; then
   tar -C "$work" -czf "$OUT/r1-tiny-results.tgz" --exclude=sft.jsonl --exclude=init --exclude='checkpoint-*' . 2>/dev/null || true

@@ -9,6 +9,7 @@
 #include "engine/core/files.h"
 #include "engine/io/npy.h"
 #include "engine/runtime/generator.h"
+#include "engine/train/param_layout.h"
 #include "engine/train/trainer.h"
 #include "testlib/gpu_test.h"
 #include "testlib/test_support.h"
@@ -131,6 +132,54 @@ class TestRuntimeCuda : public QObject {
     }
     const QString bad = logits_disagree(all_a, all_b, V, routes_experts(*m), name + ", 17 steps");
     QVERIFY2(bad.isEmpty(), qPrintable(bad));
+  }
+
+  // Expert load, counted on the device: every MoE layer's total is tokens x top_k (dense layers zero), and
+  // the counts match the CPU runtime's up to near-tie routing flips (each moves one count between two
+  // experts). The decode steps run through the CUDA graph.
+  void expert_load_matches_cpu_data() {
+    QTest::addColumn<QString>("name");
+    for (const char* n : {"deepseek-v2-lite-style", "deepseek-v3-yarn"}) QTest::newRow(n) << n;
+  }
+  void expert_load_matches_cpu() {
+    QFETCH(QString, name);
+    const auto m = fixture(name.toStdString());
+    const auto exp = nlohmann::json::parse(
+        read_text_file(test::fixtures() / "models" / name.toStdString() / "expected.json"));
+    const auto prompt = exp["prompt"].get<std::vector<int32_t>>();
+    const auto next = exp["greedy"].get<std::vector<int32_t>>();
+    auto cpu = runtime(m, Device::Cpu), gpu = runtime(m, Device::Cuda);
+    std::vector<float> logits(static_cast<size_t>(m->config.vocab_size));
+    const std::vector<SamplingParams> greedy{SamplingParams::greedy()};
+    int32_t sampled = 0;
+    const int steps = 6;
+    for (int step = 0; step <= steps; ++step) {
+      const SequenceInput in{
+          0, step == 0 ? std::span<const int32_t>(prompt) : std::span(&next[size_t(step - 1)], 1), false};
+      cpu->forward({&in, 1}, logits.data());
+      gpu->forward_sample({&in, 1}, greedy, &sampled);
+    }
+    const int64_t tokens = int64_t(prompt.size()) + steps, K = m->config.moe.num_experts_per_tok;
+    const ExpertLoad *a = cpu->expert_load(), *b = gpu->expert_load();
+    QVERIFY(a && b);
+    QCOMPARE(b->layers, a->layers);
+    QCOMPARE(b->experts, a->experts);
+    for (int64_t l = 0; l < a->layers; ++l) {
+      int64_t sum_a = 0, sum_b = 0, moved = 0;
+      for (int64_t e = 0; e < a->experts; ++e) {
+        sum_a += a->at(l, e), sum_b += b->at(l, e);
+        moved += std::abs(a->at(l, e) - b->at(l, e));
+      }
+      const int64_t want = is_moe_layer(m->config, l) ? tokens * K : 0;
+      qInfo("layer %lld: %lld routed slots, %lld counts apart from the CPU's", (long long)l, (long long)sum_b,
+            (long long)moved);
+      QCOMPARE(sum_b, want);
+      QCOMPARE(sum_a, want);
+      QVERIFY2(moved <= 4, qPrintable(QString("layer %1: %2 counts apart").arg(l).arg(moved)));
+    }
+    gpu->reset_expert_load();
+    const ExpertLoad* c = gpu->expert_load();
+    for (int64_t v : c->tokens) QCOMPARE(v, int64_t(0));
   }
 
   void greedy_agrees_with_cpu_data() { logits_match_cpu_data(); }

@@ -143,8 +143,8 @@ class CpuMlaRuntime final : public Runtime {
     return s;
   }
 
-  const ExpertLoad& load() const { return load_; }
-  ExpertLoad& load() { return load_; }
+  const ExpertLoad* expert_load() const override { return &load_; }
+  void reset_expert_load() override { std::fill(load_.tokens.begin(), load_.tokens.end(), 0); }
 
  protected:
   void on_fork(int src, int dst) override {
@@ -350,16 +350,6 @@ std::unique_ptr<Runtime> create_cpu_mla_runtime(std::shared_ptr<const Model> mod
                                                 const RuntimeOptions& options) {
   if (!model->config.is_deepseek()) fail(model->name, ": the MLA runtime runs DeepSeek-V2/V3 models only");
   return std::make_unique<CpuMlaRuntime>(std::move(model), options);
-}
-
-const ExpertLoad* expert_load(const Runtime& runtime) {
-  const auto* rt = dynamic_cast<const CpuMlaRuntime*>(&runtime);
-  return rt ? &rt->load() : nullptr;
-}
-
-void reset_expert_load(Runtime& runtime) {
-  if (auto* rt = dynamic_cast<CpuMlaRuntime*>(&runtime))
-    std::fill(rt->load().tokens.begin(), rt->load().tokens.end(), 0);
 }
 
 }  // namespace r1

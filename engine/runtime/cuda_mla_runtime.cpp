@@ -81,6 +81,9 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
     activation_buffers(
         [](cuda::DeviceBuffer& b, int64_t bytes) { b.allocate(size_t(std::max<int64_t>(bytes, 1))); });
     if (moe) prepare_routers();
+    load_.layers = c.num_layers, load_.experts = E_;
+    load_.tokens.assign(size_t(c.num_layers * E_), 0);
+    reset_expert_load();
     R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
@@ -96,6 +99,22 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
   KvCacheStats kv_stats() const override { return paged_kv_stats(latent_ * 2, cache_.bytes()); }
 
   bool copy_weights_from_device(const ParamLayout& p, const void* block) override;
+
+  const ExpertLoad* expert_load() const override {
+    if (routed_rows_ > 0) {
+      std::vector<unsigned long long> counts(load_.tokens.size());
+      R1_CUDA_CHECK(cudaMemcpyAsync(counts.data(), load_counts_.get(), counts.size() * 8,
+                                    cudaMemcpyDeviceToHost, stream_));
+      R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      for (size_t i = 0; i < counts.size(); ++i) load_.tokens[i] = int64_t(counts[i]);
+    }
+    return &load_;
+  }
+  void reset_expert_load() override {
+    if (routed_rows_ > 0)
+      R1_CUDA_CHECK(cudaMemsetAsync(load_counts_.get(), 0, load_counts_.bytes(), stream_));
+    std::fill(load_.tokens.begin(), load_.tokens.end(), 0);
+  }
 
  protected:
   void copy_block(int32_t from, int32_t to) override {
@@ -126,6 +145,7 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
     take(prefill_, int64_t(prefill_bytes_));
     if (R == 0) return;  // no routed experts
     const int64_t L = config().num_layers;
+    take(load_counts_, L * E_ * 8);  // the expert load, [layer][expert]
     take(router_logits_, T * E_ * 4);
     take(router_scores_, T * E_ * 4);
     take(expert_ids_, T * K_ * 4);
@@ -180,6 +200,8 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
   cuda::MlaCache cache_;
   cuda::DeviceBuffer cache_pool_, q_a_, q_a_norm_, q_, kv_a_, q_lat_, o_lat_, att_, gu_, mid_, partial_,
       prefill_;
+  cuda::DeviceBuffer load_counts_;
+  mutable ExpertLoad load_;  // the host copy expert_load() returns
   cuda::DeviceBuffer router_logits_, router_scores_, expert_ids_, route_weights_, slot_act_, xe_, gue_, he_,
       ye_, offsets_, row_token_, slot_row_, dispatch_scratch_, selection_bias_, router_f32_;
   std::vector<bool> has_bias_;
@@ -307,6 +329,8 @@ void CudaMlaRuntime::routed_experts(int64_t l, int64_t T) {
   const cpu::RouterConfig rc = moe_router_config(config().moe, bias);
   cuda::moe_router_forward(expert_ids_.as<int32_t>(), route_weights_.as<float>(), router_scores_.as<float>(),
                            router_logits_.as<float>(), T, rc, stream_);
+  cuda::count_experts(load_counts_.as<unsigned long long>() + l * E_, expert_ids_.as<int32_t>(), T * K_,
+                      stream_);
   if (decode_rows_ || T <= kSlotMaxRows) {
     cuda::SlotExpertArgs s;
     s.x = h_.as<bf16>();

@@ -51,6 +51,18 @@ struct KvCacheStats {
   int64_t blocks_used = 0;
 };
 
+// Tokens routed to each expert since the runtime was created or last reset, over every forward pass;
+// dense layers (below first_k_dense_replace) stay zero.
+struct ExpertLoad {
+  int64_t layers = 0;
+  int64_t experts = 0;
+  std::vector<int64_t> tokens;  // [layer][expert]
+
+  int64_t at(int64_t layer, int64_t expert) const {
+    return tokens[static_cast<size_t>(layer * experts + expert)];
+  }
+};
+
 class Runtime {
  public:
   virtual ~Runtime() = default;
@@ -91,6 +103,11 @@ class Runtime {
   virtual bool copy_weights_from_device(const ParamLayout& /*layout*/, const void* /*block*/) {
     return false;
   }
+
+  // Expert load of a mixture-of-experts model (DeepSeek runtimes); null for every other runtime. The CUDA
+  // runtime counts on the device and copies the counts back on this call.
+  virtual const ExpertLoad* expert_load() const { return nullptr; }
+  virtual void reset_expert_load() {}
 
   // The tokens a sequence holds (prompt and generated), as fed through forward.
   std::span<const int32_t> sequence_tokens(int seq) const;

@@ -97,7 +97,18 @@ __global__ void router_kernel(float* logits, const float* x, const float* norm_w
   }
 }
 
+__global__ void count_experts_kernel(unsigned long long* counts, const int32_t* expert_ids, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) atomicAdd(counts + expert_ids[i], 1ull);
+}
+
 }  // namespace
+
+void count_experts(unsigned long long* counts, const int32_t* expert_ids, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return;
+  count_experts_kernel<<<unsigned((n + 255) / 256), 256, 0, stream>>>(counts, expert_ids, n);
+  R1_CUDA_LAUNCHED();
+}
 
 void router_logits_f32(float* logits, const float* x, const float* norm_w, float eps, const float* w,
                        int64_t T, int64_t hidden, int64_t experts, cudaStream_t stream) {

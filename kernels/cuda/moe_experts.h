@@ -24,6 +24,9 @@ struct SlotExpertArgs {
 void router_logits_f32(float* logits, const float* x, const float* norm_w, float eps, const float* w,
                        int64_t T, int64_t hidden, int64_t experts, cudaStream_t stream);
 
+// counts[e] += the number of (token, choice) slots routed to expert e, over n = tokens * top_k slots.
+void count_experts(unsigned long long* counts, const int32_t* expert_ids, int64_t n, cudaStream_t stream);
+
 // Whether the kernels take these widths (their inputs are staged in shared memory).
 bool slot_experts_supported(int64_t top_k, int64_t hidden, int64_t inter);
 void slot_experts_forward(const SlotExpertArgs& a, cudaStream_t stream);

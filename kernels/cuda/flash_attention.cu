@@ -6,14 +6,14 @@
 #include "flash_attention.h"
 #include "mma.cuh"
 
-// Three kernels after FlashAttention-2:
-// - forward: a block per (128-query tile, b, h); each warp owns 32 queries and walks the key tiles up to
-//   the diagonal with an online softmax (log2 domain);
-// - dq: a block per (64-query tile, b, h), walking the key tiles: P from the saved log-sum-exp, dP = dO V^T,
-//   dS = P (dP - delta), dQ += dS K;
-// - dk/dv: a block per (64-key tile, b, h) walking the query tiles from the diagonal on, 32 at a time:
-//   dV += P^T dO, dK += dS^T Q. Each query head writes its own fp32 dk/dv rows; a last kernel sums a group's
-//   heads and rounds to bf16.
+// Kernels after FlashAttention-2:
+// - forward: a block per (64-query tile, b, h); each warp owns 16 queries and walks the key tiles up to the
+//   diagonal with an online softmax (log2 domain);
+// - backward: delta = rowsum(dO O) first; then a block per (64-key tile, b, h) walks the query tiles from the
+//   diagonal on, 32 at a time: P^T from the saved log-sum-exp, dP^T = V dO^T, dS^T = P^T (dP^T - delta),
+//   dV += P^T dO, dK += dS^T Q, and dQ += dS K through fp32 atomics (every key tile adds to the same query
+//   rows). Each query head writes its own fp32 dk/dv rows; last kernels sum a group's heads and round dk, dv
+//   and dq to bf16.
 // Tiles are staged with cp.async into XOR-swizzled shared memory (mma.cuh). Blocks with the most tiles start
 // first.
 
@@ -32,7 +32,6 @@ using mma::swz;
 
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
-constexpr int BQ = 64;   // query rows per forward / dq block
 constexpr int BK = 64;   // keys per tile
 constexpr int BQ2 = 32;  // query rows per step of the dk/dv block
 constexpr float kLog2e = 1.4426950408889634f;
@@ -78,7 +77,8 @@ struct FwdSmem {
   bf16 v[2][BKF * D];
 };
 
-// Each warp owns two 16-row blocks of queries, so every K and V fragment it loads feeds two products.
+// Each warp owns kFwdRowBlocks 16-row blocks of queries (one: two made each warp's K and V fragments feed two
+// products, but ran slower on an H200).
 template <int D>
 __global__ void __launch_bounds__(kThreads)
     forward_kernel(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, Dims d) {
@@ -248,113 +248,6 @@ __global__ void delta_kernel(float* delta, const bf16* dout, const bf16* out, Di
 }
 
 template <int D>
-struct DqSmem {
-  bf16 q[BQ * D];
-  bf16 dout[BQ * D];
-  bf16 k[2][BK * D];
-  bf16 v[2][BK * D];
-};
-
-template <int D>
-__global__ void __launch_bounds__(kThreads)
-    dq_kernel(bf16* dq, const bf16* dout, const float* lse, const float* delta, const bf16* q, const bf16* k,
-              const bf16* v, Dims d) {
-  extern __shared__ __align__(128) unsigned char raw[];
-  DqSmem<D>& sm = *reinterpret_cast<DqSmem<D>*>(raw);
-  const int tiles = (d.L + BQ - 1) / BQ;
-  const int q0 = (tiles - 1 - int(blockIdx.x)) * BQ;
-  const int bh = blockIdx.y, b = bh / d.H, h = bh % d.H, kvh = h / d.group;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c2 = (lane & 3) * 2;
-  const bf16* kb = k + int64_t(b * d.KVH + kvh) * d.L * D;
-  const bf16* vb = v + int64_t(b * d.KVH + kvh) * d.L * D;
-
-  const mma::Lanes<D> ln(lane);
-  const uint32_t sq = mma::smem_addr(sm.q), sdo = mma::smem_addr(sm.dout);
-  stage<D, BQ>(sm.q, q + int64_t(bh) * d.L * D, q0, d.L);
-  stage_tokens<D, BQ>(sm.dout, dout, b, h, q0, d);
-  stage<D, BK>(sm.k[0], kb, 0, d.L);
-  stage<D, BK>(sm.v[0], vb, 0, d.L);
-  cp_async_commit();
-  const int row_q[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
-  float row_lse[2], row_delta[2];
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const bool ok = row_q[r] < d.L;
-    row_lse[r] = ok ? lse[int64_t(bh) * d.L + row_q[r]] * kLog2e : 0.0f;
-    row_delta[r] = ok ? delta[int64_t(bh) * d.L + row_q[r]] : 0.0f;
-  }
-  float acc[D / 8][4];
-#pragma unroll
-  for (int t = 0; t < D / 8; ++t) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = 0.0f;
-  const int last_key = min(q0 + BQ, d.L) - 1;
-
-  cp_async_wait<0>();
-  __syncthreads();
-  for (int k0 = 0, buf = 0; k0 <= last_key; k0 += BK, buf ^= 1) {
-    if (k0 + BK <= last_key) {
-      stage<D, BK>(sm.k[buf ^ 1], kb, k0 + BK, d.L);
-      stage<D, BK>(sm.v[buf ^ 1], vb, k0 + BK, d.L);
-    }
-    cp_async_commit();
-    const uint32_t tk = mma::smem_addr(sm.k[buf]), tv = mma::smem_addr(sm.v[buf]);
-    float s[BK / 8][4], dp[BK / 8][4];
-#pragma unroll
-    for (int t = 0; t < BK / 8; ++t)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) s[t][e] = dp[t][e] = 0.0f;
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      uint32_t qa[4], da[4];
-      load_a<D>(qa, sq, ln, warp * 16, kk * 16);
-      load_a<D>(da, sdo, ln, warp * 16, kk * 16);
-#pragma unroll
-      for (int t = 0; t < BK / 8; t += 2) {
-        uint32_t bk[4], bv[4];
-        load_b_rows<D>(bk, tk, ln, t * 8, kk * 16);
-        load_b_rows<D>(bv, tv, ln, t * 8, kk * 16);
-        mma16816(s[t], qa, bk[0], bk[1]);
-        mma16816(s[t + 1], qa, bk[2], bk[3]);
-        mma16816(dp[t], da, bv[0], bv[1]);
-        mma16816(dp[t + 1], da, bv[2], bv[3]);
-      }
-    }
-    const bool diagonal = k0 + BK - 1 > q0 + warp * 16;
-#pragma unroll
-    for (int t = 0; t < BK / 8; ++t)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int r = e >> 1, key = k0 + t * 8 + c2 + (e & 1);
-        const float p = diagonal && key > row_q[r] ? 0.0f : exp2f(s[t][e] * d.scale_log2 - row_lse[r]);
-        s[t][e] = p * (dp[t][e] - row_delta[r]);  // dS
-      }
-#pragma unroll
-    for (int kc = 0; kc < BK / 16; ++kc) {
-      const uint32_t sa[4] = {pack_bf16(s[2 * kc][0], s[2 * kc][1]), pack_bf16(s[2 * kc][2], s[2 * kc][3]),
-                              pack_bf16(s[2 * kc + 1][0], s[2 * kc + 1][1]),
-                              pack_bf16(s[2 * kc + 1][2], s[2 * kc + 1][3])};
-#pragma unroll
-      for (int t = 0; t < D / 8; t += 2) {
-        uint32_t bf[4];
-        load_b_cols<D>(bf, tk, ln, kc * 16, t * 8);
-        mma16816(acc[t], sa, bf[0], bf[1]);
-        mma16816(acc[t + 1], sa, bf[2], bf[3]);
-      }
-    }
-    cp_async_wait<0>();
-    __syncthreads();
-  }
-  const float scale = d.scale_log2 * kLn2;
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    if (row_q[r] >= d.L) continue;
-    bf16* dst = dq + (int64_t(bh) * d.L + row_q[r]) * D + c2;
-#pragma unroll
-    for (int t = 0; t < D / 8; ++t)
-      *reinterpret_cast<uint32_t*>(dst + t * 8) = pack_bf16(acc[t][2 * r] * scale, acc[t][2 * r + 1] * scale);
-  }
-}
-
-template <int D>
 struct DkvSmem {
   bf16 k[BK * D];
   bf16 v[BK * D];
@@ -362,7 +255,14 @@ struct DkvSmem {
   bf16 dout[2][BQ2 * D];
   float lse[2][BQ2];
   float delta[2][BQ2];
+  bf16 ds[BK * BQ2];  // the step's dS^T [key][query], swizzled (ds_at), for the dQ product
 };
+
+// Element offset of (key, query) in the dS^T tile: rows of 32 queries, 16-byte chunks XOR-swizzled by
+// (key / 2) % 4 so the eight keys one ldmatrix phase reads fall in distinct banks.
+__device__ __forceinline__ int ds_at(int key, int query) {
+  return key * BQ2 + ((((query >> 3) ^ (key >> 1)) & 3) << 3) + (query & 7);
+}
 
 // Query step q0 of the dk/dv block into buffer buf: Q and dO rows, their log-sum-exp (log2 domain) and delta.
 template <int D>
@@ -381,7 +281,7 @@ __device__ __forceinline__ void stage_query_step(DkvSmem<D>& sm, int buf, const 
 // One query step of the dk/dv block for one warp's 16 keys: S^T = K Q^T and dP^T = V dO^T (16 keys x 32
 // queries), P^T from the log-sum-exp, dS^T = P^T (dP^T - delta), then dV += P^T dO and dK += dS^T Q.
 template <int D>
-__device__ __forceinline__ void dkv_step(float (&dk)[D / 8][4], float (&dv)[D / 8][4], const DkvSmem<D>& sm,
+__device__ __forceinline__ void dkv_step(float (&dk)[D / 8][4], float (&dv)[D / 8][4], DkvSmem<D>& sm,
                                          int buf, int q0, int my_key0, const int (&row_k)[2],
                                          float scale_log2, int lane, const mma::Lanes<D>& ln) {
   const int warp = threadIdx.x >> 5, c2 = (lane & 3) * 2;
@@ -420,6 +320,15 @@ __device__ __forceinline__ void dkv_step(float (&dk)[D / 8][4], float (&dv)[D / 
       s[t][e] = p;
       dp[t][e] = p * (dp[t][e] - sm.delta[buf][col]);  // dS^T
     }
+  {  // dS^T to shared memory, for the block's dQ product (dq_step)
+    const int g = lane >> 2;
+#pragma unroll
+    for (int t = 0; t < BQ2 / 8; ++t)
+#pragma unroll
+      for (int r = 0; r < 2; ++r)
+        *reinterpret_cast<uint32_t*>(sm.ds + ds_at(warp * 16 + g + 8 * r, t * 8 + c2)) =
+            pack_bf16(dp[t][2 * r], dp[t][2 * r + 1]);
+  }
 #pragma unroll
   for (int kc = 0; kc < BQ2 / 16; ++kc) {
     const uint32_t pa[4] = {pack_bf16(s[2 * kc][0], s[2 * kc][1]), pack_bf16(s[2 * kc][2], s[2 * kc][3]),
@@ -441,11 +350,58 @@ __device__ __forceinline__ void dkv_step(float (&dk)[D / 8][4], float (&dv)[D / 
   }
 }
 
-// Writes this query head's fp32 dk and dv rows, dkv [2, B, H, L, D] (dk then dv).
+// dQ[q0 .. q0 + 31, 32 w .. 32 w + 31] += dS K over the block's 64 keys, for warp w, into fp32 dq_acc
+// [B, H, L, D] by atomics (blocks of other key tiles add to the same rows).
+template <int D>
+__device__ __forceinline__ void dq_step(float* dq_acc, const DkvSmem<D>& sm, int q0, int L, int64_t bh,
+                                        const mma::Lanes<D>& ln, int lane) {
+  const int warp = threadIdx.x >> 5, g = lane >> 2, c2 = (lane & 3) * 2;
+  constexpr int NT = D / 8 / kWarps;  // n8 tiles of d per warp
+  float acc[2][NT][4];
+#pragma unroll
+  for (int rb = 0; rb < 2; ++rb)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[rb][t][0] = acc[rb][t][1] = acc[rb][t][2] = acc[rb][t][3] = 0.0f;
+  const uint32_t sds = mma::smem_addr(sm.ds), sk = mma::smem_addr(sm.k);
+  // A = dS (rows queries, k keys) read transposed from dS^T: the lane's key row and query column.
+  const int a_key = (lane & 7) + (lane >> 4) * 8, a_q = ((lane >> 3) & 1) * 8;
+#pragma unroll
+  for (int kc = 0; kc < BK / 16; ++kc) {
+    uint32_t a[2][4];
+#pragma unroll
+    for (int rb = 0; rb < 2; ++rb)
+      mma::ldsm4_t(a[rb], sds + uint32_t(ds_at(kc * 16 + a_key, rb * 16 + a_q)) * 2);
+#pragma unroll
+    for (int t = 0; t < NT; t += 2) {
+      uint32_t b[4];
+      load_b_cols<D>(b, sk, ln, kc * 16, warp * NT * 8 + t * 8);
+#pragma unroll
+      for (int rb = 0; rb < 2; ++rb) {
+        mma16816(acc[rb][t], a[rb], b[0], b[1]);
+        mma16816(acc[rb][t + 1], a[rb], b[2], b[3]);
+      }
+    }
+  }
+#pragma unroll
+  for (int rb = 0; rb < 2; ++rb)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int query = q0 + rb * 16 + g + 8 * r;
+      if (query >= L) continue;
+      float* dst = dq_acc + (bh * L + query) * D + warp * NT * 8 + c2;
+#pragma unroll
+      for (int t = 0; t < NT; ++t)
+        atomicAdd(reinterpret_cast<float2*>(dst + t * 8),
+                  make_float2(acc[rb][t][2 * r], acc[rb][t][2 * r + 1]));
+    }
+}
+
+// Writes this query head's fp32 dk and dv rows, dkv [2, B, H, L, D] (dk then dv), and adds its share of dQ to
+// dq_acc [B, H, L, D].
 template <int D>
 __global__ void __launch_bounds__(kThreads)
-    dkv_kernel(float* dkv, const bf16* dout, const float* lse, const float* delta, const bf16* q,
-               const bf16* k, const bf16* v, Dims d) {
+    dkv_kernel(float* dkv, float* dq_acc, const bf16* dout, const float* lse, const float* delta,
+               const bf16* q, const bf16* k, const bf16* v, Dims d) {
   extern __shared__ __align__(128) unsigned char raw[];
   DkvSmem<D>& sm = *reinterpret_cast<DkvSmem<D>*>(raw);
   const int k0 = int(blockIdx.x) * BK;  // tile 0 has the most query tiles and starts first
@@ -472,8 +428,14 @@ __global__ void __launch_bounds__(kThreads)
   for (int q0 = k0, buf = 0; q0 < d.L; q0 += BQ2, buf ^= 1) {
     if (q0 + BQ2 < d.L) stage_query_step<D>(sm, buf ^ 1, qb, dout, lse, delta, b, h, q0 + BQ2, d);
     cp_async_commit();
-    if (q0 + BQ2 - 1 >= my_key0)  // else every query of the step precedes this warp's keys
+    if (q0 + BQ2 - 1 >= my_key0) {  // else every query of the step precedes this warp's keys
       dkv_step<D>(dk, dv, sm, buf, q0, my_key0, row_k, d.scale_log2, lane, ln);
+    } else {  // ... and its rows of dS^T are zero
+      for (int i = lane; i < 16 * BQ2 / 2; i += 32)
+        reinterpret_cast<uint32_t*>(sm.ds + warp * 16 * BQ2)[i] = 0u;
+    }
+    __syncthreads();  // dS^T complete
+    dq_step<D>(dq_acc, sm, q0, d.L, bh, ln, lane);
     cp_async_wait<0>();
     __syncthreads();
   }
@@ -488,6 +450,15 @@ __global__ void __launch_bounds__(kThreads)
       *reinterpret_cast<float2*>(dst + t * 8) = make_float2(dk[t][2 * r] * scale, dk[t][2 * r + 1] * scale);
       *reinterpret_cast<float2*>(dst + plane + t * 8) = make_float2(dv[t][2 * r], dv[t][2 * r + 1]);
     }
+  }
+}
+
+// out = bf16(scale * in), n even.
+__global__ void scale_to_bf16_kernel(bf16* out, const float* in, int64_t n, float scale) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; 2 * i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const float2 v = reinterpret_cast<const float2*>(in)[i];
+    reinterpret_cast<uint32_t*>(out)[i] = pack_bf16(v.x * scale, v.y * scale);
   }
 }
 
@@ -538,15 +509,16 @@ void backward(bf16* dq, bf16* dk, bf16* dv, float* delta, float* dkv, const bf16
   const int64_t rows = int64_t(d.B) * d.L * d.H;
   delta_kernel<D><<<unsigned((rows + kWarps - 1) / kWarps), kThreads, 0, stream>>>(delta, dout, out, d);
   R1_CUDA_LAUNCHED();
-  set_max_dynamic_smem(reinterpret_cast<const void*>(dq_kernel<D>), int(sizeof(DqSmem<D>)));
-  dq_kernel<D>
-      <<<dim3(unsigned((d.L + BQ - 1) / BQ), unsigned(d.B * d.H)), kThreads, sizeof(DqSmem<D>), stream>>>(
-          dq, dout, lse, delta, q, k, v, d);
-  R1_CUDA_LAUNCHED();
+  const int64_t nq = int64_t(d.B) * d.H * d.L * D;
+  float* dq_acc = dkv + 2 * nq;
+  R1_CUDA_CHECK(cudaMemsetAsync(dq_acc, 0, size_t(nq) * 4, stream));
   set_max_dynamic_smem(reinterpret_cast<const void*>(dkv_kernel<D>), int(sizeof(DkvSmem<D>)));
   dkv_kernel<D>
       <<<dim3(unsigned((d.L + BK - 1) / BK), unsigned(d.B * d.H)), kThreads, sizeof(DkvSmem<D>), stream>>>(
-          dkv, dout, lse, delta, q, k, v, d);
+          dkv, dq_acc, dout, lse, delta, q, k, v, d);
+  R1_CUDA_LAUNCHED();
+  scale_to_bf16_kernel<<<unsigned(std::min<int64_t>((nq / 2 + 255) / 256, 1 << 16)), 256, 0, stream>>>(
+      dq, dq_acc, nq, d.scale_log2 * kLn2);
   R1_CUDA_LAUNCHED();
   const int64_t n = int64_t(d.B) * d.KVH * d.L * D;
   group_sum_kernel<<<unsigned(std::min<int64_t>((n + 255) / 256, 1 << 16)), 256, 0, stream>>>(dk, dv, dkv, d,
@@ -567,7 +539,7 @@ bool flash_attention_supports(const cpu::AttentionShape& s) {
 
 size_t flash_attention_scratch_bytes(const cpu::AttentionShape& s) {
   return align_up(size_t(s.B * s.H * s.L) * sizeof(float)) +
-         size_t(2 * s.B * s.H * s.L * s.Dk) * sizeof(float);
+         size_t(3 * s.B * s.H * s.L * s.Dk) * sizeof(float);
 }
 
 void flash_attention_forward(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,

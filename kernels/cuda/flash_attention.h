@@ -16,7 +16,7 @@ bool flash_attention_supports(const cpu::AttentionShape& s);
 void flash_attention_forward(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
                              const cpu::AttentionShape& s, cudaStream_t stream);
 
-// scratch: flash_attention_scratch_bytes(s) (the rows' Σ_d dO·O).
+// scratch: flash_attention_scratch_bytes(s) (the rows' Σ_d dO·O, fp32 dk/dv per query head, fp32 dq sums).
 size_t flash_attention_scratch_bytes(const cpu::AttentionShape& s);
 void flash_attention_backward(bf16* dq, bf16* dk, bf16* dv, void* scratch, const bf16* dout, const bf16* out,
                               const float* lse, const bf16* q, const bf16* k, const bf16* v,

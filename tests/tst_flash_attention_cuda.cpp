@@ -26,25 +26,6 @@ namespace {
 using Vec = std::vector<float>;
 constexpr double kAttn = 1.5e-2, kLse = 1e-5;
 
-double rel_error(const Vec& got, const Vec& want) {
-  if (got.size() != want.size()) return INFINITY;
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    den += double(want[i]) * want[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
-
-#define EXPECT_CLOSE(what, got, want, tol)                                                      \
-  do {                                                                                          \
-    const double r1_err = rel_error(got, want);                                                 \
-    qInfo("%s: relative error %.3g", what, r1_err);                                             \
-    QVERIFY2(r1_err < (tol),                                                                    \
-             qPrintable(QString("%1: relative error %2 > %3").arg(what).arg(r1_err).arg(tol))); \
-  } while (0)
-
 cpu::AttentionShape shape(int B, int L, int H, int KVH, int D) {
   cpu::AttentionShape s;
   s.B = B, s.L = L, s.H = H, s.KVH = KVH, s.Dk = s.Dv = D, s.scale = 1.0f / std::sqrt(float(D));

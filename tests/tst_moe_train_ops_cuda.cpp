@@ -35,24 +35,6 @@ using Ids = std::vector<int32_t>;
 
 constexpr double kF32 = 2e-5, kDot = 1e-4, kBf16 = 6e-3;
 
-double rel_error(const Vec& got, const Vec& want) {
-  if (got.size() != want.size()) return INFINITY;
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    den += double(want[i]) * want[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
-
-#define EXPECT_CLOSE(what, got, want, tol)                                                      \
-  do {                                                                                          \
-    const double r1_err = rel_error(got, want);                                                 \
-    QVERIFY2(r1_err < (tol),                                                                    \
-             qPrintable(QString("%1: relative error %2 > %3").arg(what).arg(r1_err).arg(tol))); \
-  } while (0)
-
 struct RouterCase {
   const char* name;
   cpu::RouterScoring scoring;

@@ -28,6 +28,13 @@ void add_architectures() {
   for (const char* n : {"qwen3-qknorm", "deepseek-v2-lite-style", "deepseek-v3-yarn"}) QTest::newRow(n) << n;
 }
 
+// A fixture's transformers reference (expected.json): the prompt and its greedy continuation.
+std::pair<std::vector<int32_t>, std::vector<int32_t>> reference(const QString& name) {
+  const auto exp = nlohmann::json::parse(
+      read_text_file(test::fixtures() / "models" / name.toStdString() / "expected.json"));
+  return {exp["prompt"].get<std::vector<int32_t>>(), exp["greedy"].get<std::vector<int32_t>>()};
+}
+
 std::shared_ptr<const Model> fixture(const std::string& name) {
   return load_model(test::fixtures() / "models" / name);
 }
@@ -114,10 +121,7 @@ class TestRuntimeCuda : public QObject {
   void decode_steps_match_cpu() {
     QFETCH(QString, name);
     const auto m = fixture(name.toStdString());
-    const auto exp = nlohmann::json::parse(
-        read_text_file(test::fixtures() / "models" / name.toStdString() / "expected.json"));
-    const auto prompt = exp["prompt"].get<std::vector<int32_t>>();
-    const auto next = exp["greedy"].get<std::vector<int32_t>>();
+    const auto [prompt, next] = reference(name);
     const int64_t V = m->config.vocab_size;
     auto cpu = runtime(m, Device::Cpu), gpu = runtime(m, Device::Cuda);
     std::vector<float> a(static_cast<size_t>(V)), b(static_cast<size_t>(V));
@@ -144,10 +148,7 @@ class TestRuntimeCuda : public QObject {
   void expert_load_matches_cpu() {
     QFETCH(QString, name);
     const auto m = fixture(name.toStdString());
-    const auto exp = nlohmann::json::parse(
-        read_text_file(test::fixtures() / "models" / name.toStdString() / "expected.json"));
-    const auto prompt = exp["prompt"].get<std::vector<int32_t>>();
-    const auto next = exp["greedy"].get<std::vector<int32_t>>();
+    const auto [prompt, next] = reference(name);
     auto cpu = runtime(m, Device::Cpu), gpu = runtime(m, Device::Cuda);
     std::vector<float> logits(static_cast<size_t>(m->config.vocab_size));
     const std::vector<SamplingParams> greedy{SamplingParams::greedy()};
@@ -186,10 +187,7 @@ class TestRuntimeCuda : public QObject {
   void greedy_agrees_with_cpu() {
     QFETCH(QString, name);
     const auto m = fixture(name.toStdString());
-    const auto exp = nlohmann::json::parse(
-        read_text_file(test::fixtures() / "models" / name.toStdString() / "expected.json"));
-    const auto prompt = exp["prompt"].get<std::vector<int32_t>>();
-    const auto want = exp["greedy"].get<std::vector<int32_t>>();
+    const auto [prompt, want] = reference(name);
     auto rt = runtime(m, Device::Cuda);
     Generator gen(*rt);
     GenerateOptions go;

@@ -39,6 +39,7 @@ using cuda::bf16;
 using test::download;
 using test::download_bf16;
 using test::randn;
+using test::rel_error;
 using test::to_bf16;
 using test::upload;
 
@@ -47,18 +48,6 @@ namespace {
 using Vec = std::vector<float>;
 
 constexpr double kF32 = 2e-5, kGemm = 1e-4, kBf16 = 6e-3, kAttn = 1.5e-2;
-
-// |got - want| / |want|; a NaN or size mismatch counts as infinitely wrong.
-double rel_error(const Vec& got, const Vec& want) {
-  if (got.size() != want.size()) return INFINITY;
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    den += double(want[i]) * want[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
 
 // Columns [0, width) of rows with stride ld.
 Vec columns(const Vec& v, int64_t rows, int64_t ld, int64_t width) {
@@ -79,13 +68,6 @@ Vec rope_table(int64_t L, int64_t rot) {
     }
   return cs;
 }
-
-#define EXPECT_CLOSE(what, got, want, tol)                                                      \
-  do {                                                                                          \
-    const double r1_err = rel_error(got, want);                                                 \
-    QVERIFY2(r1_err < (tol),                                                                    \
-             qPrintable(QString("%1: relative error %2 > %3").arg(what).arg(r1_err).arg(tol))); \
-  } while (0)
 
 }  // namespace
 

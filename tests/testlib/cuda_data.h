@@ -1,6 +1,7 @@
 #pragma once
 // Random inputs and host <-> device copies for the CUDA op tests.
 #include <cuda_runtime_api.h>
+#include <QtTest/QtTest>
 
 #include <algorithm>
 #include <cmath>
@@ -67,4 +68,25 @@ inline double nmse(const std::vector<float>& got, const std::vector<double>& wan
   return num / std::max(den, 1e-30);
 }
 
+// |got - want| / |want| over the whole tensor; a NaN or size mismatch counts as infinitely wrong.
+inline double rel_error(const std::vector<float>& got, const std::vector<float>& want) {
+  if (got.size() != want.size()) return INFINITY;
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (!std::isfinite(got[i])) return INFINITY;
+    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    den += double(want[i]) * want[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
 }  // namespace r1::test
+
+// In a Qt Test function: fails when rel_error(got, want) is not below tol, and logs the error.
+#define EXPECT_CLOSE(what, got, want, tol)                                                      \
+  do {                                                                                          \
+    const double r1_err = r1::test::rel_error(got, want);                                       \
+    qInfo("%s: relative error %.3g", what, r1_err);                                             \
+    QVERIFY2(r1_err < (tol),                                                                    \
+             qPrintable(QString("%1: relative error %2 > %3").arg(what).arg(r1_err).arg(tol))); \
+  } while (0)

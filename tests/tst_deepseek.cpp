@@ -241,7 +241,7 @@ class TestDeepseek : public QObject {
     const auto model = load_model(fixture("deepseek-v2-lite-style"));
     const auto rt = make_runtime(model, MlaPath::Auto);
     prompt_logits(*rt, fixture_prompt("deepseek-v2-lite-style"));
-    const ExpertLoad* load = expert_load(*rt);
+    const ExpertLoad* load = rt->expert_load();
     QVERIFY(load);
     QCOMPARE(load->experts, int64_t(8));
     for (int64_t l = 0; l < 3; ++l) {
@@ -250,9 +250,9 @@ class TestDeepseek : public QObject {
       QCOMPARE(sum, l == 0 ? int64_t(0) : int64_t(12 * 2));  // layer 0 is dense; 12 tokens, top-2
       if (l > 0) QVERIFY(busiest <= 12);
     }
-    reset_expert_load(*rt);
+    rt->reset_expert_load();
     QCOMPARE(load->at(1, 0) + load->at(2, 7), int64_t(0));
-    QVERIFY(!expert_load(*make_runtime(load_model(fixture("qwen2-tied")), MlaPath::Auto)));
+    QVERIFY(!make_runtime(load_model(fixture("qwen2-tied")), MlaPath::Auto)->expert_load());
   }
 
   // Random bf16 weights: both paths agree (bf16 GEMV, the absorbed kernels reading bf16 kv_b).

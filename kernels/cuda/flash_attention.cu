@@ -66,143 +66,115 @@ __device__ __forceinline__ void stage_tokens(bf16* tile, const bf16* src, int b,
   }
 }
 
-constexpr int kFwdRowBlocks = 1;                  // 16-row blocks per warp in the forward
-constexpr int BQF = kWarps * 16 * kFwdRowBlocks;  // query rows per forward block
-constexpr int BKF = 64;                           // keys per forward tile
+constexpr int BQ = kWarps * 16;  // query rows per forward block: 16 per warp
 
 template <int D>
 struct FwdSmem {
-  bf16 q[BQF * D];
-  bf16 k[2][BKF * D];  // double-buffered: the next tile loads while this one is used
-  bf16 v[2][BKF * D];
+  bf16 q[BQ * D];
+  bf16 k[2][BK * D];  // double-buffered: the next tile loads while this one is used
+  bf16 v[2][BK * D];
 };
 
-// Each warp owns kFwdRowBlocks 16-row blocks of queries (one: two made each warp's K and V fragments feed two
-// products, but ran slower on an H200).
+// Each warp owns 16 queries. (Two 16-row blocks per warp, so that each K and V fragment fed two products, ran
+// slower on an H200.)
 template <int D>
 __global__ void __launch_bounds__(kThreads)
     forward_kernel(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, Dims d) {
-  constexpr int RB = kFwdRowBlocks;
   extern __shared__ __align__(128) unsigned char raw[];
   FwdSmem<D>& sm = *reinterpret_cast<FwdSmem<D>*>(raw);
-  const int tiles = (d.L + BQF - 1) / BQF;
-  const int q0 = (tiles - 1 - int(blockIdx.x)) * BQF;
+  const int tiles = (d.L + BQ - 1) / BQ;
+  const int q0 = (tiles - 1 - int(blockIdx.x)) * BQ;
   const int bh = blockIdx.y, b = bh / d.H, h = bh % d.H, kvh = h / d.group;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c2 = (lane & 3) * 2;
-  const int warp_row0 = warp * 16 * RB;  // within the tile
   const bf16* kb = k + int64_t(b * d.KVH + kvh) * d.L * D;
   const bf16* vb = v + int64_t(b * d.KVH + kvh) * d.L * D;
 
   const mma::Lanes<D> ln(lane);
   const uint32_t sq = mma::smem_addr(sm.q);
-  stage<D, BQF>(sm.q, q + int64_t(bh) * d.L * D, q0, d.L);
-  stage<D, BKF>(sm.k[0], kb, 0, d.L);
-  stage<D, BKF>(sm.v[0], vb, 0, d.L);
+  stage<D, BQ>(sm.q, q + int64_t(bh) * d.L * D, q0, d.L);
+  stage<D, BK>(sm.k[0], kb, 0, d.L);
+  stage<D, BK>(sm.v[0], vb, 0, d.L);
   cp_async_commit();
   cp_async_wait<0>();
   __syncthreads();
 
-  float o[RB][D / 8][4];
-  float m[RB][2], l[RB][2];
-  const int row_base = q0 + warp_row0 + g;  // row (rb, r) is row_base + 16 rb + 8 r
+  float o[D / 8][4];
 #pragma unroll
-  for (int rb = 0; rb < RB; ++rb) {
-#pragma unroll
-    for (int t = 0; t < D / 8; ++t) o[rb][t][0] = o[rb][t][1] = o[rb][t][2] = o[rb][t][3] = 0.0f;
-#pragma unroll
-    for (int r = 0; r < 2; ++r) m[rb][r] = -INFINITY, l[rb][r] = 0.0f;
-  }
-  const int last_key = min(q0 + BQF, d.L) - 1;
-  const int warp_last_row = q0 + warp_row0 + 16 * RB - 1;
+  for (int t = 0; t < D / 8; ++t) o[t][0] = o[t][1] = o[t][2] = o[t][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  const int row_base = q0 + warp * 16 + g;  // this lane's rows: row_base and row_base + 8
+  const int last_key = min(q0 + BQ, d.L) - 1;
 
-  for (int k0 = 0, buf = 0; k0 <= last_key; k0 += BKF, buf ^= 1) {
-    if (k0 + BKF <= last_key) {  // the next tile, into the buffer the previous iteration finished with
-      stage<D, BKF>(sm.k[buf ^ 1], kb, k0 + BKF, d.L);
-      stage<D, BKF>(sm.v[buf ^ 1], vb, k0 + BKF, d.L);
+  for (int k0 = 0, buf = 0; k0 <= last_key; k0 += BK, buf ^= 1) {
+    if (k0 + BK <= last_key) {  // the next tile, into the buffer the previous iteration finished with
+      stage<D, BK>(sm.k[buf ^ 1], kb, k0 + BK, d.L);
+      stage<D, BK>(sm.v[buf ^ 1], vb, k0 + BK, d.L);
     }
     cp_async_commit();
-    if (k0 <= warp_last_row) {  // else every key of the tile follows this warp's queries
+    if (k0 <= q0 + warp * 16 + 15) {  // else every key of the tile follows this warp's queries
       const uint32_t tk = mma::smem_addr(sm.k[buf]), tv = mma::smem_addr(sm.v[buf]);
-      float s[RB][BKF / 8][4];
+      float s[BK / 8][4];
 #pragma unroll
-      for (int rb = 0; rb < RB; ++rb)
-#pragma unroll
-        for (int t = 0; t < BKF / 8; ++t) s[rb][t][0] = s[rb][t][1] = s[rb][t][2] = s[rb][t][3] = 0.0f;
+      for (int t = 0; t < BK / 8; ++t) s[t][0] = s[t][1] = s[t][2] = s[t][3] = 0.0f;
 #pragma unroll
       for (int kk = 0; kk < D / 16; ++kk) {
-        uint32_t qa[RB][4];
+        uint32_t qa[4];
+        load_a<D>(qa, sq, ln, warp * 16, kk * 16);
 #pragma unroll
-        for (int rb = 0; rb < RB; ++rb) load_a<D>(qa[rb], sq, ln, warp_row0 + rb * 16, kk * 16);
-#pragma unroll
-        for (int t = 0; t < BKF / 8; t += 2) {
+        for (int t = 0; t < BK / 8; t += 2) {
           uint32_t bf[4];
           load_b_rows<D>(bf, tk, ln, t * 8, kk * 16);
-#pragma unroll
-          for (int rb = 0; rb < RB; ++rb) {
-            mma16816(s[rb][t], qa[rb], bf[0], bf[1]);
-            mma16816(s[rb][t + 1], qa[rb], bf[2], bf[3]);
-          }
+          mma16816(s[t], qa, bf[0], bf[1]);
+          mma16816(s[t + 1], qa, bf[2], bf[3]);
         }
       }
+      const bool diagonal = k0 + BK - 1 > q0 + warp * 16;
+      float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-      for (int rb = 0; rb < RB; ++rb) {
-        const bool diagonal = k0 + BKF - 1 > q0 + warp_row0 + rb * 16;
-        float tile_max[2] = {-INFINITY, -INFINITY};
+      for (int t = 0; t < BK / 8; ++t)
 #pragma unroll
-        for (int t = 0; t < BKF / 8; ++t)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int key = k0 + t * 8 + c2 + (e & 1);
-            float x = s[rb][t][e] * d.scale_log2;
-            if (diagonal && key > row_base + 16 * rb + 8 * (e >> 1)) x = -INFINITY;
-            s[rb][t][e] = x;
-            tile_max[e >> 1] = fmaxf(tile_max[e >> 1], x);
-          }
-        float corr[2];
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
-          tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
-          // Key 0 is in every row's first tile, so m is finite from then on; a row whose keys of this tile
-          // are all masked keeps its m (its p are exp2(-inf) = 0).
-          const float m_new = fmaxf(m[rb][r], tile_max[r]);
-          corr[r] = exp2f(m[rb][r] - m_new);
-          m[rb][r] = m_new;
-          l[rb][r] *= corr[r];
+        for (int e = 0; e < 4; ++e) {
+          const int key = k0 + t * 8 + c2 + (e & 1);
+          float x = s[t][e] * d.scale_log2;
+          if (diagonal && key > row_base + 8 * (e >> 1)) x = -INFINITY;
+          s[t][e] = x;
+          tile_max[e >> 1] = fmaxf(tile_max[e >> 1], x);
         }
+      float corr[2];
 #pragma unroll
-        for (int t = 0; t < BKF / 8; ++t)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const float p = exp2f(s[rb][t][e] - m[rb][e >> 1]);
-            s[rb][t][e] = p;
-            l[rb][e >> 1] += p;
-          }
-#pragma unroll
-        for (int t = 0; t < D / 8; ++t) {
-          o[rb][t][0] *= corr[0], o[rb][t][1] *= corr[0];
-          o[rb][t][2] *= corr[1], o[rb][t][3] *= corr[1];
-        }
+      for (int r = 0; r < 2; ++r) {
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+        // Key 0 is in every row's first tile, so m is finite from then on; a row whose keys of this tile are
+        // all masked keeps its m (its p are exp2(-inf) = 0).
+        const float m_new = fmaxf(m[r], tile_max[r]);
+        corr[r] = exp2f(m[r] - m_new);
+        m[r] = m_new;
+        l[r] *= corr[r];
       }
 #pragma unroll
-      for (int kc = 0; kc < BKF / 16; ++kc) {
-        uint32_t pa[RB][4];
+      for (int t = 0; t < BK / 8; ++t)
 #pragma unroll
-        for (int rb = 0; rb < RB; ++rb) {
-          pa[rb][0] = pack_bf16(s[rb][2 * kc][0], s[rb][2 * kc][1]);
-          pa[rb][1] = pack_bf16(s[rb][2 * kc][2], s[rb][2 * kc][3]);
-          pa[rb][2] = pack_bf16(s[rb][2 * kc + 1][0], s[rb][2 * kc + 1][1]);
-          pa[rb][3] = pack_bf16(s[rb][2 * kc + 1][2], s[rb][2 * kc + 1][3]);
+        for (int e = 0; e < 4; ++e) {
+          const float p = exp2f(s[t][e] - m[e >> 1]);
+          s[t][e] = p;
+          l[e >> 1] += p;
         }
+#pragma unroll
+      for (int t = 0; t < D / 8; ++t) {
+        o[t][0] *= corr[0], o[t][1] *= corr[0];
+        o[t][2] *= corr[1], o[t][3] *= corr[1];
+      }
+#pragma unroll
+      for (int kc = 0; kc < BK / 16; ++kc) {
+        uint32_t pa[4];
+        mma::c_to_a(pa, s[2 * kc], s[2 * kc + 1]);
 #pragma unroll
         for (int t = 0; t < D / 8; t += 2) {
           uint32_t bf[4];
           load_b_cols<D>(bf, tv, ln, kc * 16, t * 8);
-#pragma unroll
-          for (int rb = 0; rb < RB; ++rb) {
-            mma16816(o[rb][t], pa[rb], bf[0], bf[1]);
-            mma16816(o[rb][t + 1], pa[rb], bf[2], bf[3]);
-          }
+          mma16816(o[t], pa, bf[0], bf[1]);
+          mma16816(o[t + 1], pa, bf[2], bf[3]);
         }
       }
     }
@@ -210,22 +182,19 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();     // ... for every thread, and this one is no longer read
   }
 #pragma unroll
-  for (int rb = 0; rb < RB; ++rb)
+  for (int r = 0; r < 2; ++r) {
+    float sum = l[r];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const int i = row_base + 8 * r;
+    if (i >= d.L) continue;
+    const float inv = 1.0f / sum;
+    bf16* dst = out + (int64_t(b * d.L + i) * d.H + h) * D + c2;
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float sum = l[rb][r];
-      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-      const int i = row_base + 16 * rb + 8 * r;
-      if (i >= d.L) continue;
-      const float inv = 1.0f / sum;
-      bf16* dst = out + (int64_t(b * d.L + i) * d.H + h) * D + c2;
-#pragma unroll
-      for (int t = 0; t < D / 8; ++t)
-        *reinterpret_cast<uint32_t*>(dst + t * 8) =
-            pack_bf16(o[rb][t][2 * r] * inv, o[rb][t][2 * r + 1] * inv);
-      if ((lane & 3) == 0) lse[int64_t(bh) * d.L + i] = (m[rb][r] + __log2f(sum)) * kLn2;
-    }
+    for (int t = 0; t < D / 8; ++t)
+      *reinterpret_cast<uint32_t*>(dst + t * 8) = pack_bf16(o[t][2 * r] * inv, o[t][2 * r + 1] * inv);
+    if ((lane & 3) == 0) lse[int64_t(bh) * d.L + i] = (m[r] + __log2f(sum)) * kLn2;
+  }
 }
 
 // delta[b, h, i] = Σ_d dout · out over the row (a warp per row).
@@ -331,12 +300,9 @@ __device__ __forceinline__ void dkv_step(float (&dk)[D / 8][4], float (&dv)[D / 
   }
 #pragma unroll
   for (int kc = 0; kc < BQ2 / 16; ++kc) {
-    const uint32_t pa[4] = {pack_bf16(s[2 * kc][0], s[2 * kc][1]), pack_bf16(s[2 * kc][2], s[2 * kc][3]),
-                            pack_bf16(s[2 * kc + 1][0], s[2 * kc + 1][1]),
-                            pack_bf16(s[2 * kc + 1][2], s[2 * kc + 1][3])};
-    const uint32_t sa[4] = {pack_bf16(dp[2 * kc][0], dp[2 * kc][1]), pack_bf16(dp[2 * kc][2], dp[2 * kc][3]),
-                            pack_bf16(dp[2 * kc + 1][0], dp[2 * kc + 1][1]),
-                            pack_bf16(dp[2 * kc + 1][2], dp[2 * kc + 1][3])};
+    uint32_t pa[4], sa[4];
+    mma::c_to_a(pa, s[2 * kc], s[2 * kc + 1]);
+    mma::c_to_a(sa, dp[2 * kc], dp[2 * kc + 1]);
 #pragma unroll
     for (int t = 0; t < D / 8; t += 2) {
       uint32_t bo[4], bq[4];
@@ -497,7 +463,7 @@ void forward(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
              cudaStream_t stream) {
   const auto kernel = forward_kernel<D>;
   set_max_dynamic_smem(reinterpret_cast<const void*>(kernel), int(sizeof(FwdSmem<D>)));
-  const dim3 grid(unsigned((d.L + BQF - 1) / BQF), unsigned(d.B * d.H));
+  const dim3 grid(unsigned((d.L + BQ - 1) / BQ), unsigned(d.B * d.H));
   kernel<<<grid, kThreads, sizeof(FwdSmem<D>), stream>>>(out, lse, q, k, v, d);
   R1_CUDA_LAUNCHED();
 }

@@ -64,9 +64,8 @@ __global__ void down_kernel(SlotExpertArgs a) {
   if (lane == 0) a.out[t * H + r] += y;
 }
 
-// Block (t, y): the router norm of token t staged once, then experts y * 8 + warp, y * 8 + warp + 8 *
-// gridDim.y
-// ... one warp each, so a single token still spreads its router rows over several SMs.
+// Block (t, y): token t's normed input staged once, then one warp per expert e = 8 y + warp, stepping by
+// 8 gridDim.y, so a single token still spreads its router rows over several SMs.
 __global__ void router_kernel(float* logits, const float* x, const float* norm_w, float eps, const float* w,
                               int64_t hidden, int64_t experts) {
   extern __shared__ float staged[];

@@ -171,6 +171,8 @@ class TestTrainOpsCuda : public QObject {
     QTest::newRow("vector, accumulate dx") << 5 << 1024 << 1024 << 1024 << true;
     QTest::newRow("odd dim, strided") << 7 << 333 << 340 << 335 << false;
     QTest::newRow("many rows a block") << 100 << 256 << 256 << 256 << true;
+    QTest::newRow("hidden 1536 (rows in registers, 3 chunks)") << 1200 << 1536 << 1536 << 1536 << false;
+    QTest::newRow("hidden 2560 (5 chunks), accumulate") << 70 << 2560 << 2568 << 2564 << true;
     QTest::newRow("wide (large shared dw)") << 3 << 16384 << 16384 << 16384 << false;
   }
   void rmsnorm_train() {
@@ -225,6 +227,7 @@ class TestTrainOpsCuda : public QObject {
     QTest::newRow("partial rotary, qk-norm") << 2 << 4 << 4 << 1 << 80 << 32 << false << true;
     QTest::newRow("partial interleaved, mha") << 1 << 7 << 3 << 3 << 96 << 40 << true << false;
     QTest::newRow("d256, qk-norm") << 1 << 3 << 2 << 1 << 256 << 256 << false << true;
+    QTest::newRow("qwen2 heads 12/2, 2 x 300 tokens") << 2 << 300 << 12 << 2 << 128 << 128 << false << false;
   }
   void heads_dense() {
     QFETCH(int, B);
@@ -430,6 +433,19 @@ class TestTrainOpsCuda : public QObject {
     EXPECT_CLOSE("logp", download<float>(glogp, logp.size()), logp, kF32);
     if (with_entropy) EXPECT_CLOSE("entropy", download<float>(gent, ent.size()), ent, kF32);
     EXPECT_CLOSE("dlogits", download_bf16(gd, dlogits.size()), dlogits, kBf16);
+    // The trainer's path: the forward saves each row's log-sum-exp and the backward reads the logits once.
+    cuda::DeviceBuffer glse(logp.size() * 4), gd2(dlogits.size() * 2);
+    cuda::token_logprob_forward(glogp.as<float>(), with_entropy ? gent.as<float>() : nullptr, gl.as<float>(),
+                                gt.as<int32_t>(), rows, V, nullptr, glse.as<float>());
+    cuda::token_logprob_backward(gd2.as<bf16>(), gl.as<float>(), gt.as<int32_t>(), ggl.as<float>(),
+                                 with_entropy ? gge.as<float>() : nullptr, rows, V, nullptr, glse.as<float>(),
+                                 with_entropy ? gent.as<float>() : nullptr);
+    EXPECT_CLOSE("dlogits (saved lse)", download_bf16(gd2, dlogits.size()), dlogits, kBf16);
+    if (with_entropy)
+      QVERIFY_THROWS_EXCEPTION(
+          std::invalid_argument,
+          cuda::token_logprob_backward(gd2.as<bf16>(), gl.as<float>(), gt.as<int32_t>(), ggl.as<float>(),
+                                       gge.as<float>(), rows, V, nullptr, glse.as<float>(), nullptr));
   }
 
   void adamw_data() {

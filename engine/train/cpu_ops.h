@@ -110,12 +110,14 @@ class CpuOps {
   void embedding_backward(float* dtable, const int32_t* ids, const float* dy, int64_t T, int64_t C) {
     cpu::embedding_backward(dtable, ids, dy, T, C);
   }
-  void token_forward(float* logp, float* entropy, const float* logits, const int32_t* targets, int64_t rows,
-                     int64_t V) {
+  // The CPU kernels recompute each row's statistics in the backward, so the saved lse is not used.
+  void token_forward(float* logp, float* entropy, float* /*lse*/, const float* logits, const int32_t* targets,
+                     int64_t rows, int64_t V) {
     cpu::token_logprob_forward(logp, entropy, logits, targets, rows, V);
   }
   void token_backward(float* dlogits, const float* logits, const int32_t* targets, const float* g,
-                      const float* ge, int64_t rows, int64_t V) {
+                      const float* ge, const float* /*lse*/, const float* /*entropy*/, int64_t rows,
+                      int64_t V) {
     cpu::token_logprob_backward(dlogits, logits, targets, g, ge, rows, V);
   }
   void moe_router_forward(int32_t* expert_ids, float* weights, float* scores, const float* logits, int64_t T,

@@ -133,9 +133,10 @@ struct TrainBuffers {
   float* logits = nullptr;                                                             // [chunk, V]
   Act* dlogits = nullptr;                                                              // [chunk, V]
   float *logp = nullptr, *entropy = nullptr, *g_logp = nullptr, *g_entropy = nullptr;  // [T]
-  Act* dxf = nullptr;                                                                  // [T, C]
-  int32_t *ids = nullptr, *targets = nullptr;                                          // [T]
-  float* rope = nullptr;                                                               // [L, rot_dim]
+  float* lse = nullptr;  // [T] each row's log-sum-exp, saved by the forward for the backward
+  Act* dxf = nullptr;    // [T, C]
+  int32_t *ids = nullptr, *targets = nullptr;  // [T]
+  float* rope = nullptr;                       // [L, rot_dim]
 };
 
 // inter: the dense (or shared-expert) MLP width; moe: whether the layer routes to experts.
@@ -253,6 +254,7 @@ void carve_buffers(Carver& cv, TrainBuffers<Act>& b, const TrainDims& d, size_t 
   b.entropy = cv.take<float>(T);
   b.g_logp = cv.take<float>(T);
   b.g_entropy = cv.take<float>(T);
+  b.lse = cv.take<float>(T);
   b.dxf = cv.take<Act>(T * d.C);
   b.ids = cv.take<int32_t>(T);
   b.targets = cv.take<int32_t>(T);

@@ -395,7 +395,7 @@ double TransformerTrainer<Ops>::lm_head(const TrainDims& d, TokenObjective* obje
   for (int64_t r0 = 0; r0 < T; r0 += dims_.chunk) {
     const int64_t n = std::min(dims_.chunk, T - r0);
     ops_.matmul_f32(b.logits, b.xf + r0 * C, W(layout_.lm_head), nullptr, n, C, V);
-    ops_.token_forward(b.logp + r0, b.entropy + r0, b.logits, b.targets + r0, n, V);
+    ops_.token_forward(b.logp + r0, b.entropy + r0, b.lse + r0, b.logits, b.targets + r0, n, V);
     ops_.download(host_logp_.data() + r0, b.logp + r0, size_t(n) * 4);
     ops_.download(host_entropy_.data() + r0, b.entropy + r0, size_t(n) * 4);
     if (!objective) continue;
@@ -412,7 +412,8 @@ double TransformerTrainer<Ops>::lm_head(const TrainDims& d, TokenObjective* obje
     }
     ops_.upload(b.g_logp + r0, g, size_t(n) * 4);
     ops_.upload(b.g_entropy + r0, ge, size_t(n) * 4);
-    ops_.token_backward(b.dlogits, b.logits, b.targets + r0, b.g_logp + r0, b.g_entropy + r0, n, V);
+    ops_.token_backward(b.dlogits, b.logits, b.targets + r0, b.g_logp + r0, b.g_entropy + r0, b.lse + r0,
+                        b.entropy + r0, n, V);
     ops_.matmul_backward(b.dxf + r0 * C, G(layout_.lm_head), nullptr, b.dlogits, b.xf + r0 * C,
                          W(layout_.lm_head), n, C, V);
   }

@@ -196,6 +196,39 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
+// Without q/k norms the backward is elementwise: a thread per (token, head, pair of dims), so every load
+// is in flight at once. Pair j < half is RoPE pair j of a q or k head (rotated back); the pairs after it
+// are two adjacent unrotated dims, and a v head's pairs are copied.
+__global__ void heads_backward_plain_kernel(bf16* dqkv, const bf16* dq, const bf16* dk, const bf16* dv,
+                                            const float* cos_sin, const HeadsShape s) {
+  const int H = int(s.H), KVH = int(s.KVH), D = int(s.D), heads = H + 2 * KVH;
+  const int half = int(s.rot_dim) / 2, pairs = D / 2;
+  // 32-bit index arithmetic (the launcher checks the item count): 64-bit divisions would dominate.
+  const uint32_t items = uint32_t(s.B * s.L * heads * pairs), L = uint32_t(s.L);
+  for (uint32_t it = blockIdx.x * blockDim.x + threadIdx.x; it < items; it += gridDim.x * blockDim.x) {
+    const int j = int(it % uint32_t(pairs));
+    const uint32_t th = it / uint32_t(pairs), t = th / uint32_t(heads), bi = t / L, l = t % L;
+    const int h = int(th % uint32_t(heads));
+    const bool is_q = h < H, is_k = !is_q && h < H + KVH;
+    const int hh = is_q ? h : (is_k ? h - H : h - H - KVH);
+    const int64_t nheads = is_q ? H : KVH;
+    const bf16* g = (is_q ? dq : (is_k ? dk : dv)) + ((int64_t(bi) * nheads + hh) * s.L + l) * D;
+    bf16* out = dqkv + (int64_t(t) * heads + h) * D;
+    if (j < half && (is_q || is_k)) {
+      int i0, i1;
+      rope_pair(j, half, s.interleaved, i0, i1);
+      const float* cs = cos_sin + l * s.rot_dim;
+      const float a = f(g[i0]), c1 = f(g[i1]), c = cs[j], sn = cs[half + j];
+      out[i0] = b(a * c + c1 * sn);
+      out[i1] = b(c1 * c - a * sn);
+    } else {
+      const int d = 2 * j;
+      out[d] = g[d];
+      out[d + 1] = g[d + 1];
+    }
+  }
+}
+
 // grid B*L: a block per token; its rotated k_pe is shared by every head.
 __global__ void __launch_bounds__(kWarps * 32)
     mla_heads_forward_kernel(bf16* q, bf16* k, bf16* v, const bf16* q_in, const bf16* kv_in,
@@ -323,9 +356,16 @@ void heads_backward(bf16* dqkv, float* dq_norm, float* dk_norm, const bf16* dq, 
     throw std::invalid_argument("heads_backward: a q/k norm weight is given without its saved rstd");
   const int64_t items = s.B * s.L * (s.H + 2 * s.KVH);
   if (items == 0) return;
-  // About one resident wave (the kernel holds 32 norm-gradient partials a lane): more blocks would only add
-  // atomics.
-  const unsigned blocks = unsigned(std::min<int64_t>((items + kWarps - 1) / kWarps, int64_t(sm_count()) * 4));
+  if (!q_norm && !k_norm && s.D % 2 == 0 && items * (s.D / 2) < int64_t(1) << 31) {
+    const int64_t n = items * (s.D / 2);
+    const unsigned grid = unsigned(std::min<int64_t>((n + 255) / 256, int64_t(sm_count()) * 32));
+    heads_backward_plain_kernel<<<grid, 256, 0, stream>>>(dqkv, dq, dk, dv, cos_sin, s);
+    R1_CUDA_LAUNCHED();
+    return;
+  }
+  // About one full wave (16 blocks of 4 warps an SM): the norm-weight partials reach memory once a block.
+  const unsigned blocks =
+      unsigned(std::min<int64_t>((items + kWarps - 1) / kWarps, int64_t(sm_count()) * 16));
   heads_backward_kernel<<<blocks, kWarps * 32, 0, stream>>>(dqkv, dq_norm, dk_norm, dq, dk, dv, qkv, q_norm,
                                                             k_norm, q_rstd, k_rstd, cos_sin, s);
   R1_CUDA_LAUNCHED();

@@ -15,19 +15,22 @@ unsigned grid_for(int64_t work) {
   return unsigned(std::clamp<int64_t>((work + kThreads - 1) / kThreads, 1, int64_t(sm_count()) * 16));
 }
 
-// y[t, i] += b[i] over VEC consecutive columns (N % VEC == 0, so a vector never straddles two rows).
-template <int VEC>
+// y[t, i] += b[i] over VEC consecutive columns (N % VEC == 0, so a vector never straddles two rows). Index
+// is uint32_t where T * N allows: a 64-bit modulo per vector would cost more than the memory traffic.
+template <int VEC, class Index>
 __global__ void bias_add_bf16_kernel(bf16* y, const float* b, int64_t T, int64_t N) {
-  const int64_t vecs = T * N / VEC;
-  for (int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; v < vecs;
-       v += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t idx = v * VEC, col = idx % N;
+  const Index vecs = Index(T * N / VEC), n = Index(N);
+  for (Index v = Index(blockIdx.x) * blockDim.x + threadIdx.x; v < vecs; v += Index(gridDim.x) * blockDim.x) {
+    const Index idx = v * VEC, col = idx % n;
     if constexpr (VEC == 8) {
       Bf16x8 raw = *reinterpret_cast<const Bf16x8*>(y + idx);
       float f[8];
       unpack(raw, f);
+      const float4 b0 = *reinterpret_cast<const float4*>(b + col),
+                   b1 = *reinterpret_cast<const float4*>(b + col + 4);
+      const float bb[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
 #pragma unroll
-      for (int i = 0; i < 8; ++i) f[i] += b[col + i];
+      for (int i = 0; i < 8; ++i) f[i] += bb[i];
       *reinterpret_cast<Bf16x8*>(y + idx) = pack(f);
     } else {
       y[idx] = __float2bfloat16_rn(__bfloat162float(y[idx]) + b[col]);
@@ -93,10 +96,15 @@ void bias_add(void* y, GemmOutput out, const float* b, int64_t T, int64_t N, cud
   const int64_t n = T * N;
   if (out == GemmOutput::Bf16) {
     bf16* yb = static_cast<bf16*>(y);
-    if (N % 8 == 0 && aligned(yb, 16)) {
-      bias_add_bf16_kernel<8><<<grid_for(n / 8), kThreads, 0, stream>>>(yb, b, T, N);
+    const bool small = n < int64_t(1) << 31;
+    if (N % 8 == 0 && aligned(yb, 16) && aligned(b, 16)) {
+      if (small) {
+        bias_add_bf16_kernel<8, uint32_t><<<grid_for(n / 8), kThreads, 0, stream>>>(yb, b, T, N);
+      } else {
+        bias_add_bf16_kernel<8, int64_t><<<grid_for(n / 8), kThreads, 0, stream>>>(yb, b, T, N);
+      }
     } else {
-      bias_add_bf16_kernel<1><<<grid_for(n), kThreads, 0, stream>>>(yb, b, T, N);
+      bias_add_bf16_kernel<1, int64_t><<<grid_for(n), kThreads, 0, stream>>>(yb, b, T, N);
     }
   } else {
     float* yf = static_cast<float*>(y);
@@ -153,20 +161,20 @@ void matmul_backward(Blas& blas, void* dx, GemmOutput dx_out, float* dw, float* 
     return;
   }
   blas.set_stream(stream);
-  const float one = 1.0f;
   if (dx) {
     // Column-major view: dx^T [K, T] = W^T [K, N] (W as stored) times dy^T [N, T].
-    const float beta = dx_out == GemmOutput::F32Accumulate ? 1.0f : 0.0f;
-    const cudaDataType_t type = dx_out == GemmOutput::Bf16 ? CUDA_R_16BF : CUDA_R_32F;
-    R1_CUBLAS_CHECK(cublasGemmEx(blas.handle(), CUBLAS_OP_N, CUBLAS_OP_N, int(K), int(T), int(N), &one, w,
-                                 CUDA_R_16BF, int(K), dy, CUDA_R_16BF, int(N), &beta, dx, type, int(K),
-                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    LtShape s;
+    s.ta = false, s.tb = false, s.m = K, s.n = T, s.k = N, s.lda = K, s.ldb = N, s.ldc = K;
+    s.ctype = dx_out == GemmOutput::Bf16 ? CUDA_R_16BF : CUDA_R_32F;
+    s.accumulate = dx_out == GemmOutput::F32Accumulate;
+    blas.run(s, w, dy, dx);
   }
   if (dw) {
     // dW^T [K, N] += x^T [K, T] (x as stored) times dy [T, N] (dy^T as stored, transposed).
-    R1_CUBLAS_CHECK(cublasGemmEx(blas.handle(), CUBLAS_OP_N, CUBLAS_OP_T, int(K), int(N), int(T), &one, x,
-                                 CUDA_R_16BF, int(K), dy, CUDA_R_16BF, int(N), &one, dw, CUDA_R_32F, int(K),
-                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    LtShape s;
+    s.ta = false, s.tb = true, s.m = K, s.n = N, s.k = T, s.lda = K, s.ldb = N, s.ldc = K;
+    s.ctype = CUDA_R_32F, s.accumulate = true;
+    blas.run(s, x, dy, dw);
   }
   if (db) column_sum(db, dy, T, N, stream);
 }

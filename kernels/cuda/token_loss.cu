@@ -73,7 +73,7 @@ __device__ RowStats row_stats(const float* z, int64_t V) {
 
 // A block per row.
 template <int VEC>
-__global__ void token_logprob_forward_kernel(float* logp, float* entropy, const float* logits,
+__global__ void token_logprob_forward_kernel(float* logp, float* entropy, float* lse_out, const float* logits,
                                              const int32_t* targets, int64_t V) {
   const int64_t r = blockIdx.x;
   const float* z = logits + r * V;
@@ -84,16 +84,27 @@ __global__ void token_logprob_forward_kernel(float* logp, float* entropy, const 
     // A target outside the vocabulary gives NaN, which the loss cannot mistake for a probability.
     logp[r] = y >= 0 && y < V ? z[y] - (st.m + log_s) : NAN;
     if (entropy) entropy[r] = log_s - st.u / st.s;
+    if (lse_out) lse_out[r] = st.m + log_s;
   }
 }
 
+// With the forward's saved log-sum-exp (and entropy) the row is read once; without, its statistics are
+// recomputed first.
 template <int VEC>
 __global__ void token_logprob_backward_kernel(bf16* dlogits, const float* logits, const int32_t* targets,
-                                              const float* g_logp, const float* g_entropy, int64_t V) {
+                                              const float* g_logp, const float* g_entropy, int64_t V,
+                                              const float* saved_lse, const float* saved_entropy) {
   const int64_t r = blockIdx.x;
   const float* z = logits + r * V;
-  const RowStats st = row_stats<VEC>(z, V);
-  const float log_s = logf(st.s), lse = st.m + log_s, ent = log_s - st.u / st.s;
+  float lse, ent = 0.0f;
+  if (saved_lse) {
+    lse = saved_lse[r];
+    if (g_entropy) ent = saved_entropy[r];
+  } else {
+    const RowStats st = row_stats<VEC>(z, V);
+    const float log_s = logf(st.s);
+    lse = st.m + log_s, ent = log_s - st.u / st.s;
+  }
   const float g = g_logp[r], ge = g_entropy ? g_entropy[r] : 0.0f;
   const int64_t y = targets[r];
   bf16* dz = dlogits + r * V;
@@ -130,29 +141,33 @@ void check(const char* op, int64_t rows, int64_t V) {
 }  // namespace
 
 void token_logprob_forward(float* logp, float* entropy, const float* logits, const int32_t* targets,
-                           int64_t rows, int64_t V, cudaStream_t stream) {
+                           int64_t rows, int64_t V, cudaStream_t stream, float* lse) {
   check("token_logprob_forward", rows, V);
   if (rows == 0) return;
   if (V % 4 == 0 && aligned(logits, 16)) {
     token_logprob_forward_kernel<4>
-        <<<unsigned(rows), threads_for(V), 0, stream>>>(logp, entropy, logits, targets, V);
+        <<<unsigned(rows), threads_for(V), 0, stream>>>(logp, entropy, lse, logits, targets, V);
   } else {
     token_logprob_forward_kernel<1>
-        <<<unsigned(rows), threads_for(V), 0, stream>>>(logp, entropy, logits, targets, V);
+        <<<unsigned(rows), threads_for(V), 0, stream>>>(logp, entropy, lse, logits, targets, V);
   }
   R1_CUDA_LAUNCHED();
 }
 
 void token_logprob_backward(bf16* dlogits, const float* logits, const int32_t* targets, const float* g_logp,
-                            const float* g_entropy, int64_t rows, int64_t V, cudaStream_t stream) {
+                            const float* g_entropy, int64_t rows, int64_t V, cudaStream_t stream,
+                            const float* lse, const float* entropy) {
   check("token_logprob_backward", rows, V);
+  if (lse && g_entropy && !entropy)
+    throw std::invalid_argument(
+        "token_logprob_backward: a saved lse with an entropy gradient needs the saved entropy");
   if (rows == 0) return;
   if (V % 4 == 0 && aligned(logits, 16) && aligned(dlogits, 8)) {
-    token_logprob_backward_kernel<4>
-        <<<unsigned(rows), threads_for(V), 0, stream>>>(dlogits, logits, targets, g_logp, g_entropy, V);
+    token_logprob_backward_kernel<4><<<unsigned(rows), threads_for(V), 0, stream>>>(
+        dlogits, logits, targets, g_logp, g_entropy, V, lse, entropy);
   } else {
-    token_logprob_backward_kernel<1>
-        <<<unsigned(rows), threads_for(V), 0, stream>>>(dlogits, logits, targets, g_logp, g_entropy, V);
+    token_logprob_backward_kernel<1><<<unsigned(rows), threads_for(V), 0, stream>>>(
+        dlogits, logits, targets, g_logp, g_entropy, V, lse, entropy);
   }
   R1_CUDA_LAUNCHED();
 }

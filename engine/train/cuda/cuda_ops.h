@@ -121,13 +121,13 @@ class CudaOps {
   void embedding_backward(float* dtable, const int32_t* ids, const float* dy, int64_t T, int64_t C) {
     cuda::embedding_backward(dtable, ids, dy, T, C, stream_);
   }
-  void token_forward(float* logp, float* entropy, const float* logits, const int32_t* targets, int64_t rows,
-                     int64_t V) {
-    cuda::token_logprob_forward(logp, entropy, logits, targets, rows, V, stream_);
+  void token_forward(float* logp, float* entropy, float* lse, const float* logits, const int32_t* targets,
+                     int64_t rows, int64_t V) {
+    cuda::token_logprob_forward(logp, entropy, logits, targets, rows, V, stream_, lse);
   }
   void token_backward(bf16* dlogits, const float* logits, const int32_t* targets, const float* g,
-                      const float* ge, int64_t rows, int64_t V) {
-    cuda::token_logprob_backward(dlogits, logits, targets, g, ge, rows, V, stream_);
+                      const float* ge, const float* lse, const float* entropy, int64_t rows, int64_t V) {
+    cuda::token_logprob_backward(dlogits, logits, targets, g, ge, rows, V, stream_, lse, entropy);
   }
   void moe_router_forward(int32_t* expert_ids, float* weights, float* scores, const float* logits, int64_t T,
                           const cpu::RouterConfig& c, float*) {

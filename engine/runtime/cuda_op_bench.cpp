@@ -6,6 +6,9 @@
 #include <random>
 
 #include "engine/core/error.h"
+#include "engine/runtime/cuda_event_timer.h"
+#include "engine/runtime/cuda_gemm_bench.h"
+#include "engine/train/train_memory.h"
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_prefill.h"
 #include "kernels/cuda/causal_attention.h"
@@ -42,24 +45,7 @@ DeviceBuffer random_buffer(int64_t n, bool f32, uint32_t seed) {
 }
 
 double time_us(const std::function<void()>& op) {
-  cudaEvent_t a, b;
-  R1_CUDA_CHECK(cudaEventCreate(&a));
-  R1_CUDA_CHECK(cudaEventCreate(&b));
-  for (int i = 0; i < 3; ++i) op();
-  std::vector<float> ms;
-  for (int i = 0; i < 20; ++i) {
-    R1_CUDA_CHECK(cudaEventRecord(a));
-    op();
-    R1_CUDA_CHECK(cudaEventRecord(b));
-    R1_CUDA_CHECK(cudaEventSynchronize(b));
-    float t = 0;
-    R1_CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
-    ms.push_back(t);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  std::sort(ms.begin(), ms.end());
-  return double(ms[ms.size() / 2]) * 1e3;
+  return event_time_us(op, 3, 20);
 }
 
 struct Reporter {
@@ -367,9 +353,13 @@ nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<in
     }
     out[cat("prefill_", T)] = {{"ops", r.rows}};
   }
-  if (train_batch > 0 && train_seq > 0 && !c.is_deepseek())
+  if (train_batch > 0 && train_seq > 0 && !c.is_deepseek()) {
     out[cat("train_attention_", train_batch, "x", train_seq)] =
         bench_train_attention(c, train_batch, train_seq, rep.bandwidth);
+    const int64_t T = train_batch * train_seq;
+    out[cat("train_gemms_", train_batch, "x", train_seq)] =
+        bench_train_gemms(c, T, lm_head_chunk_rows(T, c.vocab_size, 2, int64_t(1) << 30));
+  }
   return out;
 }
 

@@ -27,15 +27,23 @@ void Blas::set_stream(cudaStream_t stream) {
   R1_CUBLAS_CHECK(cublasSetStream(handle_, stream));
 }
 
+void Blas::run(const LtShape& s, const bf16* a, const bf16* b, void* c) {
+  const float one = 1.0f, zero = 0.0f;
+  R1_CUBLAS_CHECK(cublasGemmEx(handle_, s.ta ? CUBLAS_OP_T : CUBLAS_OP_N, s.tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                               int(s.m), int(s.n), int(s.k), &one, a, CUDA_R_16BF, int(s.lda), b, CUDA_R_16BF,
+                               int(s.ldb), s.accumulate ? &one : &zero, c, s.ctype, int(s.ldc),
+                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
 void gemm(Blas& blas, void* y, GemmOutput out, const bf16* x, const bf16* w, int64_t T, int64_t K, int64_t N,
           int64_t ldy) {
   if (T <= 0 || N <= 0) return;
-  const float alpha = 1.0f, beta = out == GemmOutput::F32Accumulate ? 1.0f : 0.0f;
-  const cudaDataType_t ytype = out == GemmOutput::Bf16 ? CUDA_R_16BF : CUDA_R_32F;
   // Column-major view: Y^T [N, T] = W [N, K] (stored as K x N, transposed) times X^T [K, T].
-  R1_CUBLAS_CHECK(cublasGemmEx(blas.handle(), CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(T), int(K), &alpha, w,
-                               CUDA_R_16BF, int(K), x, CUDA_R_16BF, int(K), &beta, y, ytype,
-                               int(ldy ? ldy : N), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  LtShape s;
+  s.ta = true, s.tb = false, s.m = N, s.n = T, s.k = K, s.lda = K, s.ldb = K, s.ldc = ldy ? ldy : N;
+  s.ctype = out == GemmOutput::Bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  s.accumulate = out == GemmOutput::F32Accumulate;
+  blas.run(s, w, x, y);
 }
 
 // cuBLAS is column-major: it computes C^T = op(B)^T op(A)^T.

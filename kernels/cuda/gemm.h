@@ -4,6 +4,7 @@
 #include <cublas_v2.h>
 
 #include "cuda_common.h"
+#include "gemm_lt.h"
 
 namespace r1::cuda {
 
@@ -16,6 +17,9 @@ class Blas {
 
   void set_stream(cudaStream_t stream);
   cublasHandle_t handle() const { return handle_; }
+
+  // C (=|+=) op(A) op(B) as described by s (column-major, kernels/cuda/gemm_lt.h), on the stream last set.
+  void run(const LtShape& s, const bf16* a, const bf16* b, void* c);
 
  private:
   cublasHandle_t handle_ = nullptr;

@@ -112,13 +112,14 @@ class TestFinetune : public QObject {
   void formOpensOnTheDemoPreset() {
     FinetuneForm form;
     const r1::app::FinetuneOptions o = form.options();
-    QCOMPARE(o.model_dir, model_);
+    QCOMPARE(o.model_dir, r1::app::demoStartModelDir());
+    QCOMPARE(o.model_dir, QDir(model_).filePath(QStringLiteral("sft-500")));
     QCOMPARE(o.task, QStringLiteral("countdown"));
-    QCOMPARE(o.difficulty, QStringLiteral("medium"));
+    QCOMPARE(o.difficulty, QStringLiteral("easy"));
     QCOMPARE(o.group_size, 8);
-    QCOMPARE(o.prompts_per_step, 8);
+    QCOMPARE(o.prompts_per_step, 16);
     QCOMPARE(o.max_completion, 64);
-    QCOMPARE(o.lr, 5e-5);
+    QCOMPARE(o.lr, 1e-4);
     QCOMPARE(o.loss, QStringLiteral("dapo"));
     QCOMPARE(o.epsilon_high, 0.28);
     QCOMPARE(o.steps, 50);

@@ -27,7 +27,7 @@ const char* kUsage =
     "            [--out DIR] [--metrics-jsonl FILE] [--grad-accum N] [--warmup N] [--save-every N]\n"
     "            [--resume DIR] [--seed S] [--weight-decay W] [--max-grad-norm G] [--recompute]\n"
     "            [--chat-template on|off] [--quiet] [--gpus N (data-parallel; --batch splits over them)]\n"
-    "  train grpo --preset demo (GRPO on the built-in r1-tiny, CPU, minutes) or\n"
+    "  train grpo --preset demo (GRPO from r1-tiny's SFT checkpoint, CPU, minutes) or\n"
     "  train grpo --model DIR (--task countdown|arithmetic [--difficulty easy|default|hard] | --data "
     "F.jsonl)\n"
     "            [--group-size G] [--prompts-per-step P] [--max-completion N] [--beta B]\n"

@@ -59,4 +59,11 @@ QString builtinModelDir() {
   return {};
 }
 
+QString demoStartModelDir() {
+  const QString builtin = builtinModelDir();
+  if (builtin.isEmpty()) return {};
+  const QString sft = QDir(builtin).filePath(QStringLiteral("sft-500"));
+  return looksLikeModelDir(sft) ? QDir::cleanPath(sft) : builtin;
+}
+
 }  // namespace r1::app

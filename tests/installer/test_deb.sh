@@ -59,7 +59,8 @@ fi
 
 contents=$(dpkg-deb -c "$deb" | awk '{print $NF}')
 expected=(./usr/bin/r1wb ./usr/share/r1-workbench/models/r1-tiny/config.json
-  ./usr/share/r1-workbench/models/r1-tiny/model.safetensors ./usr/share/r1-workbench/models/r1-tiny/tokenizer.json)
+  ./usr/share/r1-workbench/models/r1-tiny/model.safetensors ./usr/share/r1-workbench/models/r1-tiny/tokenizer.json
+  ./usr/share/r1-workbench/models/r1-tiny/sft-500/model.safetensors)
 if [[ $have_gui == 1 ]]; then
   expected+=(./usr/bin/r1-workbench ./usr/share/applications/r1-workbench.desktop
     ./usr/share/icons/hicolor/scalable/apps/r1-workbench.svg)

@@ -4,8 +4,11 @@
 #   grpo: GRPO from the SFT checkpoint, evaluate, export the model with a transformers logits check
 #   grpo2: a second GRPO stage of the same length from the first one's final weights (fresh optimizer, seed 2),
 #          evaluated and exported the same way
+#   demo: the CPU demo's starting point (resources/models/r1-tiny/sft-500): a shorter SFT (80 000 examples,
+#         1 000 steps) whose step-500 checkpoint still leaves GRPO room within 50 steps; then 50-step GRPO runs
+#         of the demo preset from it (lr 0 and 1e-4, four seeds each) on the GPU
 # Everything lands in $OUT (or $R1_TINY_WORK between the stages when they run in separate calls).
-# Usage: tools/r1_tiny/train.sh sft|grpo|grpo2|all (all: the three stages)
+# Usage: tools/r1_tiny/train.sh sft|grpo|grpo2|demo|all (all: sft, grpo and grpo2)
 set -euo pipefail
 stage=${1:-all}
 root=$(pwd)
@@ -66,6 +69,27 @@ fi
 if [[ $stage == grpo2 || $stage == all ]]; then
   first=$work/${R1_TINY_GRPO_NAME:-grpo}
   grpo_stage "$first/$(cat "$first/latest")" "${R1_TINY_GRPO_NAME:-grpo}2" 2
+fi
+if [[ $stage == demo ]]; then
+  d=$work/demo && mkdir -p "$d"
+  log "demo: synthesising traces, random init, SFT for 1 000 steps"
+  "$r1wb" synth --task "$task" --difficulty easy --n 80000 --seed 1 --out "$d/sft.jsonl"
+  rm -rf "$d/init" && python3 tools/r1_tiny/make_init.py --corpus "$d/sft.jsonl" --out "$d/init"
+  rm -rf "$d/sft"
+  "$r1wb" train sft --model "$d/init" --data "$d/sft.jsonl" --device cuda --steps 1000 --batch 64 --seq 192 \
+    --lr 2e-3 --warmup 100 --min-lr-ratio 0.05 --weight-decay 0.1 --seed 1 --out "$d/sft" --save-every 500 --quiet
+  start=$d/sft/checkpoint-000500
+  for diff in easy medium; do
+    "$r1wb" eval --model "$start" --task "$task" --difficulty "$diff" --n 500 --max-completion 64 --device cuda |
+      tee "$d/eval_sft500_$diff.json"
+  done
+  for seed in 1 2 3 4; do
+    for lr in 0 1e-4; do
+      "$r1wb" train grpo --model "$start" --task "$task" --difficulty easy --device cuda --group-size 8 \
+        --prompts-per-step 16 --max-completion 64 --steps 50 --lr "$lr" --beta 0 --loss dapo --epsilon-high 0.28 \
+        --seed "$seed" --metrics-jsonl "$d/demo_lr${lr}_seed${seed}.jsonl" --quiet
+    done
+  done
 fi
 if [[ -n ${OUT:-} ]]; then
   tar -C "$work" -czf "$OUT/r1-tiny-results.tgz" --exclude=sft.jsonl --exclude=init --exclude='checkpoint-*' . 2>/dev/null || true

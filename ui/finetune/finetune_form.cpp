@@ -177,7 +177,7 @@ FinetuneForm::FinetuneForm(QWidget* parent) : QWidget(parent) {
 
 r1::app::FinetuneOptions FinetuneForm::defaults() {
   r1::app::FinetuneOptions o;
-  o.model_dir = r1::app::builtinModelDir();
+  o.model_dir = r1::app::demoStartModelDir();
   if (o.model_dir.isEmpty()) o.model_dir = r1::app::resolveDefaultModel().dir;
   return o;
 }

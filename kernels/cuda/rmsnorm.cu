@@ -253,21 +253,6 @@ __global__ void __launch_bounds__(kRowThreads)
   }
 }
 
-}  // namespace
-
-void rmsnorm_forward(bf16* y, const float* x, const bf16* w, int64_t rows, int64_t dim, float eps,
-                     cudaStream_t stream, const int32_t* row_index) {
-  if (rows <= 0) return;
-  const int64_t chunks = dim / 4;
-  if (dim % 4 == 0 && chunks <= 1024 * kRegChunks && aligned(x, 16) && aligned(w, 8) && aligned(y, 8)) {
-    const int64_t threads = ((chunks + kRegChunks - 1) / kRegChunks + 31) / 32 * 32;
-    rmsnorm_reg_kernel<<<unsigned(rows), unsigned(threads), 0, stream>>>(y, x, w, dim, eps, row_index);
-  } else {
-    rmsnorm_kernel<<<unsigned(rows), 256, 0, stream>>>(y, x, w, dim, eps, row_index);
-  }
-  R1_CUDA_LAUNCHED();
-}
-
 // The same forward with a warp per row held in registers (CH float4 chunks a lane): no block barriers, and
 // eight rows a block in flight together. For rows of up to 2 048 with 16-byte alignment.
 constexpr int kWarpRowChunks = 16;
@@ -302,6 +287,21 @@ __global__ void __launch_bounds__(256)
     for (int k = 0; k < 4; ++k) v[c][k] *= inv * g[k];
     Vec<4>::store(y + r * ld_y + i, v[c]);
   }
+}
+
+}  // namespace
+
+void rmsnorm_forward(bf16* y, const float* x, const bf16* w, int64_t rows, int64_t dim, float eps,
+                     cudaStream_t stream, const int32_t* row_index) {
+  if (rows <= 0) return;
+  const int64_t chunks = dim / 4;
+  if (dim % 4 == 0 && chunks <= 1024 * kRegChunks && aligned(x, 16) && aligned(w, 8) && aligned(y, 8)) {
+    const int64_t threads = ((chunks + kRegChunks - 1) / kRegChunks + 31) / 32 * 32;
+    rmsnorm_reg_kernel<<<unsigned(rows), unsigned(threads), 0, stream>>>(y, x, w, dim, eps, row_index);
+  } else {
+    rmsnorm_kernel<<<unsigned(rows), 256, 0, stream>>>(y, x, w, dim, eps, row_index);
+  }
+  R1_CUDA_LAUNCHED();
 }
 
 void rmsnorm_forward_train(bf16* y, int64_t ld_y, float* rstd, const float* x, int64_t ld_x, const float* w,

@@ -33,11 +33,11 @@ for lib in libopenblas libpcre2-8 libutf8proc libQt6Core; do
 done
 [[ -f $bundle/plugins/sqldrivers/libqsqlite.so ]] || fail "the SQLite driver plugin is missing"
 
-# The demo preset finds the bundled model as the built-in one, and the run store opens through the bundled
-# SQLite plugin.
+# The demo preset finds the bundled model's SFT checkpoint (sft-500) as its starting point, and the run store
+# opens through the bundled SQLite plugin.
 env LD_LIBRARY_PATH= "$bundle/r1wb" train grpo --preset demo --save-config "$work/demo.json" || fail "--preset demo"
 resolved=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["model"])' "$work/demo.json")
-[[ $(realpath "$resolved") == $(realpath "$model") ]] || fail "the built-in model resolved to $resolved"
+[[ $(realpath "$resolved") == $(realpath "$model/sft-500") ]] || fail "the demo's model resolved to $resolved"
 log=$(env LD_LIBRARY_PATH= QT_DEBUG_PLUGINS=1 "$bundle/r1wb" train grpo --model "$model" --steps 1 \
   --group-size 2 --prompts-per-step 1 --max-completion 4 --quiet --store "$work/runs.sqlite" 2>&1) || fail "bundled r1wb with a store: $log"
 echo "$log" | grep "$bundle/plugins/sqldrivers/libqsqlite.so" >/dev/null || fail "the SQLite driver did not load from the bundle:"$'\n'"$log"

@@ -77,11 +77,13 @@ check_programs() {
   out=$("$prefix/bin/r1wb" info --model "$model") || fail "$prefix/bin/r1wb info --model $model"
   echo "$out" | grep -i 'deepseek' >/dev/null || fail "r1wb info does not describe r1-tiny: $out"
   "$prefix/bin/r1wb" --version | grep '^r1wb [0-9]' >/dev/null || fail "$prefix/bin/r1wb --version"
-  # With no --model the demo preset takes the built-in model, which must be the one installed beside it.
+  # With no --model the demo preset takes the built-in model's SFT checkpoint (sft-500), which must be the one
+  # installed beside it.
   "$prefix/bin/r1wb" train grpo --preset demo --save-config "$work/demo.json" || fail "r1wb --preset demo"
   local resolved
   resolved=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["model"])' "$work/demo.json")
-  [[ $(realpath "$resolved") == $(realpath "$model") ]] || fail "the built-in model resolved to $resolved, not $model"
+  [[ $(realpath "$resolved") == $(realpath "$model/sft-500") ]] ||
+    fail "the demo's model resolved to $resolved, not $model/sft-500"
   if [[ $have_gui == 1 ]]; then
     QT_QPA_PLATFORM=offscreen "$prefix/bin/r1-workbench" --version | grep '^r1-workbench [0-9]' >/dev/null ||
       fail "$prefix/bin/r1-workbench --version"

@@ -1,13 +1,12 @@
 #include "cuda_gemm_bench.h"
 
 #include <algorithm>
-#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "engine/core/error.h"
-#include "engine/runtime/cuda_event_timer.h"
+#include "engine/runtime/cuda_bench_util.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/gemm_lt.h"
 
@@ -17,27 +16,9 @@ namespace {
 using cuda::bf16;
 using cuda::DeviceBuffer;
 
-constexpr double kPeakTflops = 989.0;  // dense bf16, H100/H200 datasheet
-
 // The fastest of 10 event-timed runs after 2 warm-ups, in microseconds.
 double min_us(const std::function<void()>& op) {
   return event_time_us(op, 2, 10, true);
-}
-
-// Bytes of small random bf16 values (in [-1/16, 1/16)), so that accumulating outputs stay finite.
-DeviceBuffer random_bf16(int64_t n) {
-  std::vector<uint16_t> host(static_cast<size_t>(n));
-  uint32_t s = 12345;
-  for (auto& v : host) {
-    s = s * 1664525u + 1013904223u;
-    const float f = (float((s >> 8) & 0xffff) / 65536.0f - 0.5f) / 8.0f;
-    uint32_t bits;
-    std::memcpy(&bits, &f, 4);
-    v = uint16_t(bits >> 16);
-  }
-  DeviceBuffer d(host.size() * 2);
-  R1_CUDA_CHECK(cudaMemcpy(d.get(), host.data(), host.size() * 2, cudaMemcpyHostToDevice));
-  return d;
 }
 
 struct Case {
@@ -81,7 +62,8 @@ nlohmann::ordered_json bench_train_gemms(const ModelConfig& c, int64_t T, int64_
     max_in = std::max({max_in, k.s.m * k.s.k, k.s.n * k.s.k});
     max_out = std::max(max_out, k.s.m * k.s.n);
   }
-  DeviceBuffer a = random_bf16(max_in), b = random_bf16(max_in), out(size_t(max_out) * 4);
+  DeviceBuffer a = random_device_buffer(max_in, false, 1), b = random_device_buffer(max_in, false, 2);
+  DeviceBuffer out(size_t(max_out) * 4);
   R1_CUDA_CHECK(cudaMemset(out.get(), 0, out.bytes()));
   cuda::Blas blas;
   cuda::LtGemm lt;
@@ -103,8 +85,8 @@ nlohmann::ordered_json bench_train_gemms(const ModelConfig& c, int64_t T, int64_
     r["lt_tuned_us"] = tuned_us;
     r["lt_tuned_choice"] = chosen;
     r["lt_candidates"] = lt.candidates(s);
-    r["cublas_peak_fraction"] = f / (blas_us * 1e-6) / (kPeakTflops * 1e12);
-    r["tuned_peak_fraction"] = f / (tuned_us * 1e-6) / (kPeakTflops * 1e12);
+    r["cublas_peak_fraction"] = f / (blas_us * 1e-6) / (kBf16PeakTflops * 1e12);
+    r["tuned_peak_fraction"] = f / (tuned_us * 1e-6) / (kBf16PeakTflops * 1e12);
     rows.push_back(r);
     step_blas += blas_us * k.per_step, step_lt += lt_us * k.per_step, step_tuned += tuned_us * k.per_step;
     step_flops += f * k.per_step;
@@ -115,8 +97,8 @@ nlohmann::ordered_json bench_train_gemms(const ModelConfig& c, int64_t T, int64_
   res["gemms"] = rows;
   res["step_ms"] = {
       {"cublas", step_blas / 1e3}, {"lt_heuristic", step_lt / 1e3}, {"lt_tuned", step_tuned / 1e3}};
-  res["step_peak_fraction"] = {{"cublas", step_flops / (step_blas * 1e-6) / (kPeakTflops * 1e12)},
-                               {"lt_tuned", step_flops / (step_tuned * 1e-6) / (kPeakTflops * 1e12)}};
+  res["step_peak_fraction"] = {{"cublas", step_flops / (step_blas * 1e-6) / (kBf16PeakTflops * 1e12)},
+                               {"lt_tuned", step_flops / (step_tuned * 1e-6) / (kBf16PeakTflops * 1e12)}};
   return res;
 }
 

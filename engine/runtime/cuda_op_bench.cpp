@@ -3,16 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <random>
 
 #include "engine/core/error.h"
-#include "engine/runtime/cuda_event_timer.h"
+#include "engine/runtime/cuda_bench_util.h"
 #include "engine/runtime/cuda_gemm_bench.h"
+#include "engine/train/cuda/cuda_ops.h"
 #include "engine/train/train_memory.h"
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_prefill.h"
 #include "kernels/cuda/causal_attention.h"
-#include "kernels/cuda/convert.h"
 #include "kernels/cuda/flash_attention.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/gemv.h"
@@ -26,23 +25,6 @@ namespace {
 
 using cuda::bf16;
 using cuda::DeviceBuffer;
-
-constexpr double kPeakTflops = 989.0;  // dense bf16, H100/H200 datasheet
-
-// A buffer of n random values (bf16 or fp32) in [-0.5, 0.5).
-DeviceBuffer random_buffer(int64_t n, bool f32, uint32_t seed) {
-  std::vector<float> host(static_cast<size_t>(n));
-  std::mt19937 g(seed);
-  std::uniform_real_distribution<float> d(-0.5f, 0.5f);
-  for (auto& v : host) v = d(g);
-  DeviceBuffer staging(host.size() * 4);
-  R1_CUDA_CHECK(cudaMemcpy(staging.get(), host.data(), host.size() * 4, cudaMemcpyHostToDevice));
-  if (f32) return staging;
-  DeviceBuffer out(host.size() * 2);
-  cuda::convert_to_bf16(out.as<bf16>(), staging.get(), DType::F32, n, nullptr);
-  R1_CUDA_CHECK(cudaDeviceSynchronize());
-  return out;
-}
 
 double time_us(const std::function<void()>& op) {
   return event_time_us(op, 3, 20);
@@ -60,7 +42,7 @@ struct Reporter {
     r["bandwidth_fraction"] = bytes / (us * 1e-6) / bandwidth;
     if (flops > 0) {
       r["TFLOPs"] = flops / us / 1e6;
-      r["peak_fraction"] = flops / (us * 1e-6) / (kPeakTflops * 1e12);
+      r["peak_fraction"] = flops / (us * 1e-6) / (kBf16PeakTflops * 1e12);
     }
     rows.push_back(r);
   }
@@ -74,9 +56,9 @@ nlohmann::ordered_json bench_train_attention(const ModelConfig& c, int64_t B, in
   s.B = B, s.L = L, s.H = c.num_heads, s.KVH = c.num_kv_heads, s.Dk = s.Dv = c.head_dim;
   s.scale = 1.0f / std::sqrt(float(c.head_dim));
   const int64_t nq = B * s.H * L * s.Dk, nk = B * s.KVH * L * s.Dk;
-  DeviceBuffer q = random_buffer(nq, false, 21), k = random_buffer(nk, false, 22),
-               v = random_buffer(nk, false, 23);
-  DeviceBuffer dout = random_buffer(nq, false, 24), out(size_t(nq) * 2), dq(size_t(nq) * 2),
+  DeviceBuffer q = random_device_buffer(nq, false, 21), k = random_device_buffer(nk, false, 22),
+               v = random_device_buffer(nk, false, 23);
+  DeviceBuffer dout = random_device_buffer(nq, false, 24), out(size_t(nq) * 2), dq(size_t(nq) * 2),
                dk(size_t(nk) * 2), dv(size_t(nk) * 2);
   const double unit = 2.0 * double(B * s.H) * double(L) * double(L) / 2 * double(s.Dk);
   const double io = 2.0 * double(2 * nq + 2 * nk);  // q, k, v, out (bf16)
@@ -123,13 +105,16 @@ nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<in
   const int64_t Tmax = std::max<int64_t>(prefill_tokens, *std::max_element(batches.begin(), batches.end()));
   Reporter rep{nlohmann::ordered_json::array(), cuda::measure_copy_bandwidth()};
   // Weights of one layer and the LM head.
-  DeviceBuffer wqkv = random_buffer((Q + 2 * KV) * H, false, 1), wo = random_buffer(H * Q, false, 2);
-  DeviceBuffer wgu = random_buffer(2 * I * H, false, 3), wdown = random_buffer(H * I, false, 4);
-  DeviceBuffer wlm = random_buffer(V * H, false, 5), norm = random_buffer(H, false, 6);
+  DeviceBuffer wqkv = random_device_buffer((Q + 2 * KV) * H, false, 1),
+               wo = random_device_buffer(H * Q, false, 2);
+  DeviceBuffer wgu = random_device_buffer(2 * I * H, false, 3), wdown = random_device_buffer(H * I, false, 4);
+  DeviceBuffer wlm = random_device_buffer(V * H, false, 5), norm = random_device_buffer(H, false, 6);
   // Activations for the largest row count.
-  DeviceBuffer x = random_buffer(Tmax * H, true, 7), h = random_buffer(Tmax * std::max(H, I), false, 8);
-  DeviceBuffer qkv = random_buffer(Tmax * (Q + 2 * KV), false, 9), q = random_buffer(Tmax * Q, false, 10);
-  DeviceBuffer att(size_t(Tmax * Q) * 2), gu = random_buffer(Tmax * 2 * I, false, 11);
+  DeviceBuffer x = random_device_buffer(Tmax * H, true, 7),
+               h = random_device_buffer(Tmax * std::max(H, I), false, 8);
+  DeviceBuffer qkv = random_device_buffer(Tmax * (Q + 2 * KV), false, 9),
+               q = random_device_buffer(Tmax * Q, false, 10);
+  DeviceBuffer att(size_t(Tmax * Q) * 2), gu = random_device_buffer(Tmax * 2 * I, false, 11);
   DeviceBuffer logits(size_t(std::max<int64_t>(Tmax, 64) * V) * 4);
   cuda::Blas blas;
   const auto gemv = [&](const DeviceBuffer& w, int64_t n, int64_t k, const void* in, int64_t B,
@@ -180,7 +165,7 @@ nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<in
   const int64_t max_seqs = std::min<int64_t>(Tmax, 64);
   kv.num_blocks =
       blocks_per_seq * std::max<int64_t>(max_seqs, (prefill_tokens + 15) / 16 / blocks_per_seq + 1);
-  DeviceBuffer pool = random_buffer(kv.bytes() / 2, false, 12);
+  DeviceBuffer pool = random_device_buffer(kv.bytes() / 2, false, 12);
   kv.pool = pool.as<bf16>();
   std::vector<int32_t> tables(size_t(kv.num_blocks));
   for (size_t i = 0; i < tables.size(); ++i) tables[i] = int32_t(i);
@@ -357,8 +342,8 @@ nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<in
     out[cat("train_attention_", train_batch, "x", train_seq)] =
         bench_train_attention(c, train_batch, train_seq, rep.bandwidth);
     const int64_t T = train_batch * train_seq;
-    out[cat("train_gemms_", train_batch, "x", train_seq)] =
-        bench_train_gemms(c, T, lm_head_chunk_rows(T, c.vocab_size, 2, int64_t(1) << 30));
+    out[cat("train_gemms_", train_batch, "x", train_seq)] = bench_train_gemms(
+        c, T, lm_head_chunk_rows(T, c.vocab_size, int(sizeof(CudaOps::Act)), CudaOps::kLogitsBudget));
   }
   return out;
 }

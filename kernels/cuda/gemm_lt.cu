@@ -1,24 +1,11 @@
 #include <algorithm>
-#include <sstream>
+#include <memory>
 
+#include "gemm.h"
 #include "gemm_lt.h"
 
 namespace r1::cuda {
 namespace {
-
-[[noreturn]] void throw_lt(cublasStatus_t status, const char* expr, int line) {
-  std::ostringstream os;
-  os << "cuBLASLt error " << int(status) << " (" << cublasGetStatusName(status) << ") in " << expr
-     << " at gemm_lt.cu:" << line;
-  throw CudaError(os.str(),
-                  status == CUBLAS_STATUS_ALLOC_FAILED ? int(cudaErrorMemoryAllocation) : -int(status));
-}
-
-#define R1_LT_CHECK(expr)                                                       \
-  do {                                                                          \
-    const cublasStatus_t r1_lt_st = (expr);                                     \
-    if (r1_lt_st != CUBLAS_STATUS_SUCCESS) throw_lt(r1_lt_st, #expr, __LINE__); \
-  } while (0)
 
 constexpr int kMaxCandidates = 16;
 
@@ -30,7 +17,6 @@ struct LtGemm::Plan {
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   std::vector<cublasLtMatmulHeuristicResult_t> found;
   int chosen = 0;
-  bool tuned = false;
 
   ~Plan() {
     if (c) cublasLtMatrixLayoutDestroy(c);
@@ -41,57 +27,57 @@ struct LtGemm::Plan {
 };
 
 LtGemm::LtGemm(size_t workspace_bytes) {
-  R1_LT_CHECK(cublasLtCreate(&handle_));
+  R1_CUBLAS_CHECK(cublasLtCreate(&handle_));
   workspace_.allocate(workspace_bytes);
 }
 
 LtGemm::~LtGemm() {
-  for (Plan* p : plans_) delete p;
+  plans_.clear();
   if (handle_) cublasLtDestroy(handle_);
 }
 
 LtGemm::Plan& LtGemm::plan(const LtShape& s) {
-  for (Plan* p : plans_)
+  for (const std::unique_ptr<Plan>& p : plans_)
     if (p->shape == s) return *p;
   if (s.m <= 0 || s.n <= 0 || s.k <= 0 || s.m > INT32_MAX || s.n > INT32_MAX || s.k > INT32_MAX)
     throw std::invalid_argument("LtGemm: dimensions must be positive and below 2^31");
-  auto* p = new Plan;
-  plans_.push_back(p);
+  // Built aside and kept only once complete, so a failure leaves no half-made plan behind.
+  auto p = std::make_unique<Plan>();
   p->shape = s;
-  R1_LT_CHECK(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  R1_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t ta = s.ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb = s.tb ? CUBLAS_OP_T : CUBLAS_OP_N;
-  R1_LT_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
-  R1_LT_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+  R1_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+  R1_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
   // Layouts describe the matrices as stored (before the transposes), column-major.
-  R1_LT_CHECK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, uint64_t(s.ta ? s.k : s.m),
-                                         uint64_t(s.ta ? s.m : s.k), s.lda));
-  R1_LT_CHECK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16BF, uint64_t(s.tb ? s.n : s.k),
-                                         uint64_t(s.tb ? s.k : s.n), s.ldb));
-  R1_LT_CHECK(cublasLtMatrixLayoutCreate(&p->c, s.ctype, uint64_t(s.m), uint64_t(s.n), s.ldc));
+  R1_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, uint64_t(s.ta ? s.k : s.m),
+                                             uint64_t(s.ta ? s.m : s.k), s.lda));
+  R1_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16BF, uint64_t(s.tb ? s.n : s.k),
+                                             uint64_t(s.tb ? s.k : s.n), s.ldb));
+  R1_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p->c, s.ctype, uint64_t(s.m), uint64_t(s.n), s.ldc));
   cublasLtMatmulPreference_t pref = nullptr;
-  R1_LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  R1_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   const uint64_t ws = workspace_.bytes();
-  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+  const cublasStatus_t set =
+      cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+  if (set != CUBLAS_STATUS_SUCCESS) cublasLtMatmulPreferenceDestroy(pref);
+  R1_CUBLAS_CHECK(set);
   p->found.resize(kMaxCandidates);
   int returned = 0;
   const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle_, p->op, p->a, p->b, p->c, p->c, pref,
                                                            kMaxCandidates, p->found.data(), &returned);
   cublasLtMatmulPreferenceDestroy(pref);
-  if (st != CUBLAS_STATUS_SUCCESS || returned == 0) {
-    plans_.pop_back();
-    delete p;
-    if (st != CUBLAS_STATUS_SUCCESS) throw_lt(st, "cublasLtMatmulAlgoGetHeuristic", __LINE__);
-    throw CudaError("cuBLASLt proposes no algorithm for this GEMM shape", -1);
-  }
+  R1_CUBLAS_CHECK(st);
+  if (returned == 0) throw CudaError("cuBLASLt proposes no algorithm for this GEMM shape", -1);
   p->found.resize(size_t(returned));
-  return *p;
+  plans_.push_back(std::move(p));
+  return *plans_.back();
 }
 
 void LtGemm::launch(const Plan& p, const cublasLtMatmulAlgo_t& algo, const bf16* a, const bf16* b, void* c,
                     cudaStream_t stream) {
   const float alpha = 1.0f, beta = p.shape.accumulate ? 1.0f : 0.0f;
-  R1_LT_CHECK(cublasLtMatmul(handle_, p.op, &alpha, a, p.a, b, p.b, &beta, c, p.c, c, p.c, &algo,
-                             workspace_.get(), workspace_.bytes(), stream));
+  R1_CUBLAS_CHECK(cublasLtMatmul(handle_, p.op, &alpha, a, p.a, b, p.b, &beta, c, p.c, c, p.c, &algo,
+                                 workspace_.get(), workspace_.bytes(), stream));
 }
 
 void LtGemm::run(const LtShape& s, const bf16* a, const bf16* b, void* c, cudaStream_t stream) {
@@ -99,20 +85,8 @@ void LtGemm::run(const LtShape& s, const bf16* a, const bf16* b, void* c, cudaSt
   launch(p, p.found[size_t(p.chosen)].algo, a, b, c, stream);
 }
 
-bool LtGemm::run_candidate(const LtShape& s, int index, const bf16* a, const bf16* b, void* c,
-                           cudaStream_t stream) {
-  const Plan& p = plan(s);
-  if (index < 0 || index >= int(p.found.size())) return false;
-  launch(p, p.found[size_t(index)].algo, a, b, c, stream);
-  return true;
-}
-
 int LtGemm::candidates(const LtShape& s) {
   return int(plan(s).found.size());
-}
-
-bool LtGemm::tuned(const LtShape& s) {
-  return plan(s).tuned;
 }
 
 int LtGemm::tune(const LtShape& s, const bf16* a, const bf16* b, void* c, cudaStream_t stream,
@@ -152,7 +126,6 @@ int LtGemm::tune(const LtShape& s, const bf16* a, const bf16* b, void* c, cudaSt
         (best[size_t(chosen)] == 0 || !usable[size_t(chosen)] || best[size_t(i)] < best[size_t(chosen)]))
       chosen = i;
   p.chosen = chosen;
-  p.tuned = true;
   return chosen;
 }
 

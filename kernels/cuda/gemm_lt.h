@@ -6,6 +6,7 @@
 // whole training steps the tuned choice measured no faster (docs/PERF.md).
 #include <cublasLt.h>
 
+#include <memory>
 #include <vector>
 
 #include "cuda_common.h"
@@ -36,15 +37,12 @@ class LtGemm {
 
   // The plan's algorithm: the tuned one once tune() ran for the shape, else the heuristic's first.
   void run(const LtShape& s, const bf16* a, const bf16* b, void* c, cudaStream_t stream);
-  // Runs the heuristic's candidate `index` (0 = its first choice); false when it proposed fewer.
-  bool run_candidate(const LtShape& s, int index, const bf16* a, const bf16* b, void* c, cudaStream_t stream);
   int candidates(const LtShape& s);
   // Times up to `max_candidates` algorithms (the fastest of `repeats` interleaved rounds each) and keeps
   // the fastest for the shape. C is written by every run: with accumulate set it must be scratch the caller
   // may spoil. Returns the chosen candidate's index.
   int tune(const LtShape& s, const bf16* a, const bf16* b, void* c, cudaStream_t stream,
            int max_candidates = 16, int repeats = 4);
-  bool tuned(const LtShape& s);
 
  private:
   struct Plan;
@@ -54,7 +52,7 @@ class LtGemm {
 
   cublasLtHandle_t handle_ = nullptr;
   DeviceBuffer workspace_;
-  std::vector<Plan*> plans_;
+  std::vector<std::unique_ptr<Plan>> plans_;
 };
 
 }  // namespace r1::cuda

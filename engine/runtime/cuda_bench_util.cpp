@@ -1,11 +1,26 @@
-#include "cuda_event_timer.h"
+#include "cuda_bench_util.h"
 
 #include <algorithm>
+#include <random>
 #include <vector>
 
-#include "kernels/cuda/cuda_common.h"
+#include "kernels/cuda/convert.h"
 
 namespace r1 {
+
+cuda::DeviceBuffer random_device_buffer(int64_t n, bool f32, uint32_t seed) {
+  std::vector<float> host(static_cast<size_t>(n));
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> d(-0.5f, 0.5f);
+  for (auto& v : host) v = d(g);
+  cuda::DeviceBuffer staging(host.size() * 4);
+  R1_CUDA_CHECK(cudaMemcpy(staging.get(), host.data(), host.size() * 4, cudaMemcpyHostToDevice));
+  if (f32) return staging;
+  cuda::DeviceBuffer out(host.size() * 2);
+  cuda::convert_to_bf16(out.as<cuda::bf16>(), staging.get(), DType::F32, n, nullptr);
+  R1_CUDA_CHECK(cudaDeviceSynchronize());
+  return out;
+}
 
 double event_time_us(const std::function<void()>& op, int warmup, int runs, bool fastest) {
   cudaEvent_t a, b;

@@ -11,6 +11,7 @@
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/train/checkpoint.h"
+#include "engine/train/grad_zeroing.h"
 #include "engine/train/schedule.h"
 #include "engine/train/sft_run.h"
 #include "engine/train/trainer.h"
@@ -153,6 +154,72 @@ class TestTrain : public QObject {
     g = grads_of(*m, o, {r0, r1b}, &loss);
     QVERIFY(std::abs(loss - loss_ref) < 1e-6 * loss_ref);
     QVERIFY2(max_abs_diff(g, ref) < 1e-5 * scale, "gradient accumulation differs from one batch");
+  }
+
+  // After an optimizer step the projections' gradients are stale and the next backward assigns them
+  // (grad_zeroing.h): two accumulated micro-batches then give the gradients a fresh trainer gives at the
+  // same weights, and reading the gradients before any backward gives zeros.
+  void gradients_start_from_zero_after_a_step_data() {
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<int>("chunk");  // LM head rows per chunk; 0: the default
+    QTest::newRow("dense, tied, biases") << "llama-tied-bias" << 0;
+    QTest::newRow("dense, untied, first chunk without loss") << "qwen2-untied" << 1;
+    QTest::newRow("mla") << "deepseek-v3-mla-dense" << 0;
+    QTest::newRow("moe") << "deepseek-v3-moe" << 0;
+  }
+  void gradients_start_from_zero_after_a_step() {
+    QFETCH(QString, name);
+    QFETCH(int, chunk);
+    const auto m = load_model(parity_model(name.toStdString().c_str()));
+    const int64_t V = m->config.vocab_size;
+    TrainerOptions o;
+    o.max_batch = 2, o.max_seq = 12, o.lm_head_chunk_rows = chunk;
+    // The plan: the assigned products and the cleared ranges tile the block exactly once.
+    const ParamLayout layout = make_param_layout(m->config);
+    const GradZeroPlan plan(layout, make_train_dims(m->config, 2, 12, false, 1));
+    std::vector<GradRange> all = plan.assigned();
+    all.insert(all.end(), plan.cleared().begin(), plan.cleared().end());
+    std::sort(all.begin(), all.end(),
+              [](const GradRange& a, const GradRange& b) { return a.offset < b.offset; });
+    int64_t at = 0;
+    for (const GradRange& r : all) {
+      QCOMPARE(r.offset, at);
+      at += r.count;
+    }
+    QCOMPARE(at, layout.total);
+    QVERIFY(!plan.assigned().empty() && !plan.cleared().empty());
+    QVERIFY(plan.assigns(plan.assigned()[0].offset, plan.assigned()[0].count));
+    QVERIFY_THROWS_EXCEPTION(std::logic_error,
+                             plan.assigns(plan.assigned()[0].offset, plan.assigned()[0].count + 1));
+
+    auto t = make_trainer(*m, o);
+    const TrainBatch first = random_batch(2, 12, V, 7);
+    TrainBatch second = random_batch(2, 12, V, 8);
+    second.weights[0] = 0.0f;  // with one-row chunks, the first chunk has no loss term
+    CrossEntropyObjective ce(first.weights.data(), first.weight_sum());
+    t->forward_backward(first, ce);
+    OptimizerHyper h;
+    h.max_grad_norm = 1.0;
+    t->optimizer_step(h, 1e-2);
+    QCOMPARE(max_abs(t->gradients()), 0.0);
+    t->forward_backward(first, ce);
+    t->optimizer_step(h, 1e-2);  // stale again, after a backward that assigned
+    const std::vector<float> weights = t->parameters();
+
+    const TrainBatch r0 = second.rows(0, 1), r1b = second.rows(1, 2);
+    const double norm = second.weight_sum();
+    CrossEntropyObjective ce0(r0.weights.data(), norm), ce1(r1b.weights.data(), norm);
+    t->forward_backward(r0, ce0);
+    t->forward_backward(r1b, ce1);
+    const std::vector<float> g = t->gradients();
+
+    auto fresh = make_trainer(*m, o);
+    fresh->set_parameters(weights);
+    fresh->forward_backward(r0, ce0);
+    fresh->forward_backward(r1b, ce1);
+    const std::vector<float> ref = fresh->gradients();
+    QVERIFY(max_abs(ref) > 0);
+    QVERIFY2(max_abs_diff(g, ref) <= 1e-6 * max_abs(ref), "stale gradients leaked into the next step");
   }
 
   void schedule_warms_up_then_decays() {

@@ -69,6 +69,17 @@ Vec rope_table(int64_t L, int64_t rot) {
   return cs;
 }
 
+// A CUDA AdamW step against the CPU one: the weights' change (not the weights, whose size would hide it),
+// and the moments.
+void check_adamw(const Vec& w_got, const Vec& w0, const Vec& w_want, const Vec& m_got, const Vec& m_want,
+                 const Vec& v_got, const Vec& v_want) {
+  Vec step_got(w0.size()), step_want(w0.size());
+  for (size_t i = 0; i < w0.size(); ++i) step_got[i] = w_got[i] - w0[i], step_want[i] = w_want[i] - w0[i];
+  EXPECT_CLOSE("w - w0", step_got, step_want, kF32);
+  EXPECT_CLOSE("m", m_got, m_want, kF32);
+  EXPECT_CLOSE("v", v_got, v_want, kF32);
+}
+
 }  // namespace
 
 class TestTrainOpsCuda : public QObject {
@@ -192,6 +203,13 @@ class TestTrainOpsCuda : public QObject {
     EXPECT_CLOSE("y", columns(download_bf16(gy, y.size()), rows, ld_y, dim), columns(y, rows, ld_y, dim),
                  kBf16);
     EXPECT_CLOSE("rstd", download<float>(grstd, rstd.size()), rstd, kF32);
+    // Again with the copy of x that starts the next residual sum: the same y, and x copied exactly.
+    auto gcopy = upload(Vec(x.size(), 0.0f));
+    cuda::rmsnorm_forward_train(gy.as<bf16>(), ld_y, grstd.as<float>(), gx.as<float>(), ld_x, gw.as<float>(),
+                                rows, dim, eps, nullptr, gcopy.as<float>());
+    EXPECT_CLOSE("y (with x copied)", columns(download_bf16(gy, y.size()), rows, ld_y, dim),
+                 columns(y, rows, ld_y, dim), kBf16);
+    QVERIFY(columns(download<float>(gcopy, x.size()), rows, ld_x, dim) == columns(x, rows, ld_x, dim));
 
     auto dy = randn(size_t(rows) * ld_y, 13);
     const auto dyb = to_bf16(dy);
@@ -474,11 +492,8 @@ class TestTrainOpsCuda : public QObject {
     cuda::adamw_update(gw.as<float>(), compute_copy ? gwc.as<bf16>() : nullptr, gm.as<float>(),
                        gv.as<float>(), gg.as<float>(), n, st, decay, nullptr);
     const Vec w_got = download<float>(gw, size_t(n));
-    Vec step_got(static_cast<size_t>(n)), step_want(static_cast<size_t>(n));
-    for (size_t i = 0; i < size_t(n); ++i) step_got[i] = w_got[i] - w0[i], step_want[i] = w[i] - w0[i];
-    EXPECT_CLOSE("w - w0", step_got, step_want, kF32);
-    EXPECT_CLOSE("m", download<float>(gm, size_t(n)), m, kF32);
-    EXPECT_CLOSE("v", download<float>(gv, size_t(n)), v, kF32);
+    check_adamw(w_got, w0, w, download<float>(gm, size_t(n)), m, download<float>(gv, size_t(n)), v);
+    if (QTest::currentTestFailed()) return;
     if (compute_copy) {
       Vec rounded = w_got;
       to_bf16(rounded);
@@ -492,6 +507,38 @@ class TestTrainOpsCuda : public QObject {
     R1_CUDA_CHECK(cudaMemcpy(got.data(), acc.get(), sizeof(double), cudaMemcpyDeviceToHost));
     const double want = seed + cpu::sum_squares(grad.data(), n);
     QVERIFY2(std::abs(got[0] - want) < 1e-6 * want, qPrintable(QString("%1 vs %2").arg(got[0]).arg(want)));
+  }
+
+  // The whole-block update against one update per segment: mixed decay, a segment of whole units, and
+  // segments whose ends (and one whose start) fall inside units.
+  void adamw_block() {
+    const std::vector<cpu::AdamWSegment> segs = {
+        {0, 8192, true}, {8192, 1536, false}, {9728, 5000, true}, {14729, 3, false}, {14732, 4100, true}};
+    const int64_t n = 14732 + 4100;
+    cpu::AdamWStep st;
+    st.lr = 1e-2f, st.weight_decay = 0.1f, st.t = 4, st.grad_scale = 0.9f;
+    const auto w0 = randn(size_t(n), 51, 0.1f), grad = randn(size_t(n), 52);
+    Vec m0 = randn(size_t(n), 53, 0.1f), v0 = randn(size_t(n), 54, 0.1f);
+    for (auto& x : v0) x = x * x;
+    Vec w = w0, m = m0, v = v0;
+    for (const cpu::AdamWSegment& r : segs)
+      cpu::adamw_update(w.data() + r.offset, m.data() + r.offset, v.data() + r.offset, grad.data() + r.offset,
+                        r.count, st, r.decay);
+    auto gw = upload(w0), gm = upload(m0), gv = upload(v0), gg = upload(grad);
+    cuda::DeviceBuffer gwc(size_t(n) * 2);
+    const cuda::AdamWBlock block(segs);
+    block.update(gw.as<float>(), gwc.as<bf16>(), gm.as<float>(), gv.as<float>(), gg.as<float>(), st, nullptr);
+    const Vec w_got = download<float>(gw, size_t(n));
+    check_adamw(w_got, w0, w, download<float>(gm, size_t(n)), m, download<float>(gv, size_t(n)), v);
+    if (QTest::currentTestFailed()) return;
+    // The gap [14728, 14729) belongs to no segment and stays as it was.
+    QCOMPARE(w_got[14728], w0[14728]);
+    Vec rounded = w_got;
+    to_bf16(rounded);
+    const Vec wc = download_bf16(gwc, size_t(n));
+    for (size_t i = 0; i < size_t(n); ++i)
+      if (i != 14728) QCOMPARE(wc[i], rounded[i]);
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, cuda::AdamWBlock({{0, 10, true}, {5, 10, false}}));
   }
 
   void swiglu_backward_data() {

@@ -35,8 +35,10 @@ class CpuOps {
   void cast(float* dst, const float* src, int64_t n) const { copy(dst, src, size_t(n) * 4); }
 
   void rmsnorm_forward(float* y, int64_t ld_y, float* rstd, const float* x, int64_t ld_x, const float* w,
-                       int64_t rows, int64_t dim, float eps) {
+                       int64_t rows, int64_t dim, float eps, float* x_copy = nullptr) {
     cpu::rmsnorm_forward_train(y, ld_y, rstd, x, ld_x, w, rows, dim, eps);
+    if (x_copy)
+      for (int64_t r = 0; r < rows; ++r) std::copy_n(x + r * ld_x, dim, x_copy + r * ld_x);
   }
   void rmsnorm_backward(float* dx, float* dw, const float* dy, int64_t ld_dy, const float* x, int64_t ld_x,
                         const float* w, const float* rstd, int64_t rows, int64_t dim, bool accumulate_dx,
@@ -56,13 +58,13 @@ class CpuOps {
     cpu::matmul_forward(y, x, w, b, T, K, N, true);
   }
   void matmul_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
-                       int64_t T, int64_t K, int64_t N) {
-    cpu::matmul_backward(dx, dw, db, dy, x, w, T, K, N);
+                       int64_t T, int64_t K, int64_t N, bool assign_dw = false) {
+    cpu::matmul_backward(dx, dw, db, dy, x, w, T, K, N, false, assign_dw);
   }
   // dx += dy · W, in fp32: where several branches' input gradients meet.
   void matmul_backward_add_f32(float* dx, float* dw, float* db, const float* dy, const float* x,
-                               const float* w, int64_t T, int64_t K, int64_t N) {
-    cpu::matmul_backward(dx, dw, db, dy, x, w, T, K, N, true);
+                               const float* w, int64_t T, int64_t K, int64_t N, bool assign_dw = false) {
+    cpu::matmul_backward(dx, dw, db, dy, x, w, T, K, N, true, assign_dw);
   }
   void heads_forward(float* q, float* k, float* v, float* q_rstd, float* k_rstd, const float* qkv,
                      const float* q_norm, const float* k_norm, float eps, const float* rope,
@@ -147,13 +149,15 @@ class CpuOps {
     cpu::moe_combine_backward(dye, dweights, dy, ye, weights, slot_row, T, top_k, C);
   }
   double sum_squares(const float* x, int64_t n) const { return cpu::sum_squares(x, n); }
-  void adamw(float* w, float*, float* m, float* v, const float* g, int64_t n, const cpu::AdamWStep& s,
-             bool decay) {
-    cpu::adamw_update(w, m, v, g, n, s, decay);
+  void set_adamw_segments(const std::vector<cpu::AdamWSegment>& s) { segments_ = s; }
+  void adamw(float* w, float*, float* m, float* v, const float* g, const cpu::AdamWStep& s) {
+    for (const cpu::AdamWSegment& r : segments_)
+      cpu::adamw_update(w + r.offset, m + r.offset, v + r.offset, g + r.offset, r.count, s, r.decay);
   }
 
  private:
   std::vector<std::unique_ptr<std::byte[]>> blocks_;
+  std::vector<cpu::AdamWSegment> segments_;
 };
 
 }  // namespace r1

@@ -10,6 +10,7 @@
 #include "engine/core/error.h"
 #include "engine/model/deepseek.h"
 #include "engine/model/rope.h"
+#include "grad_zeroing.h"
 #include "kernels/cpu/moe.h"
 #include "train_buffers.h"
 #include "trainer.h"
@@ -39,7 +40,11 @@ class TransformerTrainer final : public Trainer {
     run(batch, nullptr, logp, entropy);
   }
   double optimizer_step(const OptimizerHyper& h, double lr) override;
-  void zero_grads() override { ops_.zero(grad_, size_t(layout_.total) * 4); }
+  // Clears what the next backward accumulates into; the products of zero_plan_ assign instead (stale).
+  void zero_grads() override {
+    for (const GradRange& r : zero_plan_.cleared()) ops_.zero(grad_ + r.offset, size_t(r.count) * 4);
+    dw_stale_ = !zero_plan_.assigned().empty();
+  }
   void set_gradient_sync(GradientSync* sync) override {
     sync_ = sync;
     if (sync_) sync_->attach(grad_, gradient_buckets(layout_), ops_.stream_handle());
@@ -55,7 +60,10 @@ class TransformerTrainer final : public Trainer {
       return w_;
     }
   }
-  std::vector<float> gradients() const override { return download(grad_); }
+  std::vector<float> gradients() const override {
+    settle_grads();
+    return download(grad_);
+  }
   void set_parameters(const std::vector<float>& p) override;
   OptimizerState optimizer_state() const override { return {step_, download(m_), download(v_)}; }
   void set_optimizer_state(const OptimizerState& s) override;
@@ -69,6 +77,16 @@ class TransformerTrainer final : public Trainer {
   Act* W(int64_t off) const { return off < 0 ? nullptr : w_ + off; }
   float* P(int64_t off) const { return off < 0 ? nullptr : master_ + off; }
   float* G(int64_t off) const { return off < 0 ? nullptr : grad_ + off; }
+  // Whether the dW product of the weight at `off` ([n, k]) assigns rather than accumulates.
+  bool assign_dw(int64_t off, int64_t n, int64_t k) const {
+    return zero_plan_.assigns(off, n * k) && dw_stale_;
+  }
+  // Zeroes the stale products' gradients when they are read without a backward having written them.
+  void settle_grads() const {
+    if (!dw_stale_) return;
+    for (const GradRange& r : zero_plan_.assigned()) ops_.zero(grad_ + r.offset, size_t(r.count) * 4);
+    dw_stale_ = false;
+  }
   LayerActs<Act>& acts(int64_t l) { return buf_.layers[dims_.recompute ? 0 : size_t(l)]; }
 
   double run(const TrainBatch& batch, TokenObjective* objective, float* logp_out, float* entropy_out);
@@ -92,6 +110,9 @@ class TransformerTrainer final : public Trainer {
   TrainBuffers<Act> buf_;
   int64_t step_ = 0;
   GradientSync* sync_ = nullptr;
+  GradZeroPlan zero_plan_;
+  mutable bool dw_stale_ =
+      false;  // zero_plan_'s products hold old values, and the next backward assigns them
   std::vector<float> host_logp_, host_entropy_, host_g_, host_ge_;
   std::vector<std::vector<int32_t>> expert_rows_;  // per MoE layer: the last forward's expert_offsets
 };
@@ -106,6 +127,17 @@ TransformerTrainer<Ops>::TransformerTrainer(const Model& model, const TrainerOpt
                             : lm_head_chunk_rows(T, cfg_.vocab_size, int(sizeof(Act)), Ops::kLogitsBudget);
   dims_ = make_train_dims(cfg_, opt.max_batch, opt.max_seq, opt.recompute, chunk);
   dims_.flash = opt.flash_attention && ops_.flash_attention(attention_shape(dims_));
+  zero_plan_ = GradZeroPlan(layout_, dims_);
+  std::vector<cpu::AdamWSegment> segments;  // runs of tensors with one decay setting
+  for (const ParamTensor& t : layout_.tensors) {
+    if (t.numel() == 0) continue;
+    if (!segments.empty() && segments.back().decay == t.decay &&
+        segments.back().offset + segments.back().count == t.offset)
+      segments.back().count += t.numel();
+    else
+      segments.push_back({t.offset, t.numel(), t.decay});
+  }
+  ops_.set_adamw_segments(segments);
   if (cfg_.max_position_embeddings > 0 && opt.max_seq > cfg_.max_position_embeddings)
     fail("sequence length ", opt.max_seq, " exceeds the model's max_position_embeddings (",
          cfg_.max_position_embeddings, ")");
@@ -208,7 +240,8 @@ void TransformerTrainer<Ops>::forward_layer(int64_t l, const TrainDims& d) {
   LayerActs<Act>& a = acts(l);
   const int64_t T = d.T, C = d.C, I = p.mlp_inter;
   const float* x = buf_.x[size_t(l)];
-  ops_.rmsnorm_forward(a.xn1, C, a.rstd1, x, C, P(p.attn_norm), T, C, eps_);
+  // The norms also start the residual sums: x into x_mid here, x_mid into the layer's output below.
+  ops_.rmsnorm_forward(a.xn1, C, a.rstd1, x, C, P(p.attn_norm), T, C, eps_, a.x_mid);
   const cpu::HeadsShape hs = heads_shape(d);
   if (!d.mla) {
     ops_.matmul_act(a.qkv, a.xn1, W(p.wqkv), P(p.bqkv), T, C, d.qkv_dim);
@@ -230,12 +263,10 @@ void TransformerTrainer<Ops>::forward_layer(int64_t l, const TrainDims& d) {
                            cpu::MlaDims{d.dn, d.dr, d.Dv});
   }
   ops_.attention_forward(a.att, a.probs, a.lse, a.q, a.k, a.v, buf_.attention_scratch, attention_shape(d));
-  ops_.copy(a.x_mid, x, size_t(T * C) * 4);
   ops_.matmul_add_f32(a.x_mid, a.att, W(p.wo), P(p.bo), T, d.att_dim(), C);
 
-  ops_.rmsnorm_forward(a.xn2, C, a.rstd2, a.x_mid, C, P(p.mlp_norm), T, C, eps_);
   float* out = buf_.x[size_t(l + 1)];
-  ops_.copy(out, a.x_mid, size_t(T * C) * 4);
+  ops_.rmsnorm_forward(a.xn2, C, a.rstd2, a.x_mid, C, P(p.mlp_norm), T, C, eps_, out);
   if (p.is_moe()) routed_experts_forward(l, d, out);
   if (I > 0) {  // the dense MLP, or the shared experts beside the routed ones
     ops_.matmul_act(a.gu, a.xn2, W(p.w_gate_up), P(p.b_gate_up), T, C, 2 * I);
@@ -287,43 +318,50 @@ void TransformerTrainer<Ops>::backward_layer(int64_t l, const TrainDims& d) {
   if (p.is_moe()) {
     moe_backward(l, d);
   } else {
-    ops_.matmul_backward(b.dmid, G(p.w_down), G(p.b_down), b.dres_act, a.h, W(p.w_down), T, I, C);
+    ops_.matmul_backward(b.dmid, G(p.w_down), G(p.b_down), b.dres_act, a.h, W(p.w_down), T, I, C,
+                         assign_dw(p.w_down, C, I));
     ops_.swiglu_backward(b.dwide, b.dmid, a.gu, T, I);
-    ops_.matmul_backward(b.dxn, G(p.w_gate_up), G(p.b_gate_up), b.dwide, a.xn2, W(p.w_gate_up), T, C, 2 * I);
+    ops_.matmul_backward(b.dxn, G(p.w_gate_up), G(p.b_gate_up), b.dwide, a.xn2, W(p.w_gate_up), T, C, 2 * I,
+                         assign_dw(p.w_gate_up, 2 * I, C));
   }
   ops_.rmsnorm_backward(b.dres, G(p.mlp_norm), b.dxn, C, a.x_mid, C, P(p.mlp_norm), a.rstd2, T, C, true,
                         b.dres_act);
   if (rebuild_norms)
     ops_.rmsnorm_forward(a.xn1, C, a.rstd1, buf_.x[size_t(l)], C, P(p.attn_norm), T, C, eps_);
 
-  ops_.matmul_backward(b.dmid, G(p.wo), G(p.bo), b.dres_act, a.att, W(p.wo), T, d.att_dim(), C);
+  ops_.matmul_backward(b.dmid, G(p.wo), G(p.bo), b.dres_act, a.att, W(p.wo), T, d.att_dim(), C,
+                       assign_dw(p.wo, C, d.att_dim()));
   ops_.attention_backward(b.dq, b.dk, b.dv, b.attention_scratch, b.dmid, a.att, a.probs, a.lse, a.q, a.k, a.v,
                           attention_shape(d));
   const cpu::HeadsShape hs = heads_shape(d);
   if (!d.mla) {
     ops_.heads_backward(b.dwide, G(p.q_norm), G(p.k_norm), b.dq, b.dk, b.dv, a.qkv, P(p.q_norm), P(p.k_norm),
                         a.q_rstd, a.k_rstd, buf_.rope, hs);
-    ops_.matmul_backward(b.dxn, G(p.wqkv), G(p.bqkv), b.dwide, a.xn1, W(p.wqkv), T, C, d.qkv_dim);
+    ops_.matmul_backward(b.dxn, G(p.wqkv), G(p.bqkv), b.dwide, a.xn1, W(p.wqkv), T, C, d.qkv_dim,
+                         assign_dw(p.wqkv, d.qkv_dim, C));
   } else {
     ops_.mla_heads_backward(b.dwide, b.dwide2, b.da + d.ql + d.kvl, d.a_dim, b.dq, b.dk, b.dv, buf_.rope, hs,
                             cpu::MlaDims{d.dn, d.dr, d.Dv});
     ops_.matmul_backward(b.dckv_n, G(p.wkv_b), nullptr, b.dwide2, a.ckv_n, W(p.wkv_b), T, d.kvl,
-                         d.kv_in_dim());
+                         d.kv_in_dim(), assign_dw(p.wkv_b, d.kv_in_dim(), d.kvl));
     ops_.rmsnorm_backward(b.da + d.ql, G(p.kv_a_norm), b.dckv_n, d.kvl, a.a_out + d.ql, d.a_dim,
                           P(p.kv_a_norm), a.ckv_rstd, T, d.kvl, false);
     if (d.q_lora) {
-      ops_.matmul_backward(b.dqa_n, G(p.wq_b), nullptr, b.dwide, a.qa_n, W(p.wq_b), T, d.ql, d.q_in_dim());
+      ops_.matmul_backward(b.dqa_n, G(p.wq_b), nullptr, b.dwide, a.qa_n, W(p.wq_b), T, d.ql, d.q_in_dim(),
+                           assign_dw(p.wq_b, d.q_in_dim(), d.ql));
       ops_.rmsnorm_backward(b.da, G(p.q_a_norm), b.dqa_n, d.ql, a.a_out, d.a_dim, P(p.q_a_norm), a.qa_rstd, T,
                             d.ql, false);
     } else {
       // A direct q_proj reads the same normed input: its input gradient goes through the (linear) norm
       // backward separately, into the same residual gradient.
-      ops_.matmul_backward(b.dres_act, G(p.wq_b), nullptr, b.dwide, a.xn1, W(p.wq_b), T, C, d.q_in_dim());
+      ops_.matmul_backward(b.dres_act, G(p.wq_b), nullptr, b.dwide, a.xn1, W(p.wq_b), T, C, d.q_in_dim(),
+                           assign_dw(p.wq_b, d.q_in_dim(), C));
       ops_.rmsnorm_backward(b.dres, G(p.attn_norm), b.dres_act, C, buf_.x[size_t(l)], C, P(p.attn_norm),
                             a.rstd1, T, C, true);
     }
     ops_.cast(b.da_act, b.da, T * d.a_dim);
-    ops_.matmul_backward(b.dxn, G(p.w_a), nullptr, b.da_act, a.xn1, W(p.w_a), T, C, d.a_dim);
+    ops_.matmul_backward(b.dxn, G(p.w_a), nullptr, b.da_act, a.xn1, W(p.w_a), T, C, d.a_dim,
+                         assign_dw(p.w_a, d.a_dim, C));
   }
   ops_.rmsnorm_backward(b.dres, G(p.attn_norm), b.dxn, C, buf_.x[size_t(l)], C, P(p.attn_norm), a.rstd1, T, C,
                         true, b.dres_act);
@@ -356,13 +394,14 @@ void TransformerTrainer<Ops>::moe_backward(int64_t l, const TrainDims& d) {
   ops_.moe_dispatch_backward(b.dxn_f32, dxe, a.slot_row, T, K, C);
   ops_.moe_router_backward(b.drouter_logits, b.droute_weights, a.expert_ids, a.router_scores, T,
                            router_config(l));
-  ops_.matmul_backward_add_f32(b.dxn_f32, G(p.router), nullptr, b.drouter_logits, a.xn2, W(p.router), T, C,
-                               E);
+  ops_.matmul_backward_add_f32(b.dxn_f32, G(p.router), nullptr, b.drouter_logits, a.xn2, W(p.router), T, C, E,
+                               assign_dw(p.router, E, C));
   if (const int64_t I = p.mlp_inter; I > 0) {
-    ops_.matmul_backward(b.dmid, G(p.w_down), G(p.b_down), b.dres_act, a.h, W(p.w_down), T, I, C);
+    ops_.matmul_backward(b.dmid, G(p.w_down), G(p.b_down), b.dres_act, a.h, W(p.w_down), T, I, C,
+                         assign_dw(p.w_down, C, I));
     ops_.swiglu_backward(b.dwide, b.dmid, a.gu, T, I);
     ops_.matmul_backward_add_f32(b.dxn_f32, G(p.w_gate_up), G(p.b_gate_up), b.dwide, a.xn2, W(p.w_gate_up), T,
-                                 C, 2 * I);
+                                 C, 2 * I, assign_dw(p.w_gate_up, 2 * I, C));
   }
   ops_.cast(b.dxn, b.dxn_f32, T * C);
 }
@@ -392,6 +431,7 @@ double TransformerTrainer<Ops>::lm_head(const TrainDims& d, TokenObjective* obje
   const int64_t T = d.T, C = d.C, V = d.V;
   ops_.rmsnorm_forward(b.xf, C, b.rstd_f, b.x.back(), C, P(layout_.final_norm), T, C, eps_);
   double loss = 0;
+  bool head_stale = assign_dw(layout_.lm_head, V, C);  // the first chunk with a loss term assigns
   for (int64_t r0 = 0; r0 < T; r0 += dims_.chunk) {
     const int64_t n = std::min(dims_.chunk, T - r0);
     ops_.matmul_f32(b.logits, b.xf + r0 * C, W(layout_.lm_head), nullptr, n, C, V);
@@ -415,8 +455,10 @@ double TransformerTrainer<Ops>::lm_head(const TrainDims& d, TokenObjective* obje
     ops_.token_backward(b.dlogits, b.logits, b.targets + r0, b.g_logp + r0, b.g_entropy + r0, b.lse + r0,
                         b.entropy + r0, n, V);
     ops_.matmul_backward(b.dxf + r0 * C, G(layout_.lm_head), nullptr, b.dlogits, b.xf + r0 * C,
-                         W(layout_.lm_head), n, C, V);
+                         W(layout_.lm_head), n, C, V, head_stale);
+    head_stale = false;
   }
+  if (objective && head_stale) ops_.zero(G(layout_.lm_head), size_t(V * C) * 4);
   return loss;
 }
 
@@ -462,6 +504,7 @@ double TransformerTrainer<Ops>::run(const TrainBatch& batch, TokenObjective* obj
     }
     ops_.embedding_backward(G(layout_.embed), buf_.ids, buf_.dres, T, d.C);
     ready();
+    dw_stale_ = false;
   }
   ops_.sync();
   if (logp_out) std::memcpy(logp_out, host_logp_.data(), size_t(T) * 4);
@@ -471,6 +514,7 @@ double TransformerTrainer<Ops>::run(const TrainBatch& batch, TokenObjective* obj
 
 template <class Ops>
 double TransformerTrainer<Ops>::optimizer_step(const OptimizerHyper& h, double lr) {
+  settle_grads();
   if (sync_) sync_->finish();
   const double norm = std::sqrt(ops_.sum_squares(grad_, layout_.total));
   if (!std::isfinite(norm)) {
@@ -485,10 +529,7 @@ double TransformerTrainer<Ops>::optimizer_step(const OptimizerHyper& h, double l
   s.t = step_;
   s.grad_scale = h.max_grad_norm > 0 ? float(std::min(1.0, h.max_grad_norm / (norm + 1e-6))) : 1.0f;
   constexpr bool kCompute = !std::is_same_v<Act, float>;
-  for (const ParamTensor& t : layout_.tensors) {
-    const int64_t o = t.offset;
-    ops_.adamw(master_ + o, kCompute ? w_ + o : nullptr, m_ + o, v_ + o, grad_ + o, t.numel(), s, t.decay);
-  }
+  ops_.adamw(master_, kCompute ? w_ : nullptr, m_, v_, grad_, s);
   zero_grads();
   ops_.sync();
   return norm;

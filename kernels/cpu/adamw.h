@@ -15,6 +15,12 @@ struct AdamWStep {
   float grad_scale = 1.0f;
 };
 
+// A run of a parameter block with one decay setting: elements [offset, offset + count).
+struct AdamWSegment {
+  int64_t offset = 0, count = 0;
+  bool decay = false;
+};
+
 void adamw_update(float* w, float* m, float* v, const float* grad, int64_t n, const AdamWStep& s, bool decay);
 // Σ x^2, accumulated in double.
 double sum_squares(const float* x, int64_t n);

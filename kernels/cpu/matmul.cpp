@@ -44,7 +44,7 @@ void matmul_forward(float* y, const float* x, const float* w, const float* b, in
 }
 
 void matmul_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
-                     int64_t T, int64_t K, int64_t N, bool accumulate_dx) {
+                     int64_t T, int64_t K, int64_t N, bool accumulate_dx, bool assign_dw) {
   check_dims("matmul_backward", T, K, N);
   if (dx && T > 0 && K > 0) {
     if (N > 0) {
@@ -56,7 +56,9 @@ void matmul_backward(float* dx, float* dw, float* db, const float* dy, const flo
   }
   if (dw && T > 0 && K > 0 && N > 0)
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(N), int(K), int(T), 1.0f, dy, int(N), x, int(K),
-                1.0f, dw, int(K));
+                assign_dw ? 0.0f : 1.0f, dw, int(K));
+  else if (dw && assign_dw)
+    std::fill_n(dw, N * K, 0.0f);
   if (db && T > 0 && N > 0) {
     // Column blocks keep each sum in one thread, so db is the same for any thread count.
     const int64_t blocks = (N + kColumnBlock - 1) / kColumnBlock;

@@ -152,8 +152,11 @@ void matmul_forward(Blas& blas, void* y, GemmOutput out, const bf16* x, const bf
 }
 
 void matmul_backward(Blas& blas, void* dx, GemmOutput dx_out, float* dw, float* db, const bf16* dy,
-                     const bf16* x, const bf16* w, int64_t T, int64_t K, int64_t N, cudaStream_t stream) {
+                     const bf16* x, const bf16* w, int64_t T, int64_t K, int64_t N, cudaStream_t stream,
+                     bool assign_dw) {
   check_dims("matmul_backward", T, K, N);
+  if (dw && assign_dw && (T == 0 || N == 0) && K > 0)
+    R1_CUDA_CHECK(cudaMemsetAsync(dw, 0, size_t(N * K) * sizeof(float), stream));
   if (T == 0) return;
   if (N == 0) {
     if (dx && dx_out != GemmOutput::F32Accumulate)
@@ -173,7 +176,7 @@ void matmul_backward(Blas& blas, void* dx, GemmOutput dx_out, float* dw, float* 
     // dW^T [K, N] += x^T [K, T] (x as stored) times dy [T, N] (dy^T as stored, transposed).
     LtShape s;
     s.ta = false, s.tb = true, s.m = K, s.n = N, s.k = T, s.lda = K, s.ldb = N, s.ldc = K;
-    s.ctype = CUDA_R_32F, s.accumulate = true;
+    s.ctype = CUDA_R_32F, s.accumulate = !assign_dw;
     blas.run(s, x, dy, dw);
   }
   if (db) column_sum(db, dy, T, N, stream);

@@ -96,13 +96,14 @@ struct Vec<1> {
 // One block per row.
 template <int VEC>
 __global__ void rmsnorm_train_kernel(bf16* y, int64_t ld_y, float* rstd, const float* x, int64_t ld_x,
-                                     const float* w, int64_t dim, float eps) {
+                                     const float* w, int64_t dim, float eps, float* x_copy) {
   const int64_t r = blockIdx.x;
   const float* xr = x + r * ld_x;
   float ss = 0;
   for (int64_t i = threadIdx.x * int64_t(VEC); i < dim; i += int64_t(blockDim.x) * VEC) {
     float f[VEC];
     Vec<VEC>::load(xr + i, f);
+    if (x_copy) Vec<VEC>::store(x_copy + r * ld_x + i, f);
 #pragma unroll
     for (int k = 0; k < VEC; ++k) ss += f[k] * f[k];
   }
@@ -260,7 +261,7 @@ constexpr int kWarpRowChunks = 16;
 template <int CH>
 __global__ void __launch_bounds__(256)
     rmsnorm_train_warp_kernel(bf16* y, int64_t ld_y, float* rstd, const float* x, int64_t ld_x,
-                              const float* w, int64_t rows, int64_t dim, float eps) {
+                              const float* w, int64_t rows, int64_t dim, float eps, float* x_copy) {
   const int lane = threadIdx.x & 31;
   const int64_t r = blockIdx.x * int64_t(blockDim.x >> 5) + (threadIdx.x >> 5);
   if (r >= rows) return;
@@ -272,6 +273,7 @@ __global__ void __launch_bounds__(256)
     const int64_t i = (int64_t(c) * 32 + lane) * 4;
     if (i >= dim) continue;
     Vec<4>::load(xr + i, v[c]);
+    if (x_copy) Vec<4>::store(x_copy + r * ld_x + i, v[c]);
 #pragma unroll
     for (int k = 0; k < 4; ++k) ss += v[c][k] * v[c][k];
   }
@@ -305,17 +307,17 @@ void rmsnorm_forward(bf16* y, const float* x, const bf16* w, int64_t rows, int64
 }
 
 void rmsnorm_forward_train(bf16* y, int64_t ld_y, float* rstd, const float* x, int64_t ld_x, const float* w,
-                           int64_t rows, int64_t dim, float eps, cudaStream_t stream) {
+                           int64_t rows, int64_t dim, float eps, cudaStream_t stream, float* x_copy) {
   if (dim <= 0 || ld_x < dim || ld_y < dim)
     throw std::invalid_argument("rmsnorm_forward_train: dim must be positive and ld_x, ld_y >= dim");
   if (rows <= 0) return;
-  const bool vec =
-      dim % 4 == 0 && ld_x % 4 == 0 && ld_y % 4 == 0 && aligned(x, 16) && aligned(w, 16) && aligned(y, 8);
+  const bool vec = dim % 4 == 0 && ld_x % 4 == 0 && ld_y % 4 == 0 && aligned(x, 16) && aligned(w, 16) &&
+                   aligned(y, 8) && (!x_copy || aligned(x_copy, 16));
   const int64_t chunks = (dim + 127) / 128;
   if (vec && chunks <= kWarpRowChunks) {
     const unsigned blocks = unsigned((rows + 7) / 8);
     const auto warp_launch = [&](auto kernel) {
-      kernel<<<blocks, 256, 0, stream>>>(y, ld_y, rstd, x, ld_x, w, rows, dim, eps);
+      kernel<<<blocks, 256, 0, stream>>>(y, ld_y, rstd, x, ld_x, w, rows, dim, eps, x_copy);
     };
     if (chunks <= 4) {
       warp_launch(rmsnorm_train_warp_kernel<4>);
@@ -327,9 +329,9 @@ void rmsnorm_forward_train(bf16* y, int64_t ld_y, float* rstd, const float* x, i
       warp_launch(rmsnorm_train_warp_kernel<16>);
     }
   } else if (vec) {
-    rmsnorm_train_kernel<4><<<unsigned(rows), 256, 0, stream>>>(y, ld_y, rstd, x, ld_x, w, dim, eps);
+    rmsnorm_train_kernel<4><<<unsigned(rows), 256, 0, stream>>>(y, ld_y, rstd, x, ld_x, w, dim, eps, x_copy);
   } else {
-    rmsnorm_train_kernel<1><<<unsigned(rows), 256, 0, stream>>>(y, ld_y, rstd, x, ld_x, w, dim, eps);
+    rmsnorm_train_kernel<1><<<unsigned(rows), 256, 0, stream>>>(y, ld_y, rstd, x, ld_x, w, dim, eps, x_copy);
   }
   R1_CUDA_LAUNCHED();
 }

@@ -43,8 +43,8 @@ class CudaOps {
   void to_compute(bf16* dst, const float* src, int64_t n) const { cuda::f32_to_bf16(dst, src, n, stream_); }
 
   void rmsnorm_forward(bf16* y, int64_t ld_y, float* rstd, const float* x, int64_t ld_x, const float* w,
-                       int64_t rows, int64_t dim, float eps) {
-    cuda::rmsnorm_forward_train(y, ld_y, rstd, x, ld_x, w, rows, dim, eps, stream_);
+                       int64_t rows, int64_t dim, float eps, float* x_copy = nullptr) {
+    cuda::rmsnorm_forward_train(y, ld_y, rstd, x, ld_x, w, rows, dim, eps, stream_, x_copy);
   }
   void rmsnorm_backward(float* dx, float* dw, const bf16* dy, int64_t ld_dy, const float* x, int64_t ld_x,
                         const float* w, const float* rstd, int64_t rows, int64_t dim, bool accumulate_dx,
@@ -62,13 +62,14 @@ class CudaOps {
     cuda::matmul_forward(*blas_, y, cuda::GemmOutput::F32Accumulate, x, w, b, T, K, N, stream_);
   }
   void matmul_backward(bf16* dx, float* dw, float* db, const bf16* dy, const bf16* x, const bf16* w,
-                       int64_t T, int64_t K, int64_t N) {
-    cuda::matmul_backward(*blas_, dx, cuda::GemmOutput::Bf16, dw, db, dy, x, w, T, K, N, stream_);
+                       int64_t T, int64_t K, int64_t N, bool assign_dw = false) {
+    cuda::matmul_backward(*blas_, dx, cuda::GemmOutput::Bf16, dw, db, dy, x, w, T, K, N, stream_, assign_dw);
   }
   // dx += dy · W, in fp32: where several branches' input gradients meet.
   void matmul_backward_add_f32(float* dx, float* dw, float* db, const bf16* dy, const bf16* x, const bf16* w,
-                               int64_t T, int64_t K, int64_t N) {
-    cuda::matmul_backward(*blas_, dx, cuda::GemmOutput::F32Accumulate, dw, db, dy, x, w, T, K, N, stream_);
+                               int64_t T, int64_t K, int64_t N, bool assign_dw = false) {
+    cuda::matmul_backward(*blas_, dx, cuda::GemmOutput::F32Accumulate, dw, db, dy, x, w, T, K, N, stream_,
+                          assign_dw);
   }
   void heads_forward(bf16* q, bf16* k, bf16* v, float* q_rstd, float* k_rstd, const bf16* qkv,
                      const float* q_norm, const float* k_norm, float eps, const float* rope,
@@ -157,9 +158,9 @@ class CudaOps {
     cuda::moe_combine_backward(dye, dweights, dy, ye, weights, slot_row, T, top_k, C, stream_);
   }
   double sum_squares(const float* x, int64_t n) const;
-  void adamw(float* w, bf16* w_compute, float* m, float* v, const float* g, int64_t n,
-             const cpu::AdamWStep& s, bool decay) {
-    cuda::adamw_update(w, w_compute, m, v, g, n, s, decay, stream_);
+  void set_adamw_segments(const std::vector<cpu::AdamWSegment>& s) { adamw_ = cuda::AdamWBlock(s); }
+  void adamw(float* w, bf16* w_compute, float* m, float* v, const float* g, const cpu::AdamWStep& s) {
+    adamw_.update(w, w_compute, m, v, g, s, stream_);
   }
 
  private:
@@ -167,6 +168,7 @@ class CudaOps {
   std::unique_ptr<cuda::Blas> blas_;
   std::vector<cuda::DeviceBuffer> blocks_;
   cuda::DeviceBuffer norm_acc_;  // one double
+  cuda::AdamWBlock adamw_;
 };
 
 }  // namespace r1

@@ -509,38 +509,6 @@ class TestTrainOpsCuda : public QObject {
     QVERIFY2(std::abs(got[0] - want) < 1e-6 * want, qPrintable(QString("%1 vs %2").arg(got[0]).arg(want)));
   }
 
-  // The whole-block update against one update per segment: mixed decay, a segment of whole units, and
-  // segments whose ends (and one whose start) fall inside units.
-  void adamw_block() {
-    const std::vector<cpu::AdamWSegment> segs = {
-        {0, 8192, true}, {8192, 1536, false}, {9728, 5000, true}, {14729, 3, false}, {14732, 4100, true}};
-    const int64_t n = 14732 + 4100;
-    cpu::AdamWStep st;
-    st.lr = 1e-2f, st.weight_decay = 0.1f, st.t = 4, st.grad_scale = 0.9f;
-    const auto w0 = randn(size_t(n), 51, 0.1f), grad = randn(size_t(n), 52);
-    Vec m0 = randn(size_t(n), 53, 0.1f), v0 = randn(size_t(n), 54, 0.1f);
-    for (auto& x : v0) x = x * x;
-    Vec w = w0, m = m0, v = v0;
-    for (const cpu::AdamWSegment& r : segs)
-      cpu::adamw_update(w.data() + r.offset, m.data() + r.offset, v.data() + r.offset, grad.data() + r.offset,
-                        r.count, st, r.decay);
-    auto gw = upload(w0), gm = upload(m0), gv = upload(v0), gg = upload(grad);
-    cuda::DeviceBuffer gwc(size_t(n) * 2);
-    const cuda::AdamWBlock block(segs);
-    block.update(gw.as<float>(), gwc.as<bf16>(), gm.as<float>(), gv.as<float>(), gg.as<float>(), st, nullptr);
-    const Vec w_got = download<float>(gw, size_t(n));
-    check_adamw(w_got, w0, w, download<float>(gm, size_t(n)), m, download<float>(gv, size_t(n)), v);
-    if (QTest::currentTestFailed()) return;
-    // The gap [14728, 14729) belongs to no segment and stays as it was.
-    QCOMPARE(w_got[14728], w0[14728]);
-    Vec rounded = w_got;
-    to_bf16(rounded);
-    const Vec wc = download_bf16(gwc, size_t(n));
-    for (size_t i = 0; i < size_t(n); ++i)
-      if (i != 14728) QCOMPARE(wc[i], rounded[i]);
-    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, cuda::AdamWBlock({{0, 10, true}, {5, 10, false}}));
-  }
-
   void swiglu_backward_data() {
     QTest::addColumn<int>("T");
     QTest::addColumn<int>("inter");

@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
-#include <vector>
 
 #include "adamw.h"
 #include "device_utils.cuh"
@@ -65,69 +64,6 @@ __global__ void adamw_kernel(float* w, bf16* w_compute, float* m, float* v, cons
   }
 }
 
-constexpr int kUnitVecs = 4;                                  // float4s a thread takes per unit
-constexpr int64_t kUnit = int64_t(kThreads) * 4 * kUnitVecs;  // elements per unit
-
-struct Segment {
-  int64_t offset, count, first_unit;
-  int decay;
-};
-
-// Units of one segment never straddle another; a whole, aligned unit loads all its vectors before it
-// updates any, the rest (segment ends) go element by element.
-__global__ void __launch_bounds__(kThreads)
-    adamw_block_kernel(float* w, bf16* w_compute, float* m, float* v, const float* grad, const Segment* segs,
-                       int nseg, int64_t units, const Coeffs c) {
-  for (int64_t u = blockIdx.x; u < units; u += gridDim.x) {
-    int lo = 0, hi = nseg - 1;
-    while (lo < hi) {
-      const int mid = (lo + hi + 1) >> 1;
-      if (segs[mid].first_unit <= u)
-        lo = mid;
-      else
-        hi = mid - 1;
-    }
-    const Segment s = segs[lo];
-    const bool decay = s.decay != 0;
-    const int64_t begin = s.offset + (u - s.first_unit) * kUnit;
-    const int64_t end = min(s.offset + s.count, begin + kUnit);
-    if (end - begin == kUnit && (begin & 3) == 0) {
-      const int64_t v0 = begin / 4 + threadIdx.x;
-      float4 wv[kUnitVecs], mv[kUnitVecs], vv[kUnitVecs], gv[kUnitVecs];
-#pragma unroll
-      for (int j = 0; j < kUnitVecs; ++j) {
-        const int64_t i = v0 + j * kThreads;
-        wv[j] = reinterpret_cast<const float4*>(w)[i], mv[j] = reinterpret_cast<const float4*>(m)[i];
-        vv[j] = reinterpret_cast<const float4*>(v)[i], gv[j] = reinterpret_cast<const float4*>(grad)[i];
-      }
-#pragma unroll
-      for (int j = 0; j < kUnitVecs; ++j) {
-        const int64_t i = v0 + j * kThreads;
-        adamw_one(wv[j].x, mv[j].x, vv[j].x, gv[j].x, c, decay);
-        adamw_one(wv[j].y, mv[j].y, vv[j].y, gv[j].y, c, decay);
-        adamw_one(wv[j].z, mv[j].z, vv[j].z, gv[j].z, c, decay);
-        adamw_one(wv[j].w, mv[j].w, vv[j].w, gv[j].w, c, decay);
-        reinterpret_cast<float4*>(w)[i] = wv[j];
-        reinterpret_cast<float4*>(m)[i] = mv[j];
-        reinterpret_cast<float4*>(v)[i] = vv[j];
-        if (w_compute) {
-          const __nv_bfloat162 lo2 = __floats2bfloat162_rn(wv[j].x, wv[j].y),
-                               hi2 = __floats2bfloat162_rn(wv[j].z, wv[j].w);
-          uint2 raw;
-          raw.x = *reinterpret_cast<const uint32_t*>(&lo2);
-          raw.y = *reinterpret_cast<const uint32_t*>(&hi2);
-          reinterpret_cast<uint2*>(w_compute)[i] = raw;
-        }
-      }
-    } else {
-      for (int64_t i = begin + threadIdx.x; i < end; i += kThreads) {
-        adamw_one(w[i], m[i], v[i], grad[i], c, decay);
-        if (w_compute) w_compute[i] = __float2bfloat16_rn(w[i]);
-      }
-    }
-  }
-}
-
 template <int VEC>
 __global__ void sum_squares_kernel(double* acc, const float* x, int64_t n) {
   const int64_t first = blockIdx.x * int64_t(blockDim.x) + threadIdx.x,
@@ -157,8 +93,12 @@ __global__ void sum_squares_kernel(double* acc, const float* x, int64_t n) {
   }
 }
 
-Coeffs coeffs(const AdamWStep& s) {
+}  // namespace
+
+void adamw_update(float* w, bf16* w_compute, float* m, float* v, const float* grad, int64_t n,
+                  const AdamWStep& s, bool decay, cudaStream_t stream) {
   if (s.t < 1) throw std::invalid_argument("adamw_update: the step count t is 1-based");
+  if (n <= 0) return;
   const double bc1 = 1.0 - std::pow(double(s.beta1), double(s.t));
   const double bc2 = 1.0 - std::pow(double(s.beta2), double(s.t));
   Coeffs c;
@@ -170,45 +110,6 @@ Coeffs coeffs(const AdamWStep& s) {
   c.bc2_sqrt = float(std::sqrt(bc2));
   c.eps = s.eps;
   c.neg_step_size = float(-double(s.lr) / bc1);
-  return c;
-}
-
-}  // namespace
-
-AdamWBlock::AdamWBlock(const std::vector<AdamWSegment>& segments) {
-  if (segments.empty()) throw std::invalid_argument("AdamWBlock: no segments");
-  std::vector<Segment> table;
-  int64_t end = 0;
-  for (const AdamWSegment& s : segments) {
-    if (s.count <= 0 || s.offset < end)
-      throw std::invalid_argument("AdamWBlock: segments must be non-empty, sorted and disjoint");
-    table.push_back({s.offset, s.count, units_, s.decay ? 1 : 0});
-    units_ += (s.count + kUnit - 1) / kUnit;
-    end = s.offset + s.count;
-  }
-  segments_ = int(table.size());
-  table_.allocate(table.size() * sizeof(Segment));
-  R1_CUDA_CHECK(
-      cudaMemcpy(table_.get(), table.data(), table.size() * sizeof(Segment), cudaMemcpyHostToDevice));
-}
-
-void AdamWBlock::update(float* w, bf16* w_compute, float* m, float* v, const float* grad, const AdamWStep& s,
-                        cudaStream_t stream) const {
-  if (units_ == 0) return;
-  if (!aligned(w, 16) || !aligned(m, 16) || !aligned(v, 16) || !aligned(grad, 16) ||
-      (w_compute && !aligned(w_compute, 8)))
-    throw std::invalid_argument("AdamWBlock: the blocks must be 16-byte aligned (the compute copy 8)");
-  const Coeffs c = coeffs(s);
-  const unsigned grid = unsigned(std::min<int64_t>(units_, int64_t(sm_count()) * 8));
-  adamw_block_kernel<<<grid, kThreads, 0, stream>>>(w, w_compute, m, v, grad, table_.as<Segment>(), segments_,
-                                                    units_, c);
-  R1_CUDA_LAUNCHED();
-}
-
-void adamw_update(float* w, bf16* w_compute, float* m, float* v, const float* grad, int64_t n,
-                  const AdamWStep& s, bool decay, cudaStream_t stream) {
-  if (n <= 0) return;
-  const Coeffs c = coeffs(s);
   const bool vec = aligned(w, 16) && aligned(m, 16) && aligned(v, 16) && aligned(grad, 16) &&
                    (!w_compute || aligned(w_compute, 8));
   const int64_t work = vec ? std::max<int64_t>(n / 4, n % 4) : n;

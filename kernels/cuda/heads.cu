@@ -74,6 +74,44 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int d = 2 * half + lane; d < D; d += 32) dst[d] = b(normed(d));
 }
 
+// The common forward (Llama, Qwen2): head_dim 128 wholly rotated in halves, no q/k norm. A warp per (token,
+// head) item, each lane holding 4 consecutive dims (the warp reads the head's 256 bytes in one 8-byte load a
+// lane); dim e's rotation partner e +- 64 sits 16 lanes away and comes by shuffle.
+constexpr int kPlainItemsPerBlock = 8;
+
+__global__ void __launch_bounds__(kPlainItemsPerBlock * 32)
+    heads_forward_plain128_kernel(bf16* q, bf16* k, bf16* v, const bf16* qkv, const float* cos_sin,
+                                  const HeadsShape s, int64_t items) {
+  const int lane = threadIdx.x & 31;
+  const int64_t item = blockIdx.x * int64_t(kPlainItemsPerBlock) + (threadIdx.x >> 5);
+  if (item >= items) return;
+  const int H = int(s.H), KVH = int(s.KVH), heads = H + 2 * KVH;
+  const int64_t t = item / heads, bi = t / s.L, l = t % s.L;
+  const int h = int(item % heads);
+  const bool is_q = h < H, is_k = !is_q && h < H + KVH;
+  const int hh = is_q ? h : (is_k ? h - H : h - H - KVH);
+  const int64_t nheads = is_q ? H : KVH;
+  uint2 raw = reinterpret_cast<const uint2*>(qkv + item * 128)[lane];
+  if (is_q || is_k) {
+    const float2 x01 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.x));
+    const float2 x23 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.y));
+    const float x[4] = {x01.x, x01.y, x23.x, x23.y};
+    const int i = (lane & 15) * 4;  // pair index of this lane's first dim
+    const float4 c = *reinterpret_cast<const float4*>(cos_sin + l * 128 + i);
+    const float4 sn = *reinterpret_cast<const float4*>(cos_sin + l * 128 + 64 + i);
+    const float cc[4] = {c.x, c.y, c.z, c.w}, ss[4] = {sn.x, sn.y, sn.z, sn.w};
+    const float sign = lane < 16 ? -1.0f : 1.0f;  // first half: x c - partner s; second: x c + partner s
+    float y[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) y[j] = x[j] * cc[j] + sign * __shfl_xor_sync(0xffffffffu, x[j], 16) * ss[j];
+    const __nv_bfloat162 lo = __floats2bfloat162_rn(y[0], y[1]), hi = __floats2bfloat162_rn(y[2], y[3]);
+    raw.x = *reinterpret_cast<const uint32_t*>(&lo);
+    raw.y = *reinterpret_cast<const uint32_t*>(&hi);
+  }
+  bf16* dst = (is_q ? q : (is_k ? k : v)) + ((bi * nheads + hh) * s.L + l) * 128;
+  reinterpret_cast<uint2*>(dst)[lane] = raw;
+}
+
 // Warps walk (token, head) items over a grid sized to the chip, so the q/k norm-weight gradients collect
 // in registers and reach memory through one atomic per dim per block.
 __global__ void __launch_bounds__(kWarps * 32)
@@ -341,6 +379,15 @@ void heads_forward(bf16* q, bf16* k, bf16* v, float* q_rstd, float* k_rstd, cons
   check_dense("heads_forward", s);
   const int64_t T = s.B * s.L;
   if (T == 0) return;
+  if (s.D == 128 && s.rot_dim == 128 && !s.interleaved && !q_norm && !k_norm && aligned(qkv, 8) &&
+      aligned(q, 8) && aligned(k, 8) && aligned(v, 8) && aligned(cos_sin, 16)) {
+    const int64_t items = T * (s.H + 2 * s.KVH);
+    const unsigned grid = unsigned((items + kPlainItemsPerBlock - 1) / kPlainItemsPerBlock);
+    heads_forward_plain128_kernel<<<grid, kPlainItemsPerBlock * 32, 0, stream>>>(q, k, v, qkv, cos_sin, s,
+                                                                                 items);
+    R1_CUDA_LAUNCHED();
+    return;
+  }
   const dim3 grid(unsigned(T), unsigned((s.H + 2 * s.KVH + kWarps - 1) / kWarps));
   heads_forward_kernel<<<grid, kWarps * 32, 0, stream>>>(q, k, v, q_rstd, k_rstd, qkv, q_norm, k_norm,
                                                          norm_eps, cos_sin, s);

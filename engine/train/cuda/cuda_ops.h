@@ -158,9 +158,13 @@ class CudaOps {
     cuda::moe_combine_backward(dye, dweights, dy, ye, weights, slot_row, T, top_k, C, stream_);
   }
   double sum_squares(const float* x, int64_t n) const;
-  void set_adamw_segments(const std::vector<cpu::AdamWSegment>& s) { adamw_ = cuda::AdamWBlock(s); }
+  // One launch per run of tensors with one decay setting (a whole-block kernel with a device table of
+  // units measured no faster in whole steps).
+  void set_adamw_segments(const std::vector<cpu::AdamWSegment>& s) { segments_ = s; }
   void adamw(float* w, bf16* w_compute, float* m, float* v, const float* g, const cpu::AdamWStep& s) {
-    adamw_.update(w, w_compute, m, v, g, s, stream_);
+    for (const cpu::AdamWSegment& r : segments_)
+      cuda::adamw_update(w + r.offset, w_compute ? w_compute + r.offset : nullptr, m + r.offset, v + r.offset,
+                         g + r.offset, r.count, s, r.decay, stream_);
   }
 
  private:
@@ -168,7 +172,7 @@ class CudaOps {
   std::unique_ptr<cuda::Blas> blas_;
   std::vector<cuda::DeviceBuffer> blocks_;
   cuda::DeviceBuffer norm_acc_;  // one double
-  cuda::AdamWBlock adamw_;
+  std::vector<cpu::AdamWSegment> segments_;
 };
 
 }  // namespace r1

@@ -115,7 +115,7 @@ class TestFinetune : public QObject {
     QCOMPARE(o.model_dir, r1::app::demoStartModelDir());
     QCOMPARE(o.model_dir, QDir(model_).filePath(QStringLiteral("sft-500")));
     QCOMPARE(o.task, QStringLiteral("countdown"));
-    QCOMPARE(o.difficulty, QStringLiteral("easy"));
+    QCOMPARE(o.difficulty, QStringLiteral("easy200"));
     QCOMPARE(o.group_size, 8);
     QCOMPARE(o.prompts_per_step, 16);
     QCOMPARE(o.max_completion, 64);

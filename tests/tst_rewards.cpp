@@ -336,7 +336,7 @@ class TestRewards : public QObject {
     QVERIFY(parse_task("countdown") == TaskKind::Countdown);
     QVERIFY(parse_task("arithmetic") == TaskKind::Arithmetic);
     R1_EXPECT_ERROR(parse_task("gsm8k"), "\"gsm8k\"", "countdown, arithmetic");
-    R1_EXPECT_ERROR(TaskConfig::preset("countdown", "insane"), "\"insane\"", "easy, medium, default, hard");
+    R1_EXPECT_ERROR(TaskConfig::preset("countdown", "insane"), "\"insane\"", "easy, easy200, medium, default, hard");
     const TaskConfig hard = TaskConfig::preset("arithmetic", "hard");
     QCOMPARE(hard.arithmetic.digits, int64_t(4));
     const TaskConfig back = TaskConfig::from_json(hard.to_json(), "config.json");

@@ -143,8 +143,8 @@ int train_grpo(const ArgList& argv) {
   const ArgList merged = with_config_file(argv, value_options);
   const Args args(merged, value_options, kGrpoFlags);
   // --preset demo: GRPO that a laptop runs in minutes and whose reward rises within its 50 steps: r1-tiny's
-  // SFT checkpoint at step 500 on its own (easy) task (app::demoStartModelDir()). Options given explicitly
-  // still win.
+  // SFT checkpoint at step 500 (app::demoStartModelDir()) on easy200, the harder variant of its own (easy)
+  // task with targets up to 200. Options given explicitly still win.
   const std::string preset = args.get("preset");
   if (!preset.empty() && preset != "demo") fail("option --preset: \"", preset, "\" is not a preset (demo)");
   const bool demo = preset == "demo";
@@ -154,7 +154,7 @@ int train_grpo(const ArgList& argv) {
   GrpoRunOptions o;
   o.model_dir = args.get("model");
   o.task = pick("task", "countdown", "countdown");
-  o.difficulty = pick("difficulty", "default", "easy");
+  o.difficulty = pick("difficulty", "default", "easy200");
   o.data_path = args.get("data");
   o.rewards = args.get("rewards");
   o.group_size = args.get_int("group-size", 8);

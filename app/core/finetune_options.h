@@ -1,8 +1,8 @@
 #pragma once
 // A fine-tuning (GRPO) run as the workbench's form describes it, in Qt value types that travel in queued
 // signals. The defaults are the command line's demo preset (r1wb train grpo --preset demo): r1-tiny's SFT
-// checkpoint at step 500 (demoStartModelDir()) on easy countdown, G 8, 16 prompts per step, 64 completion
-// tokens, lr 1e-4, the DAPO loss with ε high 0.28, 50 steps on the CPU.
+// checkpoint at step 500 (demoStartModelDir()) on easy200 countdown (targets up to 200), G 8, 16 prompts per
+// step, 64 completion tokens, lr 1e-4, the DAPO loss with ε high 0.28, 50 steps on the CPU.
 #include <QMetaType>
 #include <QString>
 
@@ -15,7 +15,7 @@ namespace r1::app {
 struct FinetuneOptions {
   QString model_dir;
   QString task = QStringLiteral("countdown");  // "countdown" or "arithmetic"
-  QString difficulty = QStringLiteral("easy");
+  QString difficulty = QStringLiteral("easy200");
   QString data_path;  // a JSONL file of problems instead of the task's generator
   QString rewards;    // "name:weight,..."; empty: the task's default
   int group_size = 8;

@@ -220,7 +220,7 @@ std::string task_name(TaskKind kind) {
 }
 
 std::vector<std::string> difficulty_names() {
-  return {"easy", "medium", "default", "hard"};
+  return {"easy", "easy200", "medium", "default", "hard"};
 }
 
 TaskConfig TaskConfig::preset(std::string_view task, std::string_view difficulty) {
@@ -229,6 +229,9 @@ TaskConfig TaskConfig::preset(std::string_view task, std::string_view difficulty
   if (difficulty == "easy") {
     c.countdown = {3, 3, 20, 100};
     c.arithmetic = {2, 2, "+-"};
+  } else if (difficulty == "easy200") {
+    c.countdown = {3, 3, 20, 200};
+    c.arithmetic = {2, 3, "+-"};
   } else if (difficulty == "medium") {
     c.countdown = {3, 3, 30, 200};
     c.arithmetic = {3, 2, "+-"};
@@ -236,7 +239,8 @@ TaskConfig TaskConfig::preset(std::string_view task, std::string_view difficulty
     c.countdown = {4, 5, 99, 999};
     c.arithmetic = {4, 3, "+-*"};
   } else if (difficulty != "default") {
-    fail("unknown difficulty \"", difficulty, "\" for task ", task, " (known: easy, medium, default, hard)");
+    fail("unknown difficulty \"", difficulty, "\" for task ", task,
+         " (known: easy, easy200, medium, default, hard)");
   }
   return c;
 }

@@ -62,10 +62,11 @@ struct ArithmeticDifficulty {
 };
 
 // Presets: "easy" (3 numbers up to 20, targets up to 100; two-digit sums and differences) is within reach of
-// a tiny model trained for minutes on a CPU; "medium" (3 numbers up to 30, targets up to 200; three-digit
-// sums and differences) is the step beyond, where r1-tiny's CPU demo has room to improve; "default" is the
-// usual Countdown (3-4 numbers up to 99) and three-digit arithmetic; "hard" (4-5 numbers; three four-digit
-// operands) leaves room for a capable model's reward to rise.
+// a tiny model trained for minutes on a CPU; "easy200" takes targets up to 200 (more of them need a
+// product; three-digit sums), the harder variant on which r1-tiny's CPU demo improves within 50 steps;
+// "medium" (3 numbers up to 30, targets up to 200; three-digit sums and differences) is the step beyond;
+// "default" is the usual Countdown (3-4 numbers up to 99) and three-digit arithmetic; "hard" (4-5 numbers;
+// three four-digit operands) leaves room for a capable model's reward to rise.
 struct TaskConfig {
   TaskKind kind = TaskKind::Countdown;
   CountdownDifficulty countdown;
@@ -79,7 +80,7 @@ struct TaskConfig {
   static TaskConfig from_json(const nlohmann::json& j, const std::string& origin);
 };
 
-std::vector<std::string> difficulty_names();  // "easy", "medium", "default", "hard"
+std::vector<std::string> difficulty_names();  // "easy", "easy200", "medium", "default", "hard"
 
 // A Countdown problem's numbers and target: meta "numbers" and "target", the target falling back to the
 // answer (JSONL Countdown data may carry it there). Errors name the meta field.

@@ -6,7 +6,7 @@
 #          evaluated and exported the same way
 #   demo: the CPU demo's starting point (resources/models/r1-tiny/sft-500): a shorter SFT (80 000 examples,
 #         1 000 steps) whose step-500 checkpoint still leaves GRPO room within 50 steps; then 50-step GRPO runs
-#         of the demo preset from it (lr 0 and 1e-4, four seeds each) on the GPU
+#         of the demo preset from it on easy200 (lr 0 and 1e-4, four seeds each) on the GPU
 # Everything lands in $OUT (or $R1_TINY_WORK between the stages when they run in separate calls).
 # Usage: tools/r1_tiny/train.sh sft|grpo|grpo2|demo|all (all: sft, grpo and grpo2)
 set -euo pipefail
@@ -79,13 +79,13 @@ if [[ $stage == demo ]]; then
   "$r1wb" train sft --model "$d/init" --data "$d/sft.jsonl" --device cuda --steps 1000 --batch 64 --seq 192 \
     --lr 2e-3 --warmup 100 --min-lr-ratio 0.05 --weight-decay 0.1 --seed 1 --out "$d/sft" --save-every 500 --quiet
   start=$d/sft/checkpoint-000500
-  for diff in easy medium; do
+  for diff in easy easy200 medium; do
     "$r1wb" eval --model "$start" --task "$task" --difficulty "$diff" --n 500 --max-completion 64 --device cuda |
       tee "$d/eval_sft500_$diff.json"
   done
   for seed in 1 2 3 4; do
     for lr in 0 1e-4; do
-      "$r1wb" train grpo --model "$start" --task "$task" --difficulty easy --device cuda --group-size 8 \
+      "$r1wb" train grpo --model "$start" --task "$task" --difficulty easy200 --device cuda --group-size 8 \
         --prompts-per-step 16 --max-completion 64 --steps 50 --lr "$lr" --beta 0 --loss dapo --epsilon-high 0.28 \
         --seed "$seed" --metrics-jsonl "$d/demo_lr${lr}_seed${seed}.jsonl" --quiet
     done

@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "core/app_settings.h"
+#include "engine/grpo/tasks.h"
 #include "engine/runtime/runtime.h"
 
 namespace r1::ui {
@@ -84,7 +85,7 @@ FinetuneForm::FinetuneForm(QWidget* parent) : QWidget(parent) {
   task_->addItem(tr("JSONL file"), kJsonl);
   difficulty_ = new QComboBox(source_box);
   difficulty_->setObjectName(QStringLiteral("difficulty"));
-  for (const char* d : {"easy", "medium", "default", "hard"}) difficulty_->addItem(QLatin1String(d));
+  for (const std::string& d : difficulty_names()) difficulty_->addItem(QString::fromStdString(d));
   data_ = new QLineEdit(source_box);
   data_->setObjectName(QStringLiteral("dataPath"));
   data_->setPlaceholderText(tr("A JSONL file of problems"));

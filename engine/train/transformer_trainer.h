@@ -111,8 +111,8 @@ class TransformerTrainer final : public Trainer {
   int64_t step_ = 0;
   GradientSync* sync_ = nullptr;
   GradZeroPlan zero_plan_;
-  mutable bool dw_stale_ =
-      false;  // zero_plan_'s products hold old values, and the next backward assigns them
+  // zero_plan_'s products hold old values, and the next backward assigns them.
+  mutable bool dw_stale_ = false;
   std::vector<float> host_logp_, host_entropy_, host_g_, host_ge_;
   std::vector<std::vector<int32_t>> expert_rows_;  // per MoE layer: the last forward's expert_offsets
 };

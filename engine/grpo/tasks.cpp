@@ -239,8 +239,9 @@ TaskConfig TaskConfig::preset(std::string_view task, std::string_view difficulty
     c.countdown = {4, 5, 99, 999};
     c.arithmetic = {4, 3, "+-*"};
   } else if (difficulty != "default") {
-    fail("unknown difficulty \"", difficulty, "\" for task ", task,
-         " (known: easy, easy200, medium, default, hard)");
+    std::string known;
+    for (const std::string& name : difficulty_names()) known += (known.empty() ? "" : ", ") + name;
+    fail("unknown difficulty \"", difficulty, "\" for task ", task, " (known: ", known, ")");
   }
   return c;
 }

@@ -8,6 +8,7 @@
 
 #include "kernels/common/half.h"
 #include "kernels/cuda/attention.h"
+#include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/gemv.h"
@@ -204,6 +205,8 @@ class TestKernelsCuda : public QObject {
     QTest::newRow("d16 mha interleaved") << 16 << 4 << 4 << 33 << false << true;
     QTest::newRow("group 12 (two chunks)") << 32 << 12 << 1 << 90 << false << false;
     QTest::newRow("d64 long") << 64 << 8 << 2 << 1000 << false << false;
+    QTest::newRow("d256 group 4 norm") << 256 << 8 << 2 << 150 << true << false;
+    QTest::newRow("d128 group 16") << 128 << 16 << 1 << 129 << false << false;
   }
   void rope_and_paged_attention() {
     QFETCH(int, D);
@@ -341,6 +344,69 @@ class TestKernelsCuda : public QObject {
     cuda::attention_paged(at, nullptr);
     const auto got = download_bf16(dout, ref.size());
     QVERIFY2(nmse(got, ref) < 1e-4, qPrintable(QString("attention NMSE %1").arg(nmse(got, ref))));
+    if (cuda::attention_decode_supports(H, KVH, D, n)) {
+      // The fused decode kernel: rows that each hold a sequence's newest token.
+      cuda::DeviceBuffer dpartial(size_t(cuda::attention_decode_partial_floats(n, H, D, n) + 1) * 4);
+      cuda::DeviceBuffer dcounters(size_t(cuda::attention_decode_counters(n, H)) * 4);
+      R1_CUDA_CHECK(cudaMemset(dcounters.get(), 0, dcounters.bytes()));
+      const auto decode = [&](int t0, int rows_n) {
+        cuda::DecodeAttentionArgs da;
+        da.rope = r;
+        da.rope.qkv = dqkv.as<bf16>() + int64_t(t0) * W;
+        da.rope.positions = dpos.as<int32_t>() + t0;
+        da.rope.slot_of_row = dslots.as<int32_t>() + t0;
+        da.rope.T = rows_n;
+        da.tables = dtable.as<int32_t>();
+        da.table_stride = nblocks;
+        da.row_seq = dseq.as<int32_t>() + t0;
+        da.n_keys = dn.as<int32_t>() + t0;
+        da.max_keys = n;
+        da.scale = scale;
+        da.out = dout.as<bf16>();
+        da.partial = dpartial.as<float>();
+        da.counters = dcounters.as<int32_t>();
+        R1_CUDA_CHECK(cudaMemset(dout.get(), 0xff, dout.bytes()));
+        cuda::attention_decode(da, nullptr);
+        std::vector<double> want(ref.begin() + int64_t(t0) * H * D,
+                                 ref.begin() + int64_t(t0 + rows_n) * H * D);
+        const double e = nmse(download_bf16(dout, want.size()), want);
+        QVERIFY2(e < 1e-4, qPrintable(QString("decode rows %1+%2: NMSE %3").arg(t0).arg(rows_n).arg(e)));
+      };
+      // One row at a time, its cache slot poisoned first: the kernel must write its k and v there.
+      for (int t : {0, 1, 63, 64, 65, 130, n - 1}) {
+        if (t >= n) continue;
+        const int64_t blk = table[size_t(t / BS)], off = t % BS;
+        for (int h = 0; h < KVH; ++h) {
+          R1_CUDA_CHECK(cudaMemset(kv.k_block(1, blk) + (h * BS + off) * D, 0xff, size_t(D) * 2));
+          R1_CUDA_CHECK(cudaMemset(kv.v_block(1, blk) + (h * BS + off) * D, 0xff, size_t(D) * 2));
+        }
+        decode(t, 1);
+        std::vector<double> kw, vw;
+        std::vector<float> kg, vg;
+        for (int h = 0; h < KVH; ++h) {
+          cuda::DeviceBuffer tmp(size_t(D) * 2);
+          R1_CUDA_CHECK(cudaMemcpy(tmp.get(), kv.k_block(1, blk) + (h * BS + off) * D, size_t(D) * 2,
+                                   cudaMemcpyDeviceToDevice));
+          const auto kd = download_bf16(tmp, size_t(D));
+          R1_CUDA_CHECK(cudaMemcpy(tmp.get(), kv.v_block(1, blk) + (h * BS + off) * D, size_t(D) * 2,
+                                   cudaMemcpyDeviceToDevice));
+          const auto vd = download_bf16(tmp, size_t(D));
+          kg.insert(kg.end(), kd.begin(), kd.end());
+          vg.insert(vg.end(), vd.begin(), vd.end());
+          kw.insert(kw.end(), k.begin() + (int64_t(t) * KVH + h) * D,
+                    k.begin() + (int64_t(t) * KVH + h + 1) * D);
+          vw.insert(vw.end(), v.begin() + (int64_t(t) * KVH + h) * D,
+                    v.begin() + (int64_t(t) * KVH + h + 1) * D);
+        }
+        QVERIFY2(
+            nmse(kg, kw) < 2e-5 && nmse(vg, vw) < 2e-5,
+            qPrintable(QString("row %1: cached k NMSE %2, v %3").arg(t).arg(nmse(kg, kw)).arg(nmse(vg, vw))));
+      }
+      // Every row in one launch (all in one sequence, whose cache is complete, so rewriting a slot that
+      // another row reads stores the same bytes), twice: the merge counters must come back to zero.
+      decode(0, n);
+      decode(0, n);
+    }
     if (!cuda::flash_supports(D)) return;
     // The flash kernel on the same cache, in tiles of up to 64 rows; poisoned output first.
     std::vector<cuda::FlashTile> tiles;

@@ -11,6 +11,7 @@
 #include "engine/core/error.h"
 #include "engine/train/param_layout.h"
 #include "kernels/cuda/attention.h"
+#include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill_gemm.h"
 #include "kernels/cuda/bias_add.h"
 #include "kernels/cuda/embedding.h"
@@ -38,10 +39,16 @@ class CudaRuntime final : public CudaRuntimeBase {
            " is not supported by the CUDA backend (8, 16, 32, 64, 128 or 256)");
     const int64_t Q = c.q_dim(), KV = c.kv_dim(), H = c.hidden_size, I = c.intermediate_size;
     const int64_t Tm = max_batch_tokens_;
+    fused_decode_ = cuda::attention_decode_supports(int32_t(c.num_heads), int32_t(c.num_kv_heads), int32_t(D),
+                                                    int32_t(max_context_));
     const int64_t partial =
-        cuda::attention_partial_floats(Tm, int32_t(c.num_heads), int32_t(c.head_dim), int32_t(max_context_));
+        std::max(cuda::attention_partial_floats(Tm, int32_t(c.num_heads), int32_t(D), int32_t(max_context_)),
+                 fused_decode_ ? cuda::attention_decode_partial_floats(Tm, int32_t(c.num_heads), int32_t(D),
+                                                                       int32_t(max_context_))
+                               : 0);
+    const int64_t counters = cuda::attention_decode_counters(Tm, int32_t(c.num_heads));
     const int64_t acts = Tm * (H * 4 + std::max(H, I) * 2 + (Q + 2 * KV) * 2 + 2 * Q * 2 + 2 * I * 2) +
-                         partial * 4 + int64_t(prefill_gemm_bytes());
+                         partial * 4 + counters * 4 + int64_t(prefill_gemm_bytes());
     check_fits(cuda_weight_bytes(*model_), planned_blocks() * kBlockSize * c.num_layers * 2 * KV * 2, acts);
     allocate_common();
     weights_ = upload_weights(*model_, stream_);
@@ -59,6 +66,8 @@ class CudaRuntime final : public CudaRuntimeBase {
     att_.allocate(size_t(Tm * Q) * 2);
     gu_.allocate(size_t(Tm * 2 * I) * 2);
     partial_.allocate(size_t(std::max<int64_t>(partial, 1)) * 4);
+    counters_.allocate(size_t(counters) * 4);
+    R1_CUDA_CHECK(cudaMemsetAsync(counters_.get(), 0, counters_.bytes(), stream_));
     if (const size_t bytes = prefill_gemm_bytes()) prefill_scratch_.allocate(bytes);
     R1_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
@@ -144,52 +153,10 @@ class CudaRuntime final : public CudaRuntimeBase {
         cuda::rmsnorm_forward(h_.as<bf16>(), x_.as<float>(), L.attn_norm, T, H, eps, stream_);
         cuda::gemm(*blas_, qkv_.get(), cuda::GemmOutput::Bf16, h_.as<bf16>(), L.wqkv, T, H, Q + 2 * KV);
       }
-      cuda::QkvRopeArgs r;
-      r.qkv = qkv_.as<bf16>();
-      r.bias = L.bqkv;
-      r.q_norm = L.q_norm;
-      r.k_norm = L.k_norm;
-      r.eps = eps;
-      r.cos_sin = rope_.as<float>();
-      r.positions = d.positions;
-      r.slot_of_row = d.slots;
-      r.T = T;
-      r.heads = int32_t(c.num_heads);
-      r.kv_heads = int32_t(c.num_kv_heads);
-      r.head_dim = int32_t(c.head_dim);
-      r.rot_dim = int32_t(c.rotary_dim());
-      r.layer = l;
-      r.kv = kv_;
-      r.q_out = q_.as<bf16>();
-      cuda::qkv_rope(r, stream_);
-      if (!small && gemm_prefill) {
-        cuda::PrefillGemmArgs pa;
-        pa.q = q_.as<bf16>();
-        pa.T = T;
-        pa.heads = int32_t(c.num_heads);
-        pa.pos0 = entries_[0].pos0;
-        pa.table = tables_.as<int32_t>() + int64_t(entries_[0].seq) * table_stride_;
-        pa.layer = l;
-        pa.kv = kv_;
-        pa.scale = 1.0f / std::sqrt(float(c.head_dim));
-        pa.out = att_.as<bf16>();
-        pa.scratch = prefill_scratch_.get();
-        cuda::attention_prefill_gemm(*blas_, pa, stream_);
-      } else if (!small && !decode_rows_ && cuda::flash_supports(int32_t(c.head_dim))) {
-        cuda::FlashArgs fa;
-        fa.q = q_.as<bf16>();
-        fa.heads = int32_t(c.num_heads);
-        fa.tiles = d.tiles;
-        fa.n_tiles = int32_t(n_tiles_);
-        fa.tables = tables_.as<int32_t>();
-        fa.table_stride = table_stride_;
-        fa.scale = 1.0f / std::sqrt(float(c.head_dim));
-        fa.layer = l;
-        fa.kv = kv_;
-        fa.out = att_.as<bf16>();
-        cuda::attention_flash(fa, stream_);
+      if (decode_rows_ && fused_decode_) {
+        attention_decode(T, max_keys, l, eps);
       } else {
-        attention_rows(T, max_keys, l);
+        head_split_and_attention(T, max_keys, l, eps, small, gemm_prefill);
       }
 
       if (small) {
@@ -212,29 +179,108 @@ class CudaRuntime final : public CudaRuntimeBase {
     }
   }
 
-  // Split-K attention, one query row at a time (decode steps, and head dims the flash kernel lacks).
-  void attention_rows(int64_t T, int32_t max_keys, int layer) {
+  cuda::QkvRopeArgs rope_args(int64_t T, int l, float eps) {
+    const ModelConfig& c = config();
+    const CudaLayerWeights& L = weights_.layers[size_t(l)];
+    const StepArrays d = dev();
+    cuda::QkvRopeArgs r;
+    r.qkv = qkv_.as<bf16>();
+    r.bias = L.bqkv;
+    r.q_norm = L.q_norm;
+    r.k_norm = L.k_norm;
+    r.eps = eps;
+    r.cos_sin = rope_.as<float>();
+    r.positions = d.positions;
+    r.slot_of_row = d.slots;
+    r.T = T;
+    r.heads = int32_t(c.num_heads);
+    r.kv_heads = int32_t(c.num_kv_heads);
+    r.head_dim = int32_t(c.head_dim);
+    r.rot_dim = int32_t(c.rotary_dim());
+    r.layer = l;
+    r.kv = kv_;
+    r.q_out = q_.as<bf16>();
+    return r;
+  }
+
+  // The head split (bias, q/k norm, rotary, k and v into the cache), then attention: through GEMMs for one
+  // long prefill chunk, the flash kernel for prefill tiles, else the split-K kernel row by row.
+  void head_split_and_attention(int64_t T, int32_t max_keys, int l, float eps, bool small,
+                                bool gemm_prefill) {
     const ModelConfig& c = config();
     const StepArrays d = dev();
+    cuda::QkvRopeArgs r = rope_args(T, l, eps);
+    cuda::qkv_rope(r, stream_);
+    if (!small && gemm_prefill) {
+      cuda::PrefillGemmArgs pa;
+      pa.q = q_.as<bf16>();
+      pa.T = T;
+      pa.heads = int32_t(c.num_heads);
+      pa.pos0 = entries_[0].pos0;
+      pa.table = tables_.as<int32_t>() + int64_t(entries_[0].seq) * table_stride_;
+      pa.layer = l;
+      pa.kv = kv_;
+      pa.scale = 1.0f / std::sqrt(float(c.head_dim));
+      pa.out = att_.as<bf16>();
+      pa.scratch = prefill_scratch_.get();
+      cuda::attention_prefill_gemm(*blas_, pa, stream_);
+    } else if (!small && !decode_rows_ && cuda::flash_supports(int32_t(c.head_dim))) {
+      cuda::FlashArgs fa;
+      fa.q = q_.as<bf16>();
+      fa.heads = int32_t(c.num_heads);
+      fa.tiles = d.tiles;
+      fa.n_tiles = int32_t(n_tiles_);
+      fa.tables = tables_.as<int32_t>();
+      fa.table_stride = table_stride_;
+      fa.scale = 1.0f / std::sqrt(float(c.head_dim));
+      fa.layer = l;
+      fa.kv = kv_;
+      fa.out = att_.as<bf16>();
+      cuda::attention_flash(fa, stream_);
+    } else {
+      attention_rows(T, max_keys, l);
+    }
+  }
+
+  // The fields both row-by-row attention kernels take: block tables, the rows' sequences and key counts, the
+  // output and the split-K scratch.
+  template <typename Args>
+  void paged_rows(Args& a, int32_t max_keys) {
+    const StepArrays d = dev();
+    a.tables = tables_.as<int32_t>();
+    a.table_stride = table_stride_;
+    a.row_seq = d.row_seq;
+    a.n_keys = d.n_keys;
+    a.max_keys = max_keys;
+    a.scale = 1.0f / std::sqrt(float(config().head_dim));
+    a.out = att_.as<bf16>();
+    a.partial = partial_.as<float>();
+  }
+
+  // Decode rows (each a sequence's one new token): the head split and attention in one kernel.
+  void attention_decode(int64_t T, int32_t max_keys, int l, float eps) {
+    cuda::DecodeAttentionArgs a;
+    a.rope = rope_args(T, l, eps);
+    paged_rows(a, max_keys);
+    a.counters = counters_.as<int32_t>();
+    cuda::attention_decode(a, stream_);
+  }
+
+  // Split-K attention, one query row at a time (decode steps, and head dims the flash kernel lacks).
+  void attention_rows(int64_t T, int32_t max_keys, int layer) {
     cuda::AttentionArgs at;
     at.q = q_.as<bf16>();
     at.rows = T;
-    at.heads = int32_t(c.num_heads);
-    at.tables = tables_.as<int32_t>();
-    at.table_stride = table_stride_;
-    at.row_seq = d.row_seq;
-    at.n_keys = d.n_keys;
-    at.max_keys = max_keys;
-    at.scale = 1.0f / std::sqrt(float(c.head_dim));
+    at.heads = int32_t(config().num_heads);
     at.layer = layer;
     at.kv = kv_;
-    at.out = att_.as<bf16>();
-    at.partial = partial_.as<float>();
+    paged_rows(at, max_keys);
     cuda::attention_paged(at, stream_);
   }
 
   cuda::KvLayout kv_;
-  cuda::DeviceBuffer kv_pool_, qkv_, q_, att_, gu_, partial_, prefill_scratch_;
+  cuda::DeviceBuffer kv_pool_, qkv_, q_, att_, gu_, partial_, counters_, prefill_scratch_;
+  bool fused_decode_ = false;  // the model's head shape suits attention_decode()
 };
 
 }  // namespace

@@ -230,24 +230,20 @@ void attention_paged(const AttentionArgs& a, cudaStream_t stream) {
   const dim3 grid(unsigned(a.rows), unsigned(a.kv.kv_heads * chunks), unsigned(splits));
   switch (per_block) {
     case 8:
-      launch_dependent(attention_split_kernel<8>, grid, dim3(kWarps * 32), 0, stream, a, group, chunks,
-                       splits);
+      launch_chained(attention_split_kernel<8>, grid, dim3(kWarps * 32), 0, stream, a, group, chunks, splits);
       break;
     case 4:
-      launch_dependent(attention_split_kernel<4>, grid, dim3(kWarps * 32), 0, stream, a, group, chunks,
-                       splits);
+      launch_chained(attention_split_kernel<4>, grid, dim3(kWarps * 32), 0, stream, a, group, chunks, splits);
       break;
     case 2:
-      launch_dependent(attention_split_kernel<2>, grid, dim3(kWarps * 32), 0, stream, a, group, chunks,
-                       splits);
+      launch_chained(attention_split_kernel<2>, grid, dim3(kWarps * 32), 0, stream, a, group, chunks, splits);
       break;
     default:
-      launch_dependent(attention_split_kernel<1>, grid, dim3(kWarps * 32), 0, stream, a, group, chunks,
-                       splits);
+      launch_chained(attention_split_kernel<1>, grid, dim3(kWarps * 32), 0, stream, a, group, chunks, splits);
   }
   if (splits > 1) {
-    launch_dependent(attention_combine_kernel, dim3(unsigned(a.rows * a.heads)), dim3(128), 0, stream, a,
-                     splits);
+    launch_chained(attention_combine_kernel, dim3(unsigned(a.rows * a.heads)), dim3(128), 0, stream, a,
+                   splits);
   }
 }
 

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "cuda_common.h"
@@ -96,15 +97,28 @@ void DeviceBuffer::release() {
   bytes_ = 0;
 }
 
-void set_max_dynamic_smem(const void* kernel, int bytes) {
+namespace {
+
+// A kernel attribute set once per device and attribute: attributes belong to the device's context.
+void set_attribute_once(const void* kernel, cudaFuncAttribute attr, int value) {
   static std::mutex mutex;
-  static std::set<std::pair<int, const void*>> done;
+  static std::set<std::tuple<int, const void*, int>> done;
   int dev = 0;
   R1_CUDA_CHECK(cudaGetDevice(&dev));
   const std::lock_guard<std::mutex> lock(mutex);
-  if (done.count({dev, kernel})) return;
-  R1_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
-  done.insert({dev, kernel});
+  if (done.count({dev, kernel, int(attr)})) return;
+  R1_CUDA_CHECK(cudaFuncSetAttribute(kernel, attr, value));
+  done.insert({dev, kernel, int(attr)});
+}
+
+}  // namespace
+
+void set_max_dynamic_smem(const void* kernel, int bytes) {
+  set_attribute_once(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+}
+
+void set_chained_carveout(const void* kernel) {
+  set_attribute_once(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, kChainedCarveout);
 }
 
 int sm_count() {

@@ -57,6 +57,12 @@ DeviceInfo device_info(int device = -1);  // -1: the calling thread's current de
 // Raises a kernel's dynamic shared memory limit to `bytes`, once per device: the attribute belongs to the
 // device's context, so a process that trains on several GPUs sets it on each.
 void set_max_dynamic_smem(const void* kernel, int bytes);
+// Kernels chained by programmatic dependent launch (launch.cuh) all prefer one split of L1 and shared
+// memory, kChainedCarveout percent of the most shared memory, so that a kernel's blocks can start on a
+// multiprocessor beside the previous kernel's last ones (a multiprocessor holds blocks of one split at a
+// time). Measured on the H200: batch-1 decode 619 -> 702 tokens/s against each kernel's default split.
+constexpr int kChainedCarveout = 25;
+void set_chained_carveout(const void* kernel);
 
 // Device-to-device copy bandwidth in bytes/s, counting bytes read plus bytes written (median of 10 copies
 // of 1 GiB after a warm-up, timed with events).

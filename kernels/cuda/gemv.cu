@@ -265,7 +265,7 @@ void launch(const GemvArgs& a, cudaStream_t stream) {
   R1_CUDA_CHECK(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, gemv_kernel<B, IN, OUT>, kThreads, smem));
   const unsigned blocks = unsigned(std::min<int64_t>(groups, int64_t(sm_count()) * std::max(per_sm, 1)));
-  launch_dependent(gemv_kernel<B, IN, OUT>, dim3(blocks), dim3(kThreads), smem, stream, a, ks);
+  launch_chained(gemv_kernel<B, IN, OUT>, dim3(blocks), dim3(kThreads), smem, stream, a, ks);
 }
 
 template <int B, GemvInput IN>

@@ -5,6 +5,8 @@
 // allow_next_kernel() early, to let the kernel after it do the same, and wait_for_previous_kernel() before it
 // reads anything an earlier kernel wrote and before it writes anything; before that wait it may only read
 // what no kernel writes (weights). A CUDA graph captures the overlap as programmatic edges.
+// launch_chained() is launch_dependent() for the kernels of a batch-1 decode step, which all take the same
+// shared-memory carveout (set_chained_carveout) so that the overlap can happen.
 #include <cuda_runtime.h>
 
 #include "cuda_common.h"
@@ -37,6 +39,13 @@ void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t s
   config.attrs = attr;
   config.numAttrs = 1;
   R1_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, args...));
+}
+
+template <typename... Params, typename... Args>
+void launch_chained(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                    Args... args) {
+  set_chained_carveout(reinterpret_cast<const void*>(kernel));
+  launch_dependent(kernel, grid, block, smem, stream, args...);
 }
 
 }  // namespace r1::cuda

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/core/files.h"
+#include "engine/grpo/tasks.h"
 #include "engine/io/npy.h"
 #include "testlib/test_support.h"
 
@@ -34,6 +35,15 @@ class TestCli : public QObject {
   Q_OBJECT
 
  private slots:
+  void help_lists_every_task_preset() {
+    const auto r = test::run_program("r1wb", {"--help"});
+    QCOMPARE(r.exit_code, 0);
+    std::string names;
+    for (const std::string& d : difficulty_names()) names += (names.empty() ? "" : "|") + d;
+    QVERIFY2(r.out.find("(D: " + names + ")") != std::string::npos,
+             qPrintable(QString::fromStdString(r.out)));
+  }
+
   void info_reports_the_model() {
     const auto r = test::run_program("r1wb", {"info", "--model", model_dir("qwen3-qknorm"), "--json"});
     QCOMPARE(r.exit_code, 0);

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "engine/core/error.h"
+#include "engine/grpo/tasks.h"
 
 namespace {
 
@@ -29,7 +30,7 @@ const char* kUsage =
     "            [--chat-template on|off] [--quiet] [--gpus N (data-parallel; --batch splits over them)]\n"
     "  train grpo --preset demo (GRPO from r1-tiny's SFT checkpoint on easy200, CPU, minutes) or\n"
     "  train grpo --model DIR (--task countdown|arithmetic [--difficulty D] | --data F.jsonl)\n"
-    "            (D: easy|easy200|medium|default|hard)\n"
+    "            (D: {difficulties})\n"
     "            [--group-size G] [--prompts-per-step P] [--max-completion N] [--beta B]\n"
     "            [--loss grpo|dr_grpo|dapo|bnpo] [--steps N] [--lr X] [--mu M] [--device cpu|cuda] [--out "
     "DIR]\n"
@@ -58,12 +59,22 @@ const char* kUsage =
     "  bench tokenize [--tokenizer FILE|DIR] [--text-file F | --megabytes N] [--repeats R] [--write-text "
     "F]\n";
 
+// The usage text with the task presets filled in from difficulty_names().
+std::string usage() {
+  std::string names;
+  for (const std::string& d : r1::difficulty_names()) names += (names.empty() ? "" : "|") + d;
+  std::string text = kUsage;
+  const std::string mark = "{difficulties}";
+  text.replace(text.find(mark), mark.size(), names);
+  return text;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace r1::cli;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    std::fputs(usage().c_str(), argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   if (!std::strcmp(argv[1], "--version")) {
@@ -78,7 +89,7 @@ int main(int argc, char** argv) {
   };
   const auto it = commands.find(argv[1]);
   if (it == commands.end()) {
-    std::fprintf(stderr, "r1wb: error: unknown command \"%s\"\n%s", argv[1], kUsage);
+    std::fprintf(stderr, "r1wb: error: unknown command \"%s\"\n%s", argv[1], usage().c_str());
     return 2;
   }
   try {

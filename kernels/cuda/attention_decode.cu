@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "attention_decode.h"
+#include "device_utils.cuh"
 #include "launch.cuh"
 #include "mma.cuh"
 #include "qkv_rope.cuh"
@@ -14,7 +15,6 @@ constexpr int kSplit = kDecodeSplitKeys;
 constexpr int kKeysPerWarp = kSplit / kWarps;  // a lane per key and half of its dims
 static_assert(kKeysPerWarp == 16, "two lanes per key in a warp");
 constexpr int kMaxGroup = 16;
-constexpr int kMaxDim = 256;
 // A key row in shared memory is padded by 16 bytes, so the 8 lanes of one 128-byte phase (8 keys, same
 // dims) fall in 8 different bank groups.
 constexpr int kPad = 8;
@@ -41,7 +41,8 @@ struct Layout {
 // grid: (rows, kv_heads * ceil(G / hb), splits): a block serves hb query heads of one KV head's group (all
 // of them, or one). kG: hb rounded up to a power of two, so that the per-head registers are sized to it.
 // kChained: a launch of few blocks between the matrix-vector kernels of a batch-1 step takes their
-// shared-memory carveout (launch_chained); a wide one keeps the default, which fits more blocks.
+// shared-memory carveout (launch_chained); a wide one keeps the default, which fits more blocks. The body
+// does not read it: it only makes the two launches distinct functions, as the carveout is set per function.
 template <int kG, bool kChained>
 __global__ void __launch_bounds__(kThreads) attention_decode_kernel(const DecodeAttentionArgs a, int hb) {
   extern __shared__ __align__(16) unsigned char smem[];
@@ -290,7 +291,7 @@ void launch(const DecodeAttentionArgs& a, int hb, int smem, cudaStream_t stream)
 
 bool attention_decode_supports(int32_t heads, int32_t kv_heads, int32_t head_dim, int32_t max_keys) {
   return kv_heads > 0 && heads % kv_heads == 0 && heads / kv_heads <= kMaxGroup && head_dim % 16 == 0 &&
-         head_dim >= 16 && head_dim <= kMaxDim &&
+         head_dim >= 16 && head_dim <= kRopeMaxHeadDim &&
          Layout{head_dim, heads / kv_heads, splits_for(max_keys)}.total() <= kSmemLimit;
 }
 

@@ -67,11 +67,14 @@ class TestKernelsCuda : public QObject {
     std::vector<uint16_t> xb;
     if (in != cuda::GemvInput::RmsNormF32) xb = to_bf16(x);
     auto y0 = randn(size_t(batch) * n, 5);
-    // Reference input vectors as the kernel forms them (bf16-rounded).
+    // Reference input vectors as the kernel forms them (bf16-rounded). An RMSNorm input stages x * norm_w
+    // and scales each sum by the vector's rsqrt(mean square + eps).
     std::vector<float> xin(size_t(batch) * k);
+    std::vector<double> scale(size_t(batch), 1.0);
     for (int b = 0; b < batch; ++b) {
       double ss = 0;
       for (int i = 0; i < k; ++i) ss += double(x[size_t(b * xk + i)]) * x[size_t(b * xk + i)];
+      if (in == cuda::GemvInput::RmsNormF32) scale[size_t(b)] = 1.0 / std::sqrt(ss / k + 1e-6);
       for (int i = 0; i < k; ++i) {
         float v;
         if (in == cuda::GemvInput::Bf16) {
@@ -80,7 +83,7 @@ class TestKernelsCuda : public QObject {
           const float g = x[size_t(b * xk + i)], u = x[size_t(b * xk + k + i)];
           v = g / (1 + std::exp(-g)) * u;
         } else {
-          v = float(x[size_t(b * k + i)] / std::sqrt(ss / k + 1e-6) * normw[size_t(i)]);
+          v = x[size_t(b * k + i)] * normw[size_t(i)];
         }
         xin[size_t(b * k + i)] = bf16_to_f32(f32_to_bf16(v));
       }
@@ -92,9 +95,9 @@ class TestKernelsCuda : public QObject {
     for (int b = 0; b < batch; ++b)
       for (int r = 0; r < n_out; ++r) {
         const auto row_dot = [&](int row) {
-          double s = bias[size_t(row)];
+          double s = 0;
           for (int i = 0; i < k; ++i) s += double(w[size_t(row) * k + i]) * xin[size_t(b * k + i)];
-          return s;
+          return s * scale[size_t(b)] + bias[size_t(row)];
         };
         double v = row_dot(r);
         if (pair) {

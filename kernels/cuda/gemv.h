@@ -12,7 +12,8 @@ constexpr int kGemvMaxBatch = 8;
 
 enum class GemvInput {
   Bf16,        // x: bf16 [B, K]
-  RmsNormF32,  // x: fp32 [B, K], normalised with norm_w and eps first
+  RmsNormF32,  // x: fp32 [B, K], RMSNorm with norm_w and eps: x * norm_w is rounded to bf16 and each row sum
+               // is scaled by rsqrt(mean(x^2) + eps) (so the input is read once)
   SwiGluBf16,  // x: bf16 [B, 2K] (gate | up), silu(gate) * up first
 };
 

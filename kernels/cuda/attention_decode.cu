@@ -240,6 +240,19 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(const Decode
   const auto part_of = [&](int g, int sp) {
     return a.partial + ((r * R.heads + q0 + g) * splits + sp) * (D + 2);
   };
+  // With one head per block, this thread's dims of the first kPre ranges are requested together with the
+  // maxima and sums, so the merge waits for one round trip to L2, not two.
+  constexpr int kPre = 8, kDims = kRopeMaxHeadDim / kThreads;
+  float pre[kDims][kPre];
+  if constexpr (kG == 1) {
+#pragma unroll
+    for (int j = 0; j < kDims; ++j)
+#pragma unroll
+      for (int sp = 0; sp < kPre; ++sp) {
+        const int d = tid + j * kThreads;
+        pre[j][sp] = d < D && sp < used ? __ldcg(part_of(0, sp) + 2 + d) : 0.0f;
+      }
+  }
   for (int i = tid; i < G * used; i += kThreads) {
     const float* p = part_of(i / used, i % used);
     mm[i] = __ldcg(p);
@@ -255,26 +268,39 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(const Decode
     for (int sp = lane; sp < used; sp += 32) mm[g * used + sp] = __expf(mm[g * used + sp] - top) / total;
   }
   __syncthreads();
-  for (int d = tid; d < D; d += kThreads) {
-    float acc[kG];
+  if constexpr (kG == 1) {
 #pragma unroll
-    for (int g = 0; g < kG; ++g) acc[g] = 0.0f;
+    for (int j = 0; j < kDims; ++j) {
+      const int d = tid + j * kThreads;
+      if (d >= D) break;
+      float acc = 0.0f;
+#pragma unroll
+      for (int sp = 0; sp < kPre; ++sp)
+        if (sp < used) acc = fmaf(mm[sp], pre[j][sp], acc);
+      for (int sp = kPre; sp < used; ++sp) acc = fmaf(mm[sp], __ldcg(part_of(0, sp) + 2 + d), acc);
+      a.out[(r * R.heads + q0) * D + d] = __float2bfloat16_rn(acc);
+    }
+  } else {
+    for (int d = tid; d < D; d += kThreads) {
+      float acc[kG];
+#pragma unroll
+      for (int g = 0; g < kG; ++g) acc[g] = 0.0f;
 #pragma unroll 2
-    for (int sp = 0; sp < used; ++sp)
+      for (int sp = 0; sp < used; ++sp)
+#pragma unroll
+        for (int g = 0; g < kG; ++g) {
+          const int gc = min(g, G - 1);
+          acc[g] = fmaf(mm[gc * used + sp], __ldcg(part_of(gc, sp) + 2 + d), acc[g]);
+        }
 #pragma unroll
       for (int g = 0; g < kG; ++g) {
-        const int gc = min(g, G - 1);
-        acc[g] = fmaf(mm[gc * used + sp], __ldcg(part_of(gc, sp) + 2 + d), acc[g]);
+        if (g >= G) break;
+        a.out[(r * R.heads + q0 + g) * D + d] = __float2bfloat16_rn(acc[g]);
       }
-#pragma unroll
-    for (int g = 0; g < kG; ++g) {
-      if (g >= G) break;
-      a.out[(r * R.heads + q0 + g) * D + d] = __float2bfloat16_rn(acc[g]);
     }
   }
   if (tid == 0) *counter = 0;
 }
-
 template <int kG, bool kChained>
 void launch(const DecodeAttentionArgs& a, int hb, int smem, cudaStream_t stream) {
   set_max_dynamic_smem(reinterpret_cast<const void*>(attention_decode_kernel<kG, kChained>), kSmemLimit);

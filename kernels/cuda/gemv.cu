@@ -145,7 +145,7 @@ struct WeightBatch {
 // Writes one output value: the sum s of a row (and, for a SwiGLU output, su of its up row) for vector b.
 template <GemvOutput OUT>
 __device__ __forceinline__ void store_output(const GemvArgs& a, int64_t rows, int64_t ldy, int64_t row, int b,
-                                             float s, float su) {
+                                             float s, float su, float prior) {
   const float bias = a.bias ? __bfloat162float(a.bias[row]) : 0.0f;
   s += bias;
   if constexpr (OUT == GemvOutput::Bf16) {
@@ -153,7 +153,7 @@ __device__ __forceinline__ void store_output(const GemvArgs& a, int64_t rows, in
   } else if constexpr (OUT == GemvOutput::F32) {
     static_cast<float*>(a.y)[b * ldy + row] = s;
   } else if constexpr (OUT == GemvOutput::F32Accumulate) {
-    static_cast<float*>(a.y)[b * ldy + row] += s;
+    static_cast<float*>(a.y)[b * ldy + row] = prior + s;  // prior: y as it was
   } else {
     // The fused gate/up output rounds to bf16 before the activation, as the unfused path does.
     const float bias_up = a.bias ? __bfloat162float(a.bias[row + rows]) : 0.0f;
@@ -199,7 +199,25 @@ __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int
   allow_next_kernel();
   if (row < rows) batch.load(wr, K, c0, c1, lane);  // weights: no kernel writes them
   wait_for_previous_kernel();
+  // An accumulated output's old values are requested now, so their round trip overlaps the staging: one per
+  // thread, thread i holding (block row rib of the block's t-th row group, vector b), i = (t * rows per
+  // block + rib) * B + b.
+  constexpr bool kAcc = OUT == GemvOutput::F32Accumulate;
+  const int per_it = kRowsPerBlock * B;
+  const bool y_early = kAcc && iters * per_it <= kThreads;
+  const auto out_row_of = [&](int i) {
+    return int64_t(blockIdx.x) * kRowsPerBlock + (i % per_it) / B + int64_t(i / per_it) * step;
+  };
+  const auto* y_in = static_cast<const float*>(a.y);
+  float y_mine = 0.0f;
+  if (y_early && int(threadIdx.x) < iters * per_it && out_row_of(threadIdx.x) < rows)
+    y_mine = y_in[(threadIdx.x % B) * ldy + out_row_of(threadIdx.x)];
   stage_input<B, IN>(xs, a, x_scale);
+  float* y_old = partial + (KS > 1 ? iters * kWarps * R * B : 0);  // [iters][rows per block][B], KS == 1
+  if (y_early && KS == 1) {
+    if (int(threadIdx.x) < iters * per_it) y_old[threadIdx.x] = y_mine;
+    __syncthreads();
+  }
   const auto scale = [&](int b) { return IN == GemvInput::RmsNormF32 ? x_scale[b] : 1.0f; };
   int it = 0;
   for (int64_t base = row - row_in_block; base < rows; base += step, row += step, ++it) {
@@ -235,15 +253,17 @@ __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int
     }
 #pragma unroll
     for (int b = 0; b < B; ++b)
-      store_output<OUT>(a, rows, ldy, row, b, acc[0][b] * scale(b), acc[R - 1][b] * scale(b));
+      store_output<OUT>(a, rows, ldy, row, b, acc[0][b] * scale(b), acc[R - 1][b] * scale(b),
+                        !kAcc     ? 0.0f
+                        : y_early ? y_old[it * per_it + row_in_block * B + b]
+                                  : y_in[b * ldy + row]);
   }
   if (KS == 1) return;
   __syncthreads();
   // One thread per (row this block visited, vector): the sum of its KS slices.
-  const int per_it = kRowsPerBlock * B;
   for (int i = threadIdx.x; i < iters * per_it; i += kThreads) {
     const int t = i / per_it, rib = (i % per_it) / B, b = i % B;
-    const int64_t out_row = int64_t(blockIdx.x) * kRowsPerBlock + rib + int64_t(t) * step;
+    const int64_t out_row = out_row_of(i);
     if (out_row >= rows) continue;
     float s[R];
 #pragma unroll
@@ -251,7 +271,10 @@ __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int
       s[r] = 0.0f;
       for (int s2 = 0; s2 < KS; ++s2) s[r] += partial[((t * kWarps + rib * KS + s2) * R + r) * B + b];
     }
-    store_output<OUT>(a, rows, ldy, out_row, b, s[0] * scale(b), s[R - 1] * scale(b));
+    store_output<OUT>(a, rows, ldy, out_row, b, s[0] * scale(b), s[R - 1] * scale(b),
+                      !kAcc     ? 0.0f
+                      : y_early ? y_mine
+                                : y_in[b * ldy + out_row]);
   }
 }
 
@@ -280,7 +303,10 @@ void launch(const GemvArgs& a, cudaStream_t stream) {
     const int64_t groups = (rows + kWarps / split - 1) / (kWarps / split);
     blocks = std::min<int64_t>(groups, int64_t(sm_count()) * std::max(per_sm, 1));
     iters = int((groups + blocks - 1) / blocks);
-    return xs_bytes + (split > 1 ? size_t(iters) * kWarps * R * B * sizeof(float) : 0);
+    const size_t sums = split > 1 ? size_t(iters) * kWarps * R * B : 0;
+    const bool early = OUT == GemvOutput::F32Accumulate && split == 1 && iters * kWarps * B <= kThreads;
+    const size_t y_old = early ? size_t(iters) * kWarps * B : 0;
+    return xs_bytes + (sums + y_old) * sizeof(float);
   };
   int64_t blocks = 0;
   int iters = 0;

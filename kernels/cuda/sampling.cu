@@ -1,4 +1,5 @@
 #include "device_utils.cuh"
+#include "launch.cuh"
 #include "sampling.h"
 
 namespace r1::cuda {
@@ -74,8 +75,6 @@ __device__ ArgBest block_argmax(ArgBest v, ArgBest* scratch) {
 
 // Radix selection from the top: the threshold key such that the elements at or above it reach `target`
 // (a count when MASS is false, a probability mass exp(z - zmax) when true), among elements >= floor_key.
-// Radix selection from the top: the threshold key such that the elements at or above it reach `target`
-// (a count when MASS is false, a probability mass exp(z - zmax) when true), among elements >= floor_key.
 // Each warp fills its own histogram (logits crowd into a few bins, so one shared histogram would
 // serialise every atomic); the warps' histograms are then summed.
 template <bool MASS>
@@ -119,12 +118,46 @@ __device__ uint32_t radix_threshold(const float* z, int64_t vocab, float zmax, u
   return prefix;
 }
 
+// Calls f(i, z[i]) for every i < vocab, spread over the block: four values per 16-byte load and four loads
+// issued before the first is used, so a sweep of a 151 936-entry row costs a few memory round trips, not one
+// per value. With kWrite, what f leaves in its reference is stored back to z[i].
+template <bool kWrite = false, typename F>
+__device__ __forceinline__ void sweep(float* z, int64_t vocab, F&& f) {
+  constexpr int kUnroll = 4;
+  const bool vec = vocab % 4 == 0 && reinterpret_cast<uintptr_t>(z) % 16 == 0;
+  const int64_t n4 = vec ? vocab / 4 : 0;
+  auto* z4 = reinterpret_cast<float4*>(z);
+  for (int64_t i0 = threadIdx.x; i0 < n4; i0 += kUnroll * kThreads) {
+    float4 v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+      if (i0 + u * kThreads < n4) v[u] = z4[i0 + u * kThreads];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t i = i0 + u * kThreads;
+      if (i >= n4) continue;
+      float4 w = v[u];
+      f(4 * i, w.x);
+      f(4 * i + 1, w.y);
+      f(4 * i + 2, w.z);
+      f(4 * i + 3, w.w);
+      if (kWrite) z4[i] = w;
+    }
+  }
+  for (int64_t i = 4 * n4 + threadIdx.x; i < vocab; i += kThreads) {
+    float v = z[i];
+    f(i, v);
+    if (kWrite) z[i] = v;
+  }
+}
+
 __global__ void __launch_bounds__(kThreads)
     sample_kernel(float* logits, int64_t vocab, const RowSampling* params, int32_t* tokens) {
   extern __shared__ uint32_t seen[];  // vocab bits
   __shared__ float scratch_f[32];
   __shared__ ArgBest scratch_a[32];
   __shared__ float hist[32][256];
+  wait_for_previous_kernel();
   const RowSampling p = params[blockIdx.x];
   float* z = logits + int64_t(blockIdx.x) * vocab;
 
@@ -151,7 +184,7 @@ __global__ void __launch_bounds__(kThreads)
 
   if (p.temperature == 0.0f) {
     ArgBest best{-INFINITY, 0};
-    for (int64_t i = threadIdx.x; i < vocab; i += kThreads) best = better(best, ArgBest{z[i], int32_t(i)});
+    sweep(z, vocab, [&](int64_t i, float& v) { best = better(best, ArgBest{v, int32_t(i)}); });
     best = block_argmax(best, scratch_a);
     if (threadIdx.x == 0) tokens[blockIdx.x] = best.index;
     return;
@@ -159,10 +192,10 @@ __global__ void __launch_bounds__(kThreads)
 
   const float inv_t = 1.0f / p.temperature;
   float local_max = -INFINITY;
-  for (int64_t i = threadIdx.x; i < vocab; i += kThreads) {
-    z[i] *= inv_t;
-    local_max = fmaxf(local_max, z[i]);
-  }
+  sweep<true>(z, vocab, [&](int64_t, float& v) {
+    v *= inv_t;
+    local_max = fmaxf(local_max, v);
+  });
   const float zmax = block_reduce(
       local_max, [](float a, float b) { return fmaxf(a, b); }, scratch_f);
 
@@ -171,8 +204,9 @@ __global__ void __launch_bounds__(kThreads)
     floor_key = radix_threshold<false>(z, vocab, zmax, 0, float(p.top_k), hist);
   if (p.top_p < 1.0f) {
     float local = 0;
-    for (int64_t i = threadIdx.x; i < vocab; i += kThreads)
-      if (order_key(z[i]) >= floor_key) local += __expf(z[i] - zmax);
+    sweep(z, vocab, [&](int64_t, float& v) {
+      if (order_key(v) >= floor_key) local += __expf(v - zmax);
+    });
     const float total = block_reduce(
         local, [](float a, float b) { return a + b; }, scratch_f);
     floor_key = max(floor_key, radix_threshold<true>(z, vocab, zmax, floor_key, p.top_p * total, hist));
@@ -183,10 +217,9 @@ __global__ void __launch_bounds__(kThreads)
 
   const uint2 key = make_uint2(p.key_lo, p.key_hi);
   ArgBest best{-INFINITY, 0};
-  for (int64_t i = threadIdx.x; i < vocab; i += kThreads) {
-    if (order_key(z[i]) < floor_key) continue;
-    best = better(best, ArgBest{z[i] + gumbel(uint32_t(i), key), int32_t(i)});
-  }
+  sweep(z, vocab, [&](int64_t i, float& v) {
+    if (order_key(v) >= floor_key) best = better(best, ArgBest{v + gumbel(uint32_t(i), key), int32_t(i)});
+  });
   best = block_argmax(best, scratch_a);
   if (threadIdx.x == 0) tokens[blockIdx.x] = best.index;
 }
@@ -199,8 +232,8 @@ void sample_rows(float* logits, int64_t rows, int64_t vocab, const RowSampling* 
   const size_t smem = size_t((vocab + 31) / 32) * 4;
   set_max_dynamic_smem(reinterpret_cast<const void*>(sample_kernel), 160 * 1024);
   if (smem > 160 * 1024) throw std::invalid_argument("sample_rows: vocabulary too large");
-  sample_kernel<<<unsigned(rows), kThreads, smem, stream>>>(logits, vocab, params, tokens);
-  R1_CUDA_LAUNCHED();
+  launch_chained(sample_kernel, dim3(unsigned(rows)), dim3(kThreads), smem, stream, logits, vocab, params,
+                 tokens);
 }
 
 }  // namespace r1::cuda

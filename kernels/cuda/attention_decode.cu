@@ -69,6 +69,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(const Decode
   // Before the wait: step inputs, block tables and the cached keys come from the step's input copy and
   // earlier steps, the rotary table and biases are constant; no kernel of this step writes them.
   const int n_keys = a.n_keys[r], seq = a.row_seq[r], pos = R.positions[r], newest = n_keys - 1;
+  const int slot = R.slot_of_row[r];
   const int used = (n_keys + kSplit - 1) / kSplit;  // ranges holding keys; the others have nothing to do
   if (split >= used) return;
   const int begin = split * kSplit, n = min(n_keys, begin + kSplit) - begin;
@@ -137,7 +138,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(const Decode
     if (is_q) {
       for (int d = lane; d < D; d += 32) x[d] = __bfloat162float(__float2bfloat16_rn(x[d])) * a.scale;
     } else {
-      bf16* dst = rope_cache_dst(R, r, head_of(s));
+      bf16* dst = rope_cache_slot_dst(R, slot, int(head_of(s)));
       bf16* row = is_v ? vs + (newest - begin) * D : ks + (newest - begin) * (D + kPad);
       for (int d = lane; d < D; d += 32) {
         const bf16 b = __float2bfloat16_rn(x[d]);
@@ -228,31 +229,60 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(const Decode
   if (used == 1) return;
 
   // The last range of this (row, KV head) to finish merges them all and leaves the counter at zero.
-  __threadfence();
+  // The barrier orders every thread's partial before thread 0's fence, which publishes them all (fences
+  // are cumulative) before its count.
   __syncthreads();
   int32_t* counter = a.counters + r * R.heads + q0;
-  if (tid == 0) last = atomicAdd(counter, 1) == used - 1;
+  if (tid == 0) {
+    __threadfence();
+    last = atomicAdd(counter, 1) == used - 1;
+  }
   __syncthreads();
   if (!last) return;
   __threadfence();
-  float* mm = reinterpret_cast<float*>(smem + lay.merge_off());  // [G][used] maxima, then weights
-  float* ll = mm + G * used;                                     // [G][used] sums
   const auto part_of = [&](int g, int sp) {
     return a.partial + ((r * R.heads + q0 + g) * splits + sp) * (D + 2);
   };
-  // With one head per block, this thread's dims of the first kPre ranges are requested together with the
-  // maxima and sums, so the merge waits for one round trip to L2, not two.
-  constexpr int kPre = 8, kDims = kRopeMaxHeadDim / kThreads;
-  float pre[kDims][kPre];
+  constexpr int kPre = 8;
   if constexpr (kG == 1) {
-#pragma unroll
-    for (int j = 0; j < kDims; ++j)
+    if (used <= kPre) {
+      // One head and few ranges: every thread reads the ranges' maxima and sums itself, with its dims'
+      // sums, in one round trip to L2, and merges them in registers, with no barrier.
+      constexpr int kDims = kRopeMaxHeadDim / kThreads;
+      float top_of[kPre], sum_of[kPre], v[kDims][kPre];
 #pragma unroll
       for (int sp = 0; sp < kPre; ++sp) {
-        const int d = tid + j * kThreads;
-        pre[j][sp] = d < D && sp < used ? __ldcg(part_of(0, sp) + 2 + d) : 0.0f;
+        const float* p = part_of(0, sp);
+        top_of[sp] = sp < used ? __ldcg(p) : -INFINITY;
+        sum_of[sp] = sp < used ? __ldcg(p + 1) : 0.0f;
+#pragma unroll
+        for (int j = 0; j < kDims; ++j) {
+          const int d = tid + j * kThreads;
+          v[j][sp] = sp < used && d < D ? __ldcg(p + 2 + d) : 0.0f;
+        }
       }
+      float top = top_of[0], total = 0.0f, w[kPre];
+#pragma unroll
+      for (int sp = 1; sp < kPre; ++sp) top = fmaxf(top, top_of[sp]);
+#pragma unroll
+      for (int sp = 0; sp < kPre; ++sp) {
+        w[sp] = sp < used ? __expf(top_of[sp] - top) : 0.0f;
+        total += sum_of[sp] * w[sp];
+      }
+#pragma unroll
+      for (int j = 0; j < kDims; ++j) {
+        const int d = tid + j * kThreads;
+        float acc = 0.0f;
+#pragma unroll
+        for (int sp = 0; sp < kPre; ++sp) acc = fmaf(w[sp], v[j][sp], acc);
+        if (d < D) a.out[(r * R.heads + q0) * D + d] = __float2bfloat16_rn(acc / total);
+      }
+      if (tid == 0) *counter = 0;
+      return;
+    }
   }
+  float* mm = reinterpret_cast<float*>(smem + lay.merge_off());  // [G][used] maxima, then weights
+  float* ll = mm + G * used;                                     // [G][used] sums
   for (int i = tid; i < G * used; i += kThreads) {
     const float* p = part_of(i / used, i % used);
     mm[i] = __ldcg(p);
@@ -268,35 +298,21 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(const Decode
     for (int sp = lane; sp < used; sp += 32) mm[g * used + sp] = __expf(mm[g * used + sp] - top) / total;
   }
   __syncthreads();
-  if constexpr (kG == 1) {
+  for (int d = tid; d < D; d += kThreads) {
+    float acc[kG];
 #pragma unroll
-    for (int j = 0; j < kDims; ++j) {
-      const int d = tid + j * kThreads;
-      if (d >= D) break;
-      float acc = 0.0f;
-#pragma unroll
-      for (int sp = 0; sp < kPre; ++sp)
-        if (sp < used) acc = fmaf(mm[sp], pre[j][sp], acc);
-      for (int sp = kPre; sp < used; ++sp) acc = fmaf(mm[sp], __ldcg(part_of(0, sp) + 2 + d), acc);
-      a.out[(r * R.heads + q0) * D + d] = __float2bfloat16_rn(acc);
-    }
-  } else {
-    for (int d = tid; d < D; d += kThreads) {
-      float acc[kG];
-#pragma unroll
-      for (int g = 0; g < kG; ++g) acc[g] = 0.0f;
+    for (int g = 0; g < kG; ++g) acc[g] = 0.0f;
 #pragma unroll 2
-      for (int sp = 0; sp < used; ++sp)
-#pragma unroll
-        for (int g = 0; g < kG; ++g) {
-          const int gc = min(g, G - 1);
-          acc[g] = fmaf(mm[gc * used + sp], __ldcg(part_of(gc, sp) + 2 + d), acc[g]);
-        }
+    for (int sp = 0; sp < used; ++sp)
 #pragma unroll
       for (int g = 0; g < kG; ++g) {
-        if (g >= G) break;
-        a.out[(r * R.heads + q0 + g) * D + d] = __float2bfloat16_rn(acc[g]);
+        const int gc = min(g, G - 1);
+        acc[g] = fmaf(mm[gc * used + sp], __ldcg(part_of(gc, sp) + 2 + d), acc[g]);
       }
+#pragma unroll
+    for (int g = 0; g < kG; ++g) {
+      if (g >= G) break;
+      a.out[(r * R.heads + q0 + g) * D + d] = __float2bfloat16_rn(acc[g]);
     }
   }
   if (tid == 0) *counter = 0;

@@ -4,6 +4,7 @@
 #include "device_utils.cuh"
 #include "gemv.h"
 #include "launch.cuh"
+#include "mma.cuh"
 
 namespace r1::cuda {
 namespace {
@@ -20,18 +21,14 @@ __device__ void stage_input(bf16* xs, const GemvArgs& a, float* x_scale) {
   const int64_t K = a.k;
   const int tid = threadIdx.x;
   if constexpr (IN == GemvInput::Bf16) {
+    // Copied as it is: every piece's copy is requested at once (cp.async, no registers held), so the whole
+    // input costs one round trip however long it is.
     const auto* src = static_cast<const Bf16x8*>(a.x);
     auto* dst = reinterpret_cast<Bf16x8*>(xs);
     const int64_t n = B * K / 8;
-    for (int64_t i0 = tid; i0 < n; i0 += kStageUnroll * kThreads) {
-      Bf16x8 v[kStageUnroll];
-#pragma unroll
-      for (int u = 0; u < kStageUnroll; ++u)
-        if (i0 + u * kThreads < n) v[u] = src[i0 + u * kThreads];
-#pragma unroll
-      for (int u = 0; u < kStageUnroll; ++u)
-        if (i0 + u * kThreads < n) dst[i0 + u * kThreads] = v[u];
-    }
+    for (int64_t i = tid; i < n; i += kThreads) mma::cp_async16(dst + i, src + i, true);
+    mma::cp_async_commit();
+    mma::cp_async_wait<0>();
   } else if constexpr (IN == GemvInput::SwiGluBf16) {
     const auto* gu = static_cast<const bf16*>(a.x);
     const int64_t per_row = K / 8, n = B * per_row;

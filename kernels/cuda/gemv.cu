@@ -57,8 +57,8 @@ __device__ void stage_input(bf16* xs, const GemvArgs& a, float* x_scale) {
   } else {
     // RMSNorm in one pass: x * norm_w is staged and each vector's sum of squares gathered at the same time;
     // the row sums are scaled by rsqrt(mean square + eps) when they are written, not the staged input.
-    __shared__ float ss1[B];
-    if (tid < B) ss1[tid] = 0.0f;
+    __shared__ float ss[B];
+    if (tid < B) ss[tid] = 0.0f;
     __syncthreads();
     const auto* x = static_cast<const float4*>(a.x);
     const int64_t per_row = K / 4, n = B * per_row;
@@ -92,10 +92,10 @@ __device__ void stage_input(bf16* xs, const GemvArgs& a, float* x_scale) {
 #pragma unroll
     for (int b = 0; b < B; ++b) {
       const float t = warp_sum(local[b]);
-      if ((tid & 31) == 0) atomicAdd(&ss1[b], t);
+      if ((tid & 31) == 0) atomicAdd(&ss[b], t);
     }
     __syncthreads();
-    if (tid < B) x_scale[tid] = rsqrtf(ss1[tid] / float(K) + a.eps);
+    if (tid < B) x_scale[tid] = rsqrtf(ss[tid] / float(K) + a.eps);
   }
   __syncthreads();
 }
@@ -166,13 +166,14 @@ __device__ __forceinline__ void store_output(const GemvArgs& a, int64_t rows, in
 // the next row's before this row's sums are reduced. A SwiGLU output has each warp take a gate row and its
 // up row together. When KS > 1 the warps leave their slice sums in shared memory and the block adds them up
 // once, after its last row, so no warp waits for the others between rows.
-template <int B, GemvInput IN, GemvOutput OUT, int kChunks>
+template <int B, GemvInput IN, GemvOutput OUT>
 __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int KS, int iters) {
   __shared__ float x_scale[B];
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* xs = reinterpret_cast<bf16*>(smem);
   constexpr bool kPair = OUT == GemvOutput::SwiGluBf16;
   constexpr int R = kPair ? 2 : 1;
+  constexpr int kChunks = kPair ? 2 : 4;
   const int kRowsPerBlock = kWarps / KS;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int row_in_block = warp / KS, slice = warp % KS;
@@ -282,8 +283,7 @@ template <int B, GemvInput IN, GemvOutput OUT>
 void launch(const GemvArgs& a, cudaStream_t stream) {
   constexpr bool kPair = OUT == GemvOutput::SwiGluBf16;
   constexpr int R = kPair ? 2 : 1;
-  constexpr int kChunks = kPair ? 2 : 4;
-  auto* kernel = gemv_kernel<B, IN, OUT, kChunks>;
+  auto* kernel = gemv_kernel<B, IN, OUT>;
   set_max_dynamic_smem(reinterpret_cast<const void*>(kernel), int(kMaxSmem));
   const int64_t rows = kPair ? a.n / 2 : a.n;
   // Split K over more warps only while the matrix has fewer than kWarpsPerSm rows per SM: on the H200,

@@ -44,6 +44,11 @@ class TestKernelsCuda : public QObject {
         for (int out = 0; out < 4; ++out)
           QTest::newRow(qPrintable(QString("b%1 in%2 out%3").arg(b).arg(in).arg(out)))
               << b << (out == 3 ? 334 : 333) << 1544 << in << out;
+    // Residual adds with a warp per row (no K split): the old values read with the input (b1, b3), or at the
+    // end when a block visits too many rows to hold them (b8 over 20 000 rows).
+    QTest::newRow("accumulate unsplit b1") << 1 << 2000 << 1544 << 0 << 2;
+    QTest::newRow("accumulate unsplit b3") << 3 << 2000 << 1544 << 1 << 2;
+    QTest::newRow("accumulate unsplit b8, late") << 8 << 20000 << 1544 << 0 << 2;
     QTest::newRow("small k") << 2 << 64 << 16 << 0 << 1;
     QTest::newRow("lm-head-like") << 1 << 50000 << 896 << 1 << 1;
   }

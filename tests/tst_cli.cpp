@@ -60,6 +60,44 @@ class TestCli : public QObject {
     QVERIFY(human.out.find("Qwen2ForCausalLM") != std::string::npos);
   }
 
+  // The decode bench samples as chat does when asked, with the runtime sized as chat sizes it, and says so.
+  void bench_decode_samples_and_sizes_the_context() {
+    const auto r = test::run_program("r1wb", {"bench",
+                                              "decode",
+                                              "--model",
+                                              model_dir(),
+                                              "--device",
+                                              "cpu",
+                                              "--batch",
+                                              "1,2",
+                                              "--new-tokens",
+                                              "5",
+                                              "--prompt-tokens",
+                                              "3",
+                                              "--prefill-tokens",
+                                              "8",
+                                              "--context",
+                                              "40",
+                                              "--temperature",
+                                              "0.6",
+                                              "--top-p",
+                                              "0.9"});
+    QVERIFY2(r.exit_code == 0, r.err.c_str());
+    const auto j = nlohmann::json::parse(r.out);
+    QCOMPARE(j["decode_context"].get<int64_t>(), int64_t(40));
+    QCOMPARE(j["sampling"]["temperature"].get<double>(), double(0.6f));
+    QCOMPARE(j["sampling"]["top_p"].get<double>(), double(0.9f));
+    QCOMPARE(j["decode"].size(), size_t(2));
+    for (const auto& d : j["decode"]) QVERIFY(d["tokens_per_s"].get<double>() > 0);
+    const auto greedy =
+        test::run_program("r1wb", {"bench", "decode", "--model", model_dir(), "--device", "cpu",
+                                   "--new-tokens", "4", "--prompt-tokens", "2", "--prefill-tokens", "4"});
+    QVERIFY2(greedy.exit_code == 0, greedy.err.c_str());
+    const auto g = nlohmann::json::parse(greedy.out);
+    QCOMPARE(g["sampling"].get<std::string>(), std::string("greedy"));
+    QCOMPARE(g["decode_context"].get<int64_t>(), int64_t(2 + 4 + 1));
+  }
+
   void logits_writes_npy_matching_transformers() {
     test::TempDir tmp;
     const auto dir = test::fixtures() / "models" / "llama-llama3rope";
@@ -138,6 +176,14 @@ class TestCli : public QObject {
         << QStringList{"generate", "--model", m, "--ids", "1", "--greedy", "--temperature", "2"}
         << "--greedy cannot";
     QTest::newRow("unknown shape") << QStringList{"bench", "decode", "--shape", "gpt-5"} << "known shapes";
+    QTest::newRow("bench context too short")
+        << QStringList{"bench", "decode",          "--model", m,           "--new-tokens",
+                       "4",     "--prompt-tokens", "4",       "--context", "8"}
+        << "--context 8 is shorter than --prompt-tokens + --new-tokens + 1 (9)";
+    QTest::newRow("bench bad top-p") << QStringList{"bench",        "decode", "--model",       m,
+                                                    "--new-tokens", "4",      "--temperature", "0.6",
+                                                    "--top-p",      "1.5"}
+                                     << "top_p";
     QTest::newRow("no GPUs") << QStringList{"train",  "grpo",      "--model", m,
                                             "--task", "countdown", "--gpus",  "0"}
                              << "at least 1";

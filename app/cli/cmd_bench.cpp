@@ -108,7 +108,7 @@ int bench_ops(const ArgList& argv) {
 int bench_decode(const ArgList& argv) {
   const Args args(argv,
                   {"model", "shape", "device", "batch", "new-tokens", "prompt-tokens", "prefill-tokens",
-                   "dtype", "threads"},
+                   "dtype", "threads", "temperature", "top-p", "context"},
                   {});
   const Device device = parse_device(args.get("device", "cpu"));
   if (args.has("threads")) cpu::set_num_threads(int(args.get_int("threads", 1)));
@@ -121,6 +121,20 @@ int bench_decode(const ArgList& argv) {
   const int64_t prefill_tokens = args.get_int("prefill-tokens", device == Device::Cpu ? 256 : 2048);
   if (new_tokens < 4 || prompt_tokens < 1 || prefill_tokens < 1)
     fail("--new-tokens must be at least 4 and token counts positive");
+  // Decode samples greedily unless --temperature is given (then with --top-p, as chat does). --context sets
+  // the runtime's context as chat would (its CUDA graph is sized for it), not just what the run needs.
+  SamplingParams sampling = SamplingParams::greedy();
+  if (args.has("temperature") || args.has("top-p")) {
+    sampling.temperature = float(args.get_double("temperature", 1.0));
+    sampling.top_p = float(args.get_double("top-p", 1.0));
+    sampling.seed = 7;
+    sampling.validate();
+  }
+  const int64_t needed_context = prompt_tokens + new_tokens + 1;
+  const int64_t decode_context = args.get_int("context", needed_context);
+  if (decode_context < needed_context)
+    fail("--context ", decode_context, " is shorter than --prompt-tokens + --new-tokens + 1 (",
+         needed_context, ")");
   std::mt19937 rng(7);
   std::uniform_int_distribution<int32_t> any_token(0, int32_t(c.vocab_size - 1));
 
@@ -182,7 +196,7 @@ int bench_decode(const ArgList& argv) {
     RuntimeOptions o;
     o.device = device;
     o.max_sequences = int(B);
-    o.max_context = prompt_tokens + new_tokens + 1;
+    o.max_context = decode_context;
     o.max_batch_tokens = std::max<int64_t>(B, std::min<int64_t>(B * prompt_tokens, 512));
     const auto rt = create_runtime(model, o);
     std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(B));
@@ -192,16 +206,16 @@ int bench_decode(const ArgList& argv) {
       for (auto& t : prompts[size_t(s)]) t = any_token(rng);
       batch.push_back({int(s), prompts[size_t(s)], false});
     }
-    // Greedy decode through forward_sample: sampling runs where the model runs, as in generation.
-    const std::vector<SamplingParams> greedy(static_cast<size_t>(B), SamplingParams::greedy());
+    // Decode through forward_sample: sampling runs where the model runs, as in generation.
+    const std::vector<SamplingParams> params(static_cast<size_t>(B), sampling);
     std::vector<int32_t> next(static_cast<size_t>(B));
-    rt->forward_sample(batch, greedy, next.data());
+    rt->forward_sample(batch, params, next.data());
     for (int64_t s = 0; s < B; ++s) batch[size_t(s)].tokens = std::span<const int32_t>(&next[size_t(s)], 1);
-    rt->forward_sample(batch, greedy, next.data());  // warm-up steps (the second one builds the CUDA graph)
-    rt->forward_sample(batch, greedy, next.data());
+    rt->forward_sample(batch, params, next.data());  // warm-up steps (the second one builds the CUDA graph)
+    rt->forward_sample(batch, params, next.data());
     const int64_t steps = new_tokens - 3;
     const auto t0 = Clock::now();
-    for (int64_t step = 0; step < steps; ++step) rt->forward_sample(batch, greedy, next.data());
+    for (int64_t step = 0; step < steps; ++step) rt->forward_sample(batch, params, next.data());
     const double dt = since(t0);
     const KvCacheStats kv = rt->kv_stats();
     // Bytes per step: every weight matrix once, plus each sequence's KV cache (average length over the run).
@@ -220,6 +234,11 @@ int bench_decode(const ArgList& argv) {
                       {"kv_bytes_per_token", kv.bytes_per_token}});
   }
   out["decode"] = decode;
+  out["decode_context"] = decode_context;
+  out["sampling"] =
+      sampling.temperature == 0.0f
+          ? nlohmann::ordered_json("greedy")
+          : nlohmann::ordered_json{{"temperature", sampling.temperature}, {"top_p", sampling.top_p}};
   std::printf("%s\n", out.dump(2).c_str());
   return 0;
 }

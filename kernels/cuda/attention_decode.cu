@@ -317,6 +317,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(const Decode
   }
   if (tid == 0) *counter = 0;
 }
+
 template <int kG, bool kChained>
 void launch(const DecodeAttentionArgs& a, int hb, int smem, cudaStream_t stream) {
   set_max_dynamic_smem(reinterpret_cast<const void*>(attention_decode_kernel<kG, kChained>), kSmemLimit);

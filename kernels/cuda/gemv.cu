@@ -14,8 +14,9 @@ constexpr int kThreads = kWarps * 32;
 
 constexpr int kStageUnroll = 4;  // 16-byte pieces each thread loads before it stores any
 
-// The input vectors, formed once per block in shared memory as bf16. Every loop loads kStageUnroll pieces
-// before it stores, so a block's prologue costs one or two memory round trips, not one per piece.
+// The input vectors, formed once per block in shared memory as bf16. A bf16 input is copied with every piece
+// requested at once; the inputs formed on the way load kStageUnroll pieces before they store any. Either way
+// a block's prologue costs one or two memory round trips, not one per piece.
 template <int B, GemvInput IN>
 __device__ void stage_input(bf16* xs, const GemvArgs& a, float* x_scale) {
   const int64_t K = a.k;
@@ -160,6 +161,13 @@ __device__ __forceinline__ void store_output(const GemvArgs& a, int64_t rows, in
   }
 }
 
+// Whether an accumulated output's old values are read right after the wait, one per thread: the block's row
+// groups x rows x vectors must fit its threads. The kernel and the launch (which sizes shared memory for them
+// when K is not split) both ask this.
+__host__ __device__ constexpr bool old_values_early(int iters, int rows_per_block, int B) {
+  return iters * rows_per_block * B <= kThreads;
+}
+
 // KS warps share a row, each summing a contiguous slice of K, so that short matrices (N of a few thousand
 // rows) still put enough loads in flight; blocks loop over row groups so the input is staged once per block.
 // Loads run ahead of the arithmetic: a warp's first weights are requested before the input is staged, and
@@ -202,7 +210,7 @@ __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int
   // block + rib) * B + b.
   constexpr bool kAcc = OUT == GemvOutput::F32Accumulate;
   const int per_it = kRowsPerBlock * B;
-  const bool y_early = kAcc && iters * per_it <= kThreads;
+  const bool y_early = kAcc && old_values_early(iters, kRowsPerBlock, B);
   const auto out_row_of = [&](int i) {
     return int64_t(blockIdx.x) * kRowsPerBlock + (i % per_it) / B + int64_t(i / per_it) * step;
   };
@@ -301,7 +309,7 @@ void launch(const GemvArgs& a, cudaStream_t stream) {
     blocks = std::min<int64_t>(groups, int64_t(sm_count()) * std::max(per_sm, 1));
     iters = int((groups + blocks - 1) / blocks);
     const size_t sums = split > 1 ? size_t(iters) * kWarps * R * B : 0;
-    const bool early = OUT == GemvOutput::F32Accumulate && split == 1 && iters * kWarps * B <= kThreads;
+    const bool early = OUT == GemvOutput::F32Accumulate && split == 1 && old_values_early(iters, kWarps, B);
     const size_t y_old = early ? size_t(iters) * kWarps * B : 0;
     return xs_bytes + (sums + y_old) * sizeof(float);
   };

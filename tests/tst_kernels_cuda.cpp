@@ -134,6 +134,38 @@ class TestKernelsCuda : public QObject {
     QVERIFY2(e < (bf16_out ? 2e-5 : 1e-7), qPrintable(QString("NMSE %1").arg(e)));
   }
 
+  // An RMSNorm input gives the same bits on every launch: the warps' sums of squares are added in a fixed
+  // order (shared-memory atomics added them in the order the warps finished, which changed the last bit of
+  // some outputs from one launch to the next).
+  void gemv_rmsnorm_is_deterministic() {
+    const int n = 2000, k = 1536;
+    auto w = randn(size_t(n) * k, 31, 0.05f), normw = randn(size_t(k), 32, 0.3f, 1.0f);
+    auto dw = upload(to_bf16(w)), dnorm = upload(to_bf16(normw));
+    for (int batch : {1, 3, 5, 8}) {
+      const auto x = randn(size_t(batch) * k, 33 + uint32_t(batch));
+      auto dx = upload(x);
+      cuda::DeviceBuffer dy(size_t(batch) * n * 4);
+      cuda::GemvArgs a;
+      a.w = dw.as<bf16>();
+      a.n = n;
+      a.k = k;
+      a.x = dx.get();
+      a.batch = batch;
+      a.input = cuda::GemvInput::RmsNormF32;
+      a.norm_w = dnorm.as<bf16>();
+      a.y = dy.get();
+      a.output = cuda::GemvOutput::F32;
+      std::vector<uint8_t> first;
+      for (int run = 0; run < 30; ++run) {
+        cuda::gemv(a, nullptr);
+        const auto got = download<uint8_t>(dy, size_t(batch) * n * 4);
+        if (run == 0) first = got;
+        QVERIFY2(got == first,
+                 qPrintable(QString("batch %1, launch %2 differs from the first").arg(batch).arg(run)));
+      }
+    }
+  }
+
   void gemm_matches_reference_data() {
     QTest::addColumn<int>("T");
     QTest::addColumn<int>("out");

@@ -18,7 +18,7 @@ constexpr int kStageUnroll = 4;  // 16-byte pieces each thread loads before it s
 // requested at once; the inputs formed on the way load kStageUnroll pieces before they store any. Either way
 // a block's prologue costs one or two memory round trips, not one per piece.
 template <int B, GemvInput IN>
-__device__ void stage_input(bf16* xs, const GemvArgs& a, float* x_scale) {
+__device__ void stage_input(bf16* xs, const GemvArgs& a, float (*sq_sums)[B]) {
   const int64_t K = a.k;
   const int tid = threadIdx.x;
   if constexpr (IN == GemvInput::Bf16) {
@@ -56,11 +56,9 @@ __device__ void stage_input(bf16* xs, const GemvArgs& a, float* x_scale) {
       }
     }
   } else {
-    // RMSNorm in one pass: x * norm_w is staged and each vector's sum of squares gathered at the same time;
-    // the row sums are scaled by rsqrt(mean square + eps) when they are written, not the staged input.
-    __shared__ float ss[B];
-    if (tid < B) ss[tid] = 0.0f;
-    __syncthreads();
+    // RMSNorm in one pass: x * norm_w is staged and each vector's sum of squares gathered at the same time,
+    // a partial sum per warp; the row sums are scaled by rsqrt(mean square + eps) when they are written, not
+    // the staged input.
     const auto* x = static_cast<const float4*>(a.x);
     const int64_t per_row = K / 4, n = B * per_row;
     float local[B];
@@ -93,10 +91,8 @@ __device__ void stage_input(bf16* xs, const GemvArgs& a, float* x_scale) {
 #pragma unroll
     for (int b = 0; b < B; ++b) {
       const float t = warp_sum(local[b]);
-      if ((tid & 31) == 0) atomicAdd(&ss[b], t);
+      if ((tid & 31) == 0) sq_sums[tid >> 5][b] = t;
     }
-    __syncthreads();
-    if (tid < B) x_scale[tid] = rsqrtf(ss[tid] / float(K) + a.eps);
   }
   __syncthreads();
 }
@@ -176,7 +172,7 @@ __host__ __device__ constexpr bool old_values_early(int iters, int rows_per_bloc
 // once, after its last row, so no warp waits for the others between rows.
 template <int B, GemvInput IN, GemvOutput OUT>
 __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int KS, int iters) {
-  __shared__ float x_scale[B];
+  __shared__ float sq_sums[kWarps][B];  // RMSNorm input: each warp's share of each vector's sum of squares
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* xs = reinterpret_cast<bf16*>(smem);
   constexpr bool kPair = OUT == GemvOutput::SwiGluBf16;
@@ -218,13 +214,26 @@ __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int
   float y_mine = 0.0f;
   if (y_early && int(threadIdx.x) < iters * per_it && out_row_of(threadIdx.x) < rows)
     y_mine = y_in[(threadIdx.x % B) * ldy + out_row_of(threadIdx.x)];
-  stage_input<B, IN>(xs, a, x_scale);
+  stage_input<B, IN>(xs, a, sq_sums);
   float* y_old = partial + (KS > 1 ? iters * kWarps * R * B : 0);  // [iters][rows per block][B], KS == 1
   if (y_early && KS == 1) {
     if (int(threadIdx.x) < iters * per_it) y_old[threadIdx.x] = y_mine;
     __syncthreads();
   }
-  const auto scale = [&](int b) { return IN == GemvInput::RmsNormF32 ? x_scale[b] : 1.0f; };
+  // The RMSNorm scale of each vector, from the warps' sums added in a fixed order (an atomic sum would make
+  // the last bit depend on the order the warps finish in).
+  float scales[B];
+#pragma unroll
+  for (int b = 0; b < B; ++b) {
+    scales[b] = 1.0f;
+    if constexpr (IN == GemvInput::RmsNormF32) {
+      float sum = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) sum += sq_sums[w][b];
+      scales[b] = rsqrtf(sum / float(K) + a.eps);
+    }
+  }
+  const auto scale = [&](int b) { return scales[b]; };
   int it = 0;
   for (int64_t base = row - row_in_block; base < rows; base += step, row += step, ++it) {
     float acc[R][B];

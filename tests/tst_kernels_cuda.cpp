@@ -2,9 +2,11 @@
 // test-backend-ops idea), with bf16 tolerances; and the device sampler against the softmax it samples.
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
+#include <set>
 
 #include "kernels/common/half.h"
 #include "kernels/cuda/attention.h"
@@ -516,6 +518,15 @@ class TestKernelsCuda : public QObject {
     });
     QVERIFY(h.size() == 3 && !h.count(7));
     h = run([](cuda::RowSampling& s) {
+      s.top_p = 0.5f;
+      s.top_k = 4;
+    });  // among the top 4 (0.95 of the mass), 0.4 + 0.3 reach half of it
+    QVERIFY(h.size() == 2 && h.count(1234) && h.count(99));
+    h = run([](cuda::RowSampling& s) {
+      s.top_p = 1;
+      s.top_k = 0;
+    });
+    h = run([](cuda::RowSampling& s) {
       s.top_k = 0;
       s.min_p = 0.3f;
     });  // keeps p >= 0.12
@@ -536,6 +547,65 @@ class TestKernelsCuda : public QObject {
       s.history_len = 3;
     });
     QVERIFY(h.size() == 1 && h.count(99));
+  }
+
+  // Top-p where the nucleus is a few thousand tokens (drawn from a short list of the top of the row) or tens
+  // of thousands (a flat row, drawn from the whole row): every draw lies in the nucleus computed here by
+  // sorting, and the draws spread over it.
+  void sampling_top_p_wide_nucleus_data() {
+    QTest::addColumn<int>("near_top");
+    QTest::addColumn<float>("spread");
+    QTest::newRow("3000 near the top") << 3000 << 0.05f;
+    QTest::newRow("flat row") << 151936 << 0.5f;
+  }
+  void sampling_top_p_wide_nucleus() {
+    QFETCH(int, near_top);
+    QFETCH(float, spread);
+    const int V = 151936, rows = 300;
+    const float top_p = 0.6f;
+    std::vector<float> base(size_t(V), -40.0f);
+    std::mt19937 g(23);
+    std::normal_distribution<float> d(0, spread);
+    for (int i = 0; i < near_top; ++i) base[size_t((i * 50503LL) % V)] = d(g);
+    // The nucleus by sorting: the smallest logit whose inclusion brings the mass from the top to top_p.
+    std::vector<float> sorted = base;
+    std::sort(sorted.begin(), sorted.end(), std::greater<float>());
+    double total = 0, cum = 0;
+    for (float v : sorted) total += std::exp(double(v) - sorted[0]);
+    float threshold = sorted[0];
+    int nucleus = 0;
+    for (float v : sorted) {
+      cum += std::exp(double(v) - sorted[0]);
+      threshold = v;
+      ++nucleus;
+      if (cum >= top_p * total) break;
+    }
+    std::vector<float> logits;
+    std::vector<cuda::RowSampling> params(static_cast<size_t>(rows));
+    for (int r = 0; r < rows; ++r) {
+      logits.insert(logits.end(), base.begin(), base.end());
+      params[size_t(r)].top_p = top_p;
+      params[size_t(r)].key_lo = uint32_t(r * 2246822519u);
+      params[size_t(r)].key_hi = uint32_t(r + 7);
+    }
+    auto dl = upload(logits), dp = upload(params);
+    cuda::DeviceBuffer dt(size_t(rows) * 4);
+    cuda::sample_rows(dl.as<float>(), rows, V, dp.as<cuda::RowSampling>(), dt.as<int32_t>(), nullptr);
+    std::set<int> distinct;
+    for (int t : download<int32_t>(dt, size_t(rows))) {
+      QVERIFY(t >= 0 && t < V);
+      // A token at the boundary may fall either side of it after float rounding.
+      QVERIFY2(base[size_t(t)] >= threshold - 1e-4f,
+               qPrintable(QString("token %1 (logit %2) is outside the nucleus (from %3, %4 tokens)")
+                              .arg(t)
+                              .arg(base[size_t(t)])
+                              .arg(threshold)
+                              .arg(nucleus)));
+      distinct.insert(t);
+    }
+    QVERIFY2(nucleus > 1000, qPrintable(QString("nucleus of %1 tokens").arg(nucleus)));
+    QVERIFY2(distinct.size() > size_t(rows) * 3 / 4,
+             qPrintable(QString("%1 distinct").arg(distinct.size())));
   }
 };
 

@@ -277,21 +277,32 @@ nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<in
             0);
     }
     std::vector<cuda::RowSampling> sp(static_cast<size_t>(B));
-    for (auto& s : sp) s.temperature = 0;
     DeviceBuffer dsp(sp.size() * sizeof(cuda::RowSampling)), dtok(size_t(B) * 4);
-    R1_CUDA_CHECK(cudaMemcpy(dsp.get(), sp.data(), dsp.bytes(), cudaMemcpyHostToDevice));
-    r.add("sample greedy", time_us([&] {
-            cuda::sample_rows(logits.as<float>(), B, V, dsp.as<cuda::RowSampling>(), dtok.as<int32_t>(),
-                              nullptr);
-          }),
-          act * double(V) * 4, 0);
-    for (auto& s : sp) s.temperature = 0.7f, s.top_p = 0.9f, s.top_k = 50;
-    R1_CUDA_CHECK(cudaMemcpy(dsp.get(), sp.data(), dsp.bytes(), cudaMemcpyHostToDevice));
-    r.add("sample top-k/top-p", time_us([&] {
-            cuda::sample_rows(logits.as<float>(), B, V, dsp.as<cuda::RowSampling>(), dtok.as<int32_t>(),
-                              nullptr);
-          }),
-          act * double(V) * 4, 0);
+    const auto sampling = [&](const char* name, const DeviceBuffer& row_logits, float temperature,
+                              float top_p, int32_t top_k) {
+      for (auto& s : sp) s.temperature = temperature, s.top_p = top_p, s.top_k = top_k;
+      R1_CUDA_CHECK(cudaMemcpy(dsp.get(), sp.data(), dsp.bytes(), cudaMemcpyHostToDevice));
+      r.add(name, time_us([&] {
+              cuda::sample_rows(row_logits.as<float>(), B, V, dsp.as<cuda::RowSampling>(), dtok.as<int32_t>(),
+                                nullptr);
+            }),
+            act * double(V) * 4, 0);
+    };
+    sampling("sample greedy", logits, 0.0f, 1.0f, 0);
+    sampling("sample top-k/top-p", logits, 0.7f, 0.9f, 50);
+    // A row shaped like a trained model's (a few likely tokens, the rest about 19 nats below them) at
+    // temperature 1, so the row stays the same from one call to the next: top-p is chosen from a short list.
+    std::vector<float> peaked(size_t(B * V));
+    uint32_t state = 12345;
+    for (auto& v : peaked) {
+      state = state * 1664525u + 1013904223u;
+      v = float(state >> 8) / 16777216.0f - 14.5f;
+    }
+    for (int64_t b = 0; b < B; ++b)
+      for (int i = 0; i < 5; ++i) peaked[size_t(b * V + (i * 30011) % V)] = 5.0f - float(i);
+    DeviceBuffer dpeaked(peaked.size() * 4);
+    R1_CUDA_CHECK(cudaMemcpy(dpeaked.get(), peaked.data(), dpeaked.bytes(), cudaMemcpyHostToDevice));
+    sampling("sample top-p, peaked row", dpeaked, 1.0f, 0.95f, 0);
     double layer_us = 0;
     for (const auto& row : r.rows)
       if (row["op"].get<std::string>().rfind("gemv lm", 0) &&

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "device_utils.cuh"
 #include "launch.cuh"
 #include "sampling.h"
@@ -99,15 +101,35 @@ __device__ uint32_t radix_threshold(const float* z, int64_t vocab, float zmax, u
       hist[0][threadIdx.x] = t;
     }
     __syncthreads();
-    if (threadIdx.x == 0) {
-      float cum = 0;
-      int b = 255;
-      for (; b > 0; --b) {
-        if (cum + hist[0][b] >= target) break;
-        cum += hist[0][b];
+    if (threadIdx.x < 32) {
+      // The highest bin where the total from the top reaches the target (bin 0 if none does), found by
+      // warp 0 with 8 bins a lane: the lanes' totals are summed from the top with shuffles.
+      const int lane = threadIdx.x;
+      float v[8], mine = 0;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) mine += v[j] = hist[0][lane * 8 + j];
+      float from_top = mine;  // bins lane * 8 .. 255
+#pragma unroll
+      for (int o = 1; o < 32; o <<= 1) {
+        const float t = __shfl_down_sync(0xffffffffu, from_top, o);
+        if (lane + o < 32) from_top += t;
       }
-      chosen = uint32_t(b);
-      remaining = target - cum;
+      int found = 0;
+      float cum = from_top - mine;  // bins above this lane's
+#pragma unroll
+      for (int j = 7; j >= 0; --j) {
+        if (found == 0 && lane * 8 + j > 0 && cum + v[j] >= target) found = lane * 8 + j;
+        cum += v[j];
+      }
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) found = max(found, __shfl_xor_sync(0xffffffffu, found, o));
+      // What is left of the target below the bins above the chosen one.
+      if (lane == found / 8) {
+        float above = from_top - mine;
+        for (int j = 7; j > found % 8; --j) above += v[j];
+        chosen = uint32_t(found);
+        remaining = target - above;
+      }
     }
     __syncthreads();
     prefix |= chosen << shift;
@@ -151,10 +173,118 @@ __device__ __forceinline__ void sweep(float* z, int64_t vocab, F&& f) {
   }
 }
 
+// The maximum and the softmax denominator sum(exp(z - max)) of a row in one pass (each thread keeps a
+// running pair, rescaling its sum when its maximum moves), then combined over the block.
+struct SoftmaxStats {
+  float max = -INFINITY, sum = 0.0f;
+
+  __device__ void add(float v) {
+    if (v > max) {
+      sum = sum * __expf(max - v) + 1.0f;
+      max = v;
+    } else if (v > -INFINITY) {
+      sum += __expf(v - max);
+    }
+  }
+  __device__ void merge(SoftmaxStats o) {
+    const float m = fmaxf(max, o.max);
+    if (m == -INFINITY) return;
+    sum = (max > -INFINITY ? sum * __expf(max - m) : 0.0f) +
+          (o.max > -INFINITY ? o.sum * __expf(o.max - m) : 0.0f);
+    max = m;
+  }
+};
+
+__device__ SoftmaxStats block_softmax_stats(SoftmaxStats v, float2* scratch) {
+  const auto warp_merge = [](SoftmaxStats x) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+      x.merge({__shfl_xor_sync(0xffffffffu, x.max, o), __shfl_xor_sync(0xffffffffu, x.sum, o)});
+    return x;
+  };
+  v = warp_merge(v);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  __syncthreads();
+  if (lane == 0) scratch[warp] = make_float2(v.max, v.sum);
+  __syncthreads();
+  const float2 w = scratch[lane < kThreads / 32 ? lane : 0];
+  return warp_merge({w.x, w.y});
+}
+
+// Top-k / top-p over a short list: the tokens within kWindow nats of the maximum are copied to shared
+// memory (a ballot per warp, one atomic per warp that keeps any), and when they hold the top k, or for
+// top-p alone the probability mass top-p needs, the thresholds and the draw are worked out among them alone.
+// Every other token lies below all of them, so the thresholds, and the token drawn, are those of the whole
+// row. A row with more than kCandidates such tokens (a flat distribution), or too few, returns false and
+// takes the full path.
+constexpr float kWindow = 12.0f;
+constexpr int kCandidates = 4096;
+
+struct Candidates {
+  float z[kCandidates];
+  int32_t index[kCandidates];
+  int n;
+};
+
+__device__ bool gather_candidates(float* z, int64_t vocab, float zmax, float total, const RowSampling& p,
+                                  Candidates& c, float* scratch) {
+  const int lane = threadIdx.x & 31;
+  if (threadIdx.x == 0) c.n = 0;
+  __syncthreads();
+  const float floor = zmax - kWindow;
+  sweep(z, vocab, [&](int64_t i, float& v) {
+    // Once the list has overflowed the row takes the full path: stop adding (and contending for the count).
+    const bool take = v > floor && *static_cast<volatile int*>(&c.n) <= kCandidates;
+    const unsigned active = __activemask(), taking = __ballot_sync(active, take);
+    if (!taking) return;
+    const int leader = __ffs(taking) - 1;
+    int base = 0;
+    if (lane == leader) base = atomicAdd(&c.n, __popc(taking));
+    base = __shfl_sync(active, base, leader);
+    const int slot = base + __popc(taking & ((1u << lane) - 1u));
+    if (take && slot < kCandidates) {
+      c.z[slot] = v;
+      c.index[slot] = int32_t(i);
+    }
+  });
+  __syncthreads();
+  const int n = c.n;
+  if (n > kCandidates) return false;
+  if (p.top_k > 0 && p.top_k < vocab) return n >= p.top_k;  // top-p then keeps a part of the top k
+  float local = 0;
+  for (int j = threadIdx.x; j < n; j += kThreads) local += __expf(c.z[j] - zmax);
+  const float mass = block_reduce(
+      local, [](float a, float b) { return a + b; }, scratch);
+  return mass >= p.top_p * total * 1.0001f;  // a margin for the order the sums are taken in
+}
+
+// The lowest order key a token may have to be drawn: top-k, then top-p among what top-k keeps, then min-p,
+// over the n values of z (a whole row, or a short list holding every token that can qualify). total: the
+// row's softmax denominator (relative to zmax), used when top-k does not apply.
+__device__ uint32_t floor_key_of(const float* z, int64_t n, float zmax, float total, const RowSampling& p,
+                                 int64_t vocab, float (*hist)[256], float* scratch) {
+  uint32_t floor_key = 0;
+  if (p.top_k > 0 && p.top_k < vocab) floor_key = radix_threshold<false>(z, n, zmax, 0, float(p.top_k), hist);
+  if (p.top_p < 1.0f) {
+    if (floor_key > 0) {
+      float local = 0;
+      for (int64_t i = threadIdx.x; i < n; i += kThreads)
+        if (order_key(z[i]) >= floor_key) local += __expf(z[i] - zmax);
+      total = block_reduce(
+          local, [](float a, float b) { return a + b; }, scratch);
+    }
+    floor_key = max(floor_key, radix_threshold<true>(z, n, zmax, floor_key, p.top_p * total, hist));
+  }
+  if (p.min_p > 0.0f) floor_key = max(floor_key, order_key(zmax + __logf(p.min_p)));
+  // The top token always qualifies, whatever rounding did to the thresholds.
+  return min(floor_key, order_key(zmax));
+}
+
 __global__ void __launch_bounds__(kThreads)
     sample_kernel(float* logits, int64_t vocab, const RowSampling* params, int32_t* tokens) {
-  extern __shared__ uint32_t seen[];  // vocab bits
+  extern __shared__ __align__(16) uint32_t dynamic[];  // the penalty's vocabulary bits, then the short list
   __shared__ float scratch_f[32];
+  __shared__ float2 scratch_2[32];
   __shared__ ArgBest scratch_a[32];
   __shared__ float hist[32][256];
   wait_for_previous_kernel();
@@ -162,6 +292,7 @@ __global__ void __launch_bounds__(kThreads)
   float* z = logits + int64_t(blockIdx.x) * vocab;
 
   if (p.repetition_penalty != 1.0f && p.history_len > 0) {
+    uint32_t* seen = dynamic;
     const int64_t words = (vocab + 31) / 32;
     for (int64_t w = threadIdx.x; w < words; w += kThreads) seen[w] = 0;
     __syncthreads();
@@ -191,35 +322,29 @@ __global__ void __launch_bounds__(kThreads)
   }
 
   const float inv_t = 1.0f / p.temperature;
-  float local_max = -INFINITY;
+  SoftmaxStats stats;
   sweep<true>(z, vocab, [&](int64_t, float& v) {
     v *= inv_t;
-    local_max = fmaxf(local_max, v);
+    stats.add(v);
   });
-  const float zmax = block_reduce(
-      local_max, [](float a, float b) { return fmaxf(a, b); }, scratch_f);
-
-  uint32_t floor_key = 0;
-  if (p.top_k > 0 && p.top_k < vocab)
-    floor_key = radix_threshold<false>(z, vocab, zmax, 0, float(p.top_k), hist);
-  if (p.top_p < 1.0f) {
-    float local = 0;
-    sweep(z, vocab, [&](int64_t, float& v) {
-      if (order_key(v) >= floor_key) local += __expf(v - zmax);
-    });
-    const float total = block_reduce(
-        local, [](float a, float b) { return a + b; }, scratch_f);
-    floor_key = max(floor_key, radix_threshold<true>(z, vocab, zmax, floor_key, p.top_p * total, hist));
-  }
-  if (p.min_p > 0.0f) floor_key = max(floor_key, order_key(zmax + __logf(p.min_p)));
-  // The top token always qualifies, whatever rounding did to the thresholds.
-  floor_key = min(floor_key, order_key(zmax));
+  stats = block_softmax_stats(stats, scratch_2);
+  const float zmax = stats.max;
 
   const uint2 key = make_uint2(p.key_lo, p.key_hi);
   ArgBest best{-INFINITY, 0};
-  sweep(z, vocab, [&](int64_t i, float& v) {
-    if (order_key(v) >= floor_key) best = better(best, ArgBest{v + gumbel(uint32_t(i), key), int32_t(i)});
-  });
+  auto& c = *reinterpret_cast<Candidates*>(dynamic);
+  const bool truncated = (p.top_k > 0 && p.top_k < vocab) || p.top_p < 1.0f;
+  if (truncated && gather_candidates(z, vocab, zmax, stats.sum, p, c, scratch_f)) {
+    const uint32_t floor_key = floor_key_of(c.z, c.n, zmax, stats.sum, p, vocab, hist, scratch_f);
+    for (int j = threadIdx.x; j < c.n; j += kThreads)
+      if (order_key(c.z[j]) >= floor_key)
+        best = better(best, ArgBest{c.z[j] + gumbel(uint32_t(c.index[j]), key), c.index[j]});
+  } else {
+    const uint32_t floor_key = floor_key_of(z, vocab, zmax, stats.sum, p, vocab, hist, scratch_f);
+    sweep(z, vocab, [&](int64_t i, float& v) {
+      if (order_key(v) >= floor_key) best = better(best, ArgBest{v + gumbel(uint32_t(i), key), int32_t(i)});
+    });
+  }
   best = block_argmax(best, scratch_a);
   if (threadIdx.x == 0) tokens[blockIdx.x] = best.index;
 }
@@ -229,7 +354,7 @@ __global__ void __launch_bounds__(kThreads)
 void sample_rows(float* logits, int64_t rows, int64_t vocab, const RowSampling* params, int32_t* tokens,
                  cudaStream_t stream) {
   if (rows <= 0) return;
-  const size_t smem = size_t((vocab + 31) / 32) * 4;
+  const size_t smem = std::max(size_t((vocab + 31) / 32) * 4, sizeof(Candidates));
   set_max_dynamic_smem(reinterpret_cast<const void*>(sample_kernel), 160 * 1024);
   if (smem > 160 * 1024) throw std::invalid_argument("sample_rows: vocabulary too large");
   launch_chained(sample_kernel, dim3(unsigned(rows)), dim3(kThreads), smem, stream, logits, vocab, params,

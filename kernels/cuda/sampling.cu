@@ -249,7 +249,7 @@ __device__ bool gather_candidates(float* z, int64_t vocab, float zmax, float tot
   });
   __syncthreads();
   const int n = c.n;
-  if (n > kCandidates) return false;
+  if (n == 0 || n > kCandidates) return false;  // none: the row has no finite maximum
   if (p.top_k > 0 && p.top_k < vocab) return n >= p.top_k;  // top-p then keeps a part of the top k
   float local = 0;
   for (int j = threadIdx.x; j < n; j += kThreads) local += __expf(c.z[j] - zmax);

@@ -31,6 +31,16 @@ using test::randn;
 using test::to_bf16;
 using test::upload;
 
+// One token per row of logits ([params.size(), vocab]) from the device sampler.
+std::vector<int32_t> sample(const std::vector<float>& logits, const std::vector<cuda::RowSampling>& params,
+                            int vocab) {
+  const int64_t rows = int64_t(params.size());
+  auto dl = upload(logits), dp = upload(params);
+  cuda::DeviceBuffer dt(size_t(rows) * 4);
+  cuda::sample_rows(dl.as<float>(), rows, vocab, dp.as<cuda::RowSampling>(), dt.as<int32_t>(), nullptr);
+  return download<int32_t>(dt, size_t(rows));
+}
+
 class TestKernelsCuda : public QObject {
   Q_OBJECT
 
@@ -492,11 +502,8 @@ class TestKernelsCuda : public QObject {
     }
     const auto run = [&](const std::function<void(cuda::RowSampling&)>& set) {
       for (auto& p1 : params) set(p1);
-      auto dl = upload(logits), dp = upload(params);
-      cuda::DeviceBuffer dt(size_t(rows) * 4);
-      cuda::sample_rows(dl.as<float>(), rows, V, dp.as<cuda::RowSampling>(), dt.as<int32_t>(), nullptr);
       std::map<int, int> h;
-      for (int t : download<int32_t>(dt, size_t(rows))) h[t]++;
+      for (int t : sample(logits, params, V)) h[t]++;
       return h;
     };
     auto h = run([](cuda::RowSampling& s) { s.temperature = 0; });
@@ -588,11 +595,8 @@ class TestKernelsCuda : public QObject {
       params[size_t(r)].key_lo = uint32_t(r * 2246822519u);
       params[size_t(r)].key_hi = uint32_t(r + 7);
     }
-    auto dl = upload(logits), dp = upload(params);
-    cuda::DeviceBuffer dt(size_t(rows) * 4);
-    cuda::sample_rows(dl.as<float>(), rows, V, dp.as<cuda::RowSampling>(), dt.as<int32_t>(), nullptr);
     std::set<int> distinct;
-    for (int t : download<int32_t>(dt, size_t(rows))) {
+    for (int t : sample(logits, params, V)) {
       QVERIFY(t >= 0 && t < V);
       // A token at the boundary may fall either side of it after float rounding.
       QVERIFY2(base[size_t(t)] >= threshold - 1e-4f,
@@ -604,8 +608,7 @@ class TestKernelsCuda : public QObject {
       distinct.insert(t);
     }
     QVERIFY2(nucleus > 1000, qPrintable(QString("nucleus of %1 tokens").arg(nucleus)));
-    QVERIFY2(distinct.size() > size_t(rows) * 3 / 4,
-             qPrintable(QString("%1 distinct").arg(distinct.size())));
+    QVERIFY2(distinct.size() > size_t(rows) * 3 / 4, qPrintable(QString("%1 distinct").arg(distinct.size())));
   }
 };
 

@@ -233,7 +233,6 @@ __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int
       scales[b] = rsqrtf(sum / float(K) + a.eps);
     }
   }
-  const auto scale = [&](int b) { return scales[b]; };
   int it = 0;
   for (int64_t base = row - row_in_block; base < rows; base += step, row += step, ++it) {
     float acc[R][B];
@@ -268,7 +267,7 @@ __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int
     }
 #pragma unroll
     for (int b = 0; b < B; ++b)
-      store_output<OUT>(a, rows, ldy, row, b, acc[0][b] * scale(b), acc[R - 1][b] * scale(b),
+      store_output<OUT>(a, rows, ldy, row, b, acc[0][b] * scales[b], acc[R - 1][b] * scales[b],
                         !kAcc     ? 0.0f
                         : y_early ? y_old[it * per_it + row_in_block * B + b]
                                   : y_in[b * ldy + row]);
@@ -286,7 +285,7 @@ __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int
       s[r] = 0.0f;
       for (int s2 = 0; s2 < KS; ++s2) s[r] += partial[((t * kWarps + rib * KS + s2) * R + r) * B + b];
     }
-    store_output<OUT>(a, rows, ldy, out_row, b, s[0] * scale(b), s[R - 1] * scale(b),
+    store_output<OUT>(a, rows, ldy, out_row, b, s[0] * scales[b], s[R - 1] * scales[b],
                       !kAcc     ? 0.0f
                       : y_early ? y_mine
                                 : y_in[b * ldy + out_row]);

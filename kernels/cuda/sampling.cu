@@ -32,21 +32,6 @@ __device__ __forceinline__ float gumbel(uint32_t index, uint2 key) {
   return -__logf(-__logf(u));
 }
 
-// Block-wide reductions over kThreads threads.
-template <typename T, typename Op>
-__device__ T block_reduce(T v, Op op, T* scratch) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  __syncthreads();
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  v = scratch[lane < kThreads / 32 ? lane : 0];
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
 struct ArgBest {
   float value;
   int32_t index;
@@ -211,6 +196,11 @@ __device__ SoftmaxStats block_softmax_stats(SoftmaxStats v, float2* scratch) {
   return warp_merge({w.x, w.y});
 }
 
+// Whether top-k cuts the row (0, or a k of the whole vocabulary, keeps every token).
+__device__ __forceinline__ bool uses_top_k(const RowSampling& p, int64_t vocab) {
+  return p.top_k > 0 && p.top_k < vocab;
+}
+
 // Top-k / top-p over a short list: the tokens within kWindow nats of the maximum are copied to shared
 // memory (a ballot per warp, one atomic per warp that keeps any), and when they hold the top k, or for
 // top-p alone the probability mass top-p needs, the thresholds and the draw are worked out among them alone.
@@ -227,7 +217,7 @@ struct Candidates {
 };
 
 __device__ bool gather_candidates(float* z, int64_t vocab, float zmax, float total, const RowSampling& p,
-                                  Candidates& c, float* scratch) {
+                                  Candidates& c) {
   const int lane = threadIdx.x & 31;
   if (threadIdx.x == 0) c.n = 0;
   __syncthreads();
@@ -249,12 +239,11 @@ __device__ bool gather_candidates(float* z, int64_t vocab, float zmax, float tot
   });
   __syncthreads();
   const int n = c.n;
-  if (n == 0 || n > kCandidates) return false;  // none: the row has no finite maximum
-  if (p.top_k > 0 && p.top_k < vocab) return n >= p.top_k;  // top-p then keeps a part of the top k
+  if (n == 0 || n > kCandidates) return false;    // none: the row has no finite maximum
+  if (uses_top_k(p, vocab)) return n >= p.top_k;  // top-p then keeps a part of the top k
   float local = 0;
   for (int j = threadIdx.x; j < n; j += kThreads) local += __expf(c.z[j] - zmax);
-  const float mass = block_reduce(
-      local, [](float a, float b) { return a + b; }, scratch);
+  const float mass = block_sum(local);
   return mass >= p.top_p * total * 1.0001f;  // a margin for the order the sums are taken in
 }
 
@@ -262,16 +251,15 @@ __device__ bool gather_candidates(float* z, int64_t vocab, float zmax, float tot
 // over the n values of z (a whole row, or a short list holding every token that can qualify). total: the
 // row's softmax denominator (relative to zmax), used when top-k does not apply.
 __device__ uint32_t floor_key_of(const float* z, int64_t n, float zmax, float total, const RowSampling& p,
-                                 int64_t vocab, float (*hist)[256], float* scratch) {
+                                 int64_t vocab, float (*hist)[256]) {
   uint32_t floor_key = 0;
-  if (p.top_k > 0 && p.top_k < vocab) floor_key = radix_threshold<false>(z, n, zmax, 0, float(p.top_k), hist);
+  if (uses_top_k(p, vocab)) floor_key = radix_threshold<false>(z, n, zmax, 0, float(p.top_k), hist);
   if (p.top_p < 1.0f) {
     if (floor_key > 0) {
       float local = 0;
       for (int64_t i = threadIdx.x; i < n; i += kThreads)
         if (order_key(z[i]) >= floor_key) local += __expf(z[i] - zmax);
-      total = block_reduce(
-          local, [](float a, float b) { return a + b; }, scratch);
+      total = block_sum(local);
     }
     floor_key = max(floor_key, radix_threshold<true>(z, n, zmax, floor_key, p.top_p * total, hist));
   }
@@ -283,7 +271,6 @@ __device__ uint32_t floor_key_of(const float* z, int64_t n, float zmax, float to
 __global__ void __launch_bounds__(kThreads)
     sample_kernel(float* logits, int64_t vocab, const RowSampling* params, int32_t* tokens) {
   extern __shared__ __align__(16) uint32_t dynamic[];  // the penalty's vocabulary bits, then the short list
-  __shared__ float scratch_f[32];
   __shared__ float2 scratch_2[32];
   __shared__ ArgBest scratch_a[32];
   __shared__ float hist[32][256];
@@ -333,14 +320,14 @@ __global__ void __launch_bounds__(kThreads)
   const uint2 key = make_uint2(p.key_lo, p.key_hi);
   ArgBest best{-INFINITY, 0};
   auto& c = *reinterpret_cast<Candidates*>(dynamic);
-  const bool truncated = (p.top_k > 0 && p.top_k < vocab) || p.top_p < 1.0f;
-  if (truncated && gather_candidates(z, vocab, zmax, stats.sum, p, c, scratch_f)) {
-    const uint32_t floor_key = floor_key_of(c.z, c.n, zmax, stats.sum, p, vocab, hist, scratch_f);
+  const bool truncated = uses_top_k(p, vocab) || p.top_p < 1.0f;
+  if (truncated && gather_candidates(z, vocab, zmax, stats.sum, p, c)) {
+    const uint32_t floor_key = floor_key_of(c.z, c.n, zmax, stats.sum, p, vocab, hist);
     for (int j = threadIdx.x; j < c.n; j += kThreads)
       if (order_key(c.z[j]) >= floor_key)
         best = better(best, ArgBest{c.z[j] + gumbel(uint32_t(c.index[j]), key), c.index[j]});
   } else {
-    const uint32_t floor_key = floor_key_of(z, vocab, zmax, stats.sum, p, vocab, hist, scratch_f);
+    const uint32_t floor_key = floor_key_of(z, vocab, zmax, stats.sum, p, vocab, hist);
     sweep(z, vocab, [&](int64_t i, float& v) {
       if (order_key(v) >= floor_key) best = better(best, ArgBest{v + gumbel(uint32_t(i), key), int32_t(i)});
     });

@@ -14,6 +14,7 @@
 #include "kernels/cuda/attention_prefill.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/host_copy.h"
 #include "kernels/cuda/qkv_rope.h"
 #include "kernels/cuda/rmsnorm.h"
 #include "kernels/cuda/sampling.h"
@@ -609,6 +610,61 @@ class TestKernelsCuda : public QObject {
     }
     QVERIFY2(nucleus > 1000, qPrintable(QString("nucleus of %1 tokens").arg(nucleus)));
     QVERIFY2(distinct.size() > size_t(rows) * 3 / 4, qPrintable(QString("%1 distinct").arg(distinct.size())));
+  }
+
+  // The runtime's step inputs: ranges of words copied by a kernel from pinned host memory, the rest of the
+  // destination untouched; one range longer than a round of the kernel's loads.
+  void copy_from_host_ranges() {
+    const int64_t n = 8000;
+    int32_t* host = nullptr;
+    QCOMPARE(cudaMallocHost(reinterpret_cast<void**>(&host), size_t(n) * 4), cudaSuccess);
+    for (int64_t i = 0; i < n; ++i) host[i] = int32_t(i * 7919 + 13);
+    cuda::HostCopyRanges r;
+    const int64_t ranges[][2] = {{0, 1}, {512, 3}, {1024, 0}, {1536, 1}, {2000, 3000}, {7990, 10}};
+    for (int k = 0; k < 6; ++k) r.offset[k] = ranges[k][0], r.count[k] = ranges[k][1];
+    auto dst = upload(std::vector<int32_t>(size_t(n), -1));
+    cuda::copy_from_host(dst.as<int32_t>(), cuda::host_device_pointer(host), r, nullptr);
+    const auto got = download<int32_t>(dst, size_t(n));
+    std::vector<int32_t> want(size_t(n), -1);
+    for (const auto& rg : ranges)
+      for (int64_t i = rg[0]; i < rg[0] + rg[1]; ++i) want[size_t(i)] = host[i];
+    cudaFreeHost(host);
+    QCOMPARE(got, want);
+    r.count[0] = -1;
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                             cuda::copy_from_host(dst.as<int32_t>(), dst.as<int32_t>(), r, nullptr));
+  }
+
+  // The sampler reading its rows from, and writing its tokens to, pinned host memory (as the runtime calls
+  // it) draws what it draws from device memory.
+  void sampling_through_pinned_memory() {
+    const int vocab = 5000, rows = 64;
+    auto logits = randn(size_t(rows) * vocab, 3, 2.0f);
+    std::vector<cuda::RowSampling> params(static_cast<size_t>(rows));
+    for (int r = 0; r < rows; ++r) {
+      auto& p = params[size_t(r)];
+      p.temperature = r % 4 == 0 ? 0.0f : 0.8f;
+      p.top_p = r % 3 == 0 ? 0.9f : 1.0f;
+      p.top_k = r % 5 == 0 ? 40 : 0;
+      p.key_lo = uint32_t(r * 2654435761u);
+      p.key_hi = uint32_t(r);
+    }
+    const auto want = sample(logits, params, vocab);
+    cuda::RowSampling* hp = nullptr;
+    int32_t* ht = nullptr;
+    QCOMPARE(cudaMallocHost(reinterpret_cast<void**>(&hp), params.size() * sizeof(cuda::RowSampling)),
+             cudaSuccess);
+    QCOMPARE(cudaMallocHost(reinterpret_cast<void**>(&ht), size_t(rows) * 4), cudaSuccess);
+    std::copy(params.begin(), params.end(), hp);
+    std::fill(ht, ht + rows, -1);
+    auto dl = upload(logits);
+    cuda::sample_rows(dl.as<float>(), rows, vocab, cuda::host_device_pointer(hp),
+                      cuda::host_device_pointer(ht), nullptr);
+    QCOMPARE(cudaDeviceSynchronize(), cudaSuccess);
+    const std::vector<int32_t> got(ht, ht + rows);
+    cudaFreeHost(hp);
+    cudaFreeHost(ht);
+    QCOMPARE(got, want);
   }
 };
 

@@ -6,13 +6,14 @@
 #include "engine/core/error.h"
 #include "engine/model/rope.h"
 #include "kernels/cuda/gemm.h"
+#include "kernels/cuda/host_copy.h"
 #include "kernels/cuda/rmsnorm.h"
 
 namespace r1 {
 namespace {
 
-constexpr int64_t kStepInts =
-    6 + 4;  // six arrays of one int per row, and a flash tile (4 ints) per row at most
+constexpr int kStepArrays = 6;                  // of one int per row (StepArrays, then the tiles)
+constexpr int64_t kStepInts = kStepArrays + 4;  // and a flash tile (4 ints) per row at most
 
 StepArrays carve(int32_t* base, int64_t rows) {
   return {base,
@@ -93,11 +94,13 @@ void CudaRuntimeBase::allocate_common() {
   step_rows_ = max_batch_tokens_;
   step_dev_.allocate(size_t(kStepInts * step_rows_) * 4);
   R1_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&step_host_), size_t(kStepInts * step_rows_) * 4));
-  sampling_dev_.allocate(size_t(S) * sizeof(cuda::RowSampling));
   R1_CUDA_CHECK(
       cudaMallocHost(reinterpret_cast<void**>(&sampling_host_), size_t(S) * sizeof(cuda::RowSampling)));
-  tokens_dev_.allocate(size_t(S) * 4);
   R1_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&tokens_host_), size_t(S) * 4));
+  // Kernels read the step's inputs and sampling rows, and write the tokens, through these addresses.
+  step_host_dev_ = cuda::host_device_pointer(step_host_);
+  sampling_host_dev_ = cuda::host_device_pointer(sampling_host_);
+  tokens_host_dev_ = cuda::host_device_pointer(tokens_host_);
 }
 
 void CudaRuntimeBase::forward_sample(std::span<const SequenceInput> batch,
@@ -105,6 +108,7 @@ void CudaRuntimeBase::forward_sample(std::span<const SequenceInput> batch,
   if (params.size() != batch.size())
     fail("forward_sample: ", params.size(), " settings for ", batch.size(), " sequences");
   if (int64_t(batch.size()) > logit_rows_) fail("forward_sample: more sequences than the runtime holds");
+  if (in_flight_) sync();  // a kernel may still read the pinned sampling rows
   for (size_t i = 0; i < batch.size(); ++i) {
     params[i].validate();
     if (batch[i].all_logits) fail("forward_sample: sequence ", batch[i].seq, " asks for all logits");
@@ -123,16 +127,9 @@ void CudaRuntimeBase::forward_sample(std::span<const SequenceInput> batch,
     r.history_len = int32_t(position);
   }
   sampling_rows_ = int64_t(batch.size());
-  R1_CUDA_CHECK(cudaMemcpyAsync(sampling_dev_.get(), sampling_host_, batch.size() * sizeof(cuda::RowSampling),
-                                cudaMemcpyHostToDevice, stream_));
   forward_to(batch, logits_.as<float>(), true);
-  if (!sampled_in_graph_) {
-    cuda::sample_rows(logits_.as<float>(), sampling_rows_, config().vocab_size,
-                      sampling_dev_.as<cuda::RowSampling>(), tokens_dev_.as<int32_t>(), stream_);
-  }
+  if (!sampled_in_graph_) sample(sampling_rows_);
   sampled_in_graph_ = false;
-  R1_CUDA_CHECK(
-      cudaMemcpyAsync(tokens_host_, tokens_dev_.get(), batch.size() * 4, cudaMemcpyDeviceToHost, stream_));
   sync();
   std::memcpy(out_tokens, tokens_host_, batch.size() * 4);
   sampling_rows_ = 0;
@@ -197,8 +194,6 @@ void CudaRuntimeBase::forward_chunk(std::span<const SequenceInput> batch, const 
       if (e.all_logits || i + 1 == e.tokens.size()) h.out_rows[n_out++] = int32_t(T);
     }
   }
-  R1_CUDA_CHECK(cudaMemcpyAsync(step_dev_.get(), step_host_, size_t(kStepInts * step_rows_) * 4,
-                                cudaMemcpyHostToDevice, stream_));
   in_flight_ = true;
   const bool want = target.data != nullptr;
   const bool sample_here =
@@ -208,6 +203,7 @@ void CudaRuntimeBase::forward_chunk(std::span<const SequenceInput> batch, const 
     run_graph(T);
     sampled_in_graph_ = true;
   } else {
+    copy_step_inputs(T, n_tiles_);
     run_layers(T, int32_t(max_keys));
     if (want) lm_head(T, n_out, target.on_device ? target.data : logits_.as<float>());
   }
@@ -236,6 +232,22 @@ void CudaRuntimeBase::upload_table(int seq) {
   R1_CUDA_CHECK(cudaMemcpyAsync(tables_.as<int32_t>() + int64_t(seq) * table_stride_, mirror, t.size() * 4,
                                 cudaMemcpyHostToDevice, stream_));
   in_flight_ = true;
+}
+
+// The step's rows of each input array, and its flash tiles, read by a kernel from the pinned buffer.
+void CudaRuntimeBase::copy_step_inputs(int64_t T, int64_t tiles) {
+  cuda::HostCopyRanges r;
+  for (int a = 0; a < kStepArrays; ++a) r.offset[a] = a * step_rows_, r.count[a] = T;
+  r.offset[kStepArrays] = kStepArrays * step_rows_;
+  r.count[kStepArrays] = 4 * tiles;
+  cuda::copy_from_host(step_dev_.as<int32_t>(), step_host_dev_, r, stream_);
+}
+
+// Samples rows [0, n) of the logits with the pinned sampling rows; the kernel writes the tokens straight
+// into pinned memory, so no copy back is needed.
+void CudaRuntimeBase::sample(int64_t n) {
+  cuda::sample_rows(logits_.as<float>(), n, config().vocab_size, sampling_host_dev_, tokens_host_dev_,
+                    stream_);
 }
 
 StepArrays CudaRuntimeBase::dev() const {
@@ -282,10 +294,10 @@ void CudaRuntimeBase::run_graph(int64_t B) {
     cudaGraph_t graph = nullptr;
     R1_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     try {
+      copy_step_inputs(B, B);
       run_layers(B, int32_t(max_context_));
       lm_head(B, B, logits_.as<float>());
-      cuda::sample_rows(logits_.as<float>(), B, config().vocab_size, sampling_dev_.as<cuda::RowSampling>(),
-                        tokens_dev_.as<int32_t>(), stream_);
+      sample(B);
     } catch (...) {
       cudaStreamEndCapture(stream_, &graph);
       if (graph) cudaGraphDestroy(graph);

@@ -86,20 +86,23 @@ class CudaRuntimeBase : public Runtime {
 
  private:
   void upload_table(int seq);
+  void copy_step_inputs(int64_t T, int64_t tiles);
+  void sample(int64_t n);
   void run_graph(int64_t B);
 
   int32_t* tables_host_ = nullptr;  // pinned mirror of the device block tables
   std::vector<size_t> uploaded_blocks_;
-  bool in_flight_ = false;  // async uploads from pinned buffers may still be reading them
+  bool in_flight_ = false;  // kernels or async uploads may still be reading the pinned buffers
   std::map<int64_t, int64_t> decode_steps_seen_;
   cuda::DeviceBuffer logits_;
   int64_t logit_rows_ = 0;
   int64_t step_rows_ = 0;
   cuda::DeviceBuffer step_dev_;
   int32_t* step_host_ = nullptr;
-  cuda::DeviceBuffer sampling_dev_, tokens_dev_;
   cuda::RowSampling* sampling_host_ = nullptr;
   int32_t* tokens_host_ = nullptr;
+  int32_t *step_host_dev_ = nullptr, *tokens_host_dev_ = nullptr;  // device addresses of the pinned buffers
+  cuda::RowSampling* sampling_host_dev_ = nullptr;
   int64_t sampling_rows_ = 0;
   bool sampled_in_graph_ = false;
   std::map<int64_t, cudaGraphExec_t> graphs_;

@@ -274,8 +274,8 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ float2 scratch_2[32];
   __shared__ ArgBest scratch_a[32];
   __shared__ float hist[32][256];
+  const RowSampling p = params[blockIdx.x];  // no kernel writes these: read before the wait
   wait_for_previous_kernel();
-  const RowSampling p = params[blockIdx.x];
   float* z = logits + int64_t(blockIdx.x) * vocab;
 
   if (p.repetition_penalty != 1.0f && p.history_len > 0) {

@@ -21,7 +21,10 @@ struct RowSampling {
   int32_t history_len = 0;
 };
 
-// logits: [rows, vocab] fp32, modified in place. params: device array [rows]. tokens: device [rows].
+// logits: [rows, vocab] fp32, modified in place. params: [rows], read before the kernel waits for the one
+// before it (launch.cuh), so no kernel may write them. tokens: [rows]. Both may be device memory or pinned
+// host memory (its device address): the runtime passes the step's pinned rows, and receives the tokens
+// without a copy back.
 void sample_rows(float* logits, int64_t rows, int64_t vocab, const RowSampling* params, int32_t* tokens,
                  cudaStream_t stream);
 

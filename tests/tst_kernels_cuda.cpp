@@ -612,6 +612,48 @@ class TestKernelsCuda : public QObject {
     QVERIFY2(distinct.size() > size_t(rows) * 3 / 4, qPrintable(QString("%1 distinct").arg(distinct.size())));
   }
 
+  // The full path's draw (a flat row: inverse of the cumulative probability at a uniform draw): two groups of
+  // 8 000 tokens a nat apart are drawn in proportion e : 1, each group's halves (by index) equally, and with
+  // top-p 0.5 only the upper group, spread over it.
+  void sampling_flat_row_distribution() {
+    const int V = 50000, rows = 3000, group = 8000;
+    std::vector<float> base(size_t(V), -40.0f);
+    std::vector<int> group_of(size_t(V), -1);
+    for (int i = 0; i < 2 * group; ++i) {
+      const int t = int((int64_t(i) * 7919) % V);
+      group_of[size_t(t)] = i < group ? 0 : 1;
+      base[size_t(t)] = i < group ? 1.0f : 0.0f;
+    }
+    for (float top_p : {1.0f, 0.5f}) {
+      std::vector<float> logits;
+      std::vector<cuda::RowSampling> params(static_cast<size_t>(rows));
+      for (int r = 0; r < rows; ++r) {
+        logits.insert(logits.end(), base.begin(), base.end());
+        params[size_t(r)].top_p = top_p;
+        params[size_t(r)].key_lo = uint32_t(r * 2654435761u + 5);
+        params[size_t(r)].key_hi = uint32_t(r * 40503u);
+      }
+      int upper = 0, lower_half = 0;
+      std::set<int> distinct;
+      for (int t : sample(logits, params, V)) {
+        QVERIFY(t >= 0 && t < V);
+        QVERIFY2(group_of[size_t(t)] >= 0, qPrintable(QString("token %1 is in neither group").arg(t)));
+        upper += group_of[size_t(t)] == 0;
+        lower_half += t < V / 2;
+        distinct.insert(t);
+      }
+      const double e = std::exp(1.0), want_upper = top_p < 1.0f ? 1.0 : e / (e + 1.0);
+      QVERIFY2(std::abs(double(upper) / rows - want_upper) < 0.035,
+               qPrintable(QString("top-p %1: %2 of %3 in the upper group").arg(top_p).arg(upper).arg(rows)));
+      QVERIFY2(
+          std::abs(double(lower_half) / rows - 0.5) < 0.04,
+          qPrintable(
+              QString("top-p %1: %2 of %3 below index %4").arg(top_p).arg(lower_half).arg(rows).arg(V / 2)));
+      QVERIFY2(distinct.size() > size_t(rows) * 3 / 4,
+               qPrintable(QString("%1 distinct").arg(distinct.size())));
+    }
+  }
+
   // The runtime's step inputs: ranges of words copied by a kernel from pinned host memory, the rest of the
   // destination untouched; one range longer than a round of the kernel's loads.
   void copy_from_host_ranges() {

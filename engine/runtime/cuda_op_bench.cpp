@@ -289,6 +289,10 @@ nlohmann::ordered_json bench_cuda_ops(const ModelConfig& c, const std::vector<in
             act * double(V) * 4, 0);
     };
     sampling("sample greedy", logits, 0.0f, 1.0f, 0);
+    // The random LM head's rows are flat (most of the vocabulary within a few nats of the top): top-p takes
+    // the full path. At temperature 1 the calls leave the row as it is; the top-k/top-p row after it scales
+    // the row by 1 / 0.7 on every call, so it runs last of the two.
+    sampling("sample top-p, flat row", logits, 1.0f, 0.95f, 0);
     sampling("sample top-k/top-p", logits, 0.7f, 0.9f, 50);
     // A row shaped like a trained model's (a few likely tokens, the rest about 19 nats below them) at
     // temperature 1, so the row stays the same from one call to the next: top-p is chosen from a short list.

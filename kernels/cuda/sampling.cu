@@ -247,6 +247,71 @@ __device__ bool gather_candidates(float* z, int64_t vocab, float zmax, float tot
   return mass >= p.top_p * total * 1.0001f;  // a margin for the order the sums are taken in
 }
 
+// Exclusive prefix sum over the block (every thread's v from thread 0 on); `total` gets the whole sum.
+__device__ float block_exclusive_scan(float v, float* scratch, float& total) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  float inc = v;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const float t = __shfl_up_sync(0xffffffffu, inc, o);
+    if (lane >= o) inc += t;
+  }
+  __syncthreads();
+  if (lane == 31) scratch[warp] = inc;
+  __syncthreads();
+  if (warp == 0) {
+    float w = lane < kThreads / 32 ? scratch[lane] : 0.0f;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+      const float t = __shfl_up_sync(0xffffffffu, w, o);
+      if (lane >= o) w += t;
+    }
+    scratch[lane] = w;  // inclusive over the warps
+  }
+  __syncthreads();
+  total = scratch[kThreads / 32 - 1];
+  return (warp > 0 ? scratch[warp - 1] : 0.0f) + inc - v;
+}
+
+// The full path's draw (a flat row, where the kept tokens may be most of the vocabulary): the token where the
+// kept tokens' cumulative probability passes a uniform draw, counted thread by thread, each thread's values
+// in the order sweep() hands them to it (any fixed order gives an exact draw). Each thread sums its kept
+// mass, the sums are scanned over the block, and the thread whose part holds the target counts through it
+// again. That is two sweeps of the row and one random number, where a Gumbel draw spent a 10-round generator
+// per kept token, one multiprocessor doing them all.
+__device__ int32_t draw_by_mass(float* z, int64_t vocab, float zmax, uint32_t floor_key, uint2 key,
+                                float* scratch) {
+  __shared__ int32_t claimed_by, last_holder, token;
+  float local = 0.0f;
+  int32_t last = -1;  // this thread's last kept token
+  sweep(z, vocab, [&](int64_t i, float& v) {
+    if (order_key(v) >= floor_key) local += __expf(v - zmax), last = int32_t(i);
+  });
+  if (threadIdx.x == 0) claimed_by = INT32_MAX, last_holder = -1, token = 0;
+  float total;
+  const float before = block_exclusive_scan(local, scratch, total);
+  if (last >= 0) atomicMax(&last_holder, int32_t(threadIdx.x));
+  const uint32_t bits = philox(make_uint4(0xffffffffu, 0x5eed5eedu, 1u, 0u), key).x;  // no token's counter
+  const float target = (float(bits >> 8) + 0.5f) * (1.0f / 16777216.0f) * total;
+  int32_t at = last;
+  if (local > 0.0f && before <= target && target < before + local) {
+    // Rounding may let a neighbouring thread claim the target too: the lowest wins.
+    float cum = before;
+    bool found = false;
+    sweep(z, vocab, [&](int64_t i, float& v) {
+      if (found || order_key(v) < floor_key) return;
+      cum += __expf(v - zmax);
+      if (cum > target) at = int32_t(i), found = true;
+    });
+    atomicMin(&claimed_by, int32_t(threadIdx.x));
+  }
+  __syncthreads();
+  // When no thread claimed the target (rounding at the very top), the last kept token in the order counted.
+  if (int32_t(threadIdx.x) == (claimed_by != INT32_MAX ? claimed_by : last_holder)) token = at;
+  __syncthreads();
+  return token;
+}
+
 // The lowest order key a token may have to be drawn: top-k, then top-p among what top-k keeps, then min-p,
 // over the n values of z (a whole row, or a short list holding every token that can qualify). total: the
 // row's softmax denominator (relative to zmax), used when top-k does not apply.
@@ -328,9 +393,9 @@ __global__ void __launch_bounds__(kThreads)
         best = better(best, ArgBest{c.z[j] + gumbel(uint32_t(c.index[j]), key), c.index[j]});
   } else {
     const uint32_t floor_key = floor_key_of(z, vocab, zmax, stats.sum, p, vocab, hist);
-    sweep(z, vocab, [&](int64_t i, float& v) {
-      if (order_key(v) >= floor_key) best = better(best, ArgBest{v + gumbel(uint32_t(i), key), int32_t(i)});
-    });
+    const int32_t t = draw_by_mass(z, vocab, zmax, floor_key, key, &hist[0][0]);
+    if (threadIdx.x == 0) tokens[blockIdx.x] = t;
+    return;
   }
   best = block_argmax(best, scratch_a);
   if (threadIdx.x == 0) tokens[blockIdx.x] = best.index;

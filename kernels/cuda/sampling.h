@@ -2,10 +2,11 @@
 // Token sampling on the device, one block per row of logits: repetition penalty over the sequence's
 // history (applied once per distinct id), then greedy argmax, or temperature with top-k, top-p and min-p
 // thresholds found by radix selection over the float bits (counts for top-k, probability mass for top-p:
-// never a sort of the vocabulary), then an exact draw by the Gumbel-max trick with a counter-based
-// generator keyed per row, so the result depends only on the logits and the key. When the tokens near the
-// top of a row (a short list copied in one pass) hold all that top-k / top-p can keep, as they do for a
-// trained model's peaked rows, the selection and the draw run over that list alone, with the same result.
+// never a sort of the vocabulary), then an exact draw from a counter-based generator keyed per row, so the
+// result depends only on the logits and the key. When the tokens near the top of a row (a short list copied
+// in one pass) hold all that top-k / top-p can keep, as they do for a trained model's peaked rows, the
+// selection and a Gumbel-max draw run over that list alone. Otherwise (a flat row) the draw inverts the kept
+// tokens' cumulative probability at one uniform number.
 #include "cuda_common.h"
 
 namespace r1::cuda {

@@ -64,11 +64,9 @@ const char* kUsage =
 
 // The usage text with the task presets filled in from difficulty_names().
 std::string usage() {
-  std::string names;
-  for (const std::string& d : r1::difficulty_names()) names += (names.empty() ? "" : "|") + d;
   std::string text = kUsage;
   const std::string mark = "{difficulties}";
-  text.replace(text.find(mark), mark.size(), names);
+  text.replace(text.find(mark), mark.size(), r1::difficulty_list("|"));
   return text;
 }
 

@@ -223,6 +223,15 @@ std::vector<std::string> difficulty_names() {
   return {"easy", "easy200", "medium", "default", "hard"};
 }
 
+std::string difficulty_list(std::string_view separator) {
+  std::string list;
+  for (const std::string& name : difficulty_names()) {
+    if (!list.empty()) list += separator;
+    list += name;
+  }
+  return list;
+}
+
 TaskConfig TaskConfig::preset(std::string_view task, std::string_view difficulty) {
   TaskConfig c;
   c.kind = parse_task(task);
@@ -239,9 +248,7 @@ TaskConfig TaskConfig::preset(std::string_view task, std::string_view difficulty
     c.countdown = {4, 5, 99, 999};
     c.arithmetic = {4, 3, "+-*"};
   } else if (difficulty != "default") {
-    std::string known;
-    for (const std::string& name : difficulty_names()) known += (known.empty() ? "" : ", ") + name;
-    fail("unknown difficulty \"", difficulty, "\" for task ", task, " (known: ", known, ")");
+    fail("unknown difficulty \"", difficulty, "\" for task ", task, " (known: ", difficulty_list(", "), ")");
   }
   return c;
 }

@@ -80,7 +80,8 @@ struct TaskConfig {
   static TaskConfig from_json(const nlohmann::json& j, const std::string& origin);
 };
 
-std::vector<std::string> difficulty_names();  // "easy", "easy200", "medium", "default", "hard"
+std::vector<std::string> difficulty_names();              // "easy", "easy200", "medium", "default", "hard"
+std::string difficulty_list(std::string_view separator);  // the names joined: "easy|easy200|..." for "|"
 
 // A Countdown problem's numbers and target: meta "numbers" and "target", the target falling back to the
 // answer (JSONL Countdown data may carry it there). Errors name the meta field.

@@ -14,6 +14,12 @@
 #include <QToolButton>
 #include <QtTest/QtTest>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "chat/chat_page.h"
 #include "chat/chat_settings_panel.h"
 #include "chat/message_widgets.h"
@@ -21,6 +27,7 @@
 #include "chat_test_model.h"
 #include "core/chat_session.h"
 #include "core/run_store.h"
+#include "engine/core/files.h"
 #include "main_window.h"
 #include "memory/memory_page.h"
 #include "testlib/test_support.h"
@@ -31,6 +38,26 @@ namespace {
 
 QString qpath(const std::filesystem::path& p) {
   return QString::fromStdString(p.string());
+}
+
+// Writes `text` into a named pipe once a reader has opened it (polling for up to 30 s), then closes it.
+bool feed_pipe(const std::filesystem::path& pipe, const std::string& text) {
+  int fd = -1;
+  for (int i = 0; i < 3000 && fd < 0; ++i) {
+    fd = ::open(pipe.c_str(), O_WRONLY | O_NONBLOCK);  // ENXIO until the reader is there
+    if (fd < 0 && errno != ENXIO) return false;
+    if (fd < 0) QTest::qWait(10);
+  }
+  if (fd < 0 || ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) return false;
+  for (size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      return false;
+    }
+    done += size_t(n);
+  }
+  return ::close(fd) == 0;
 }
 
 }  // namespace
@@ -195,17 +222,38 @@ class TestGui : public QObject {
   }
 
   void cancelLoadingKeepsTheModel() {
+    // The model to cancel has a named pipe for tokenizer.json: its load waits there until the test, having
+    // clicked Cancel, feeds the pipe. So the click always lands while the load is in progress.
+    const auto gated = *tmp_ / "gated";
+    r1::test::copy_dir(slow_model_.toStdString(), gated);
+    const std::string tokenizer = r1::read_text_file(gated / "tokenizer.json");
+    std::filesystem::remove(gated / "tokenizer.json");
+    QCOMPARE(::mkfifo((gated / "tokenizer.json").c_str(), 0600), 0);
     auto w = window(qpath(r1::test::chat_fixture_model()));
     QVERIFY(waitLoaded(*w));
     QSignalSpy cancelled(w->session(), &r1::app::ChatSession::loadCancelled);
-    w->loadModel(slow_model_);
+    QSignalSpy loaded(w->session(), &r1::app::ChatSession::modelLoaded);
+    QSignalSpy progress(w->session(), &r1::app::ChatSession::loadProgress);
+    w->loadModel(qpath(gated));
+    // The loader has announced the tokenizer: it is at the pipe, past the checks that come before it.
+    const auto at_tokenizer = [&] {
+      for (const auto& args : progress)
+        if (args.at(0).toDouble() >= 0.1) return true;
+      return false;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(at_tokenizer(), 30000);
     // A toolbar applies its widgets' visibility in its next layout pass, which a loaded machine may delay.
     QTRY_VERIFY_WITH_TIMEOUT(w->loadProgress()->isVisible(), 5000);
     auto* cancel = w->findChild<QPushButton*>(QStringLiteral("cancelLoad"));
     QVERIFY(cancel);
     QTRY_VERIFY_WITH_TIMEOUT(cancel->isVisible(), 5000);
     QTest::mouseClick(cancel, Qt::LeftButton);
+    QVERIFY(feed_pipe(gated / "tokenizer.json", tokenizer));
+    // A regular file takes the pipe's place, so that nothing opened after this (the window reads the
+    // tokenizer of a model that did load) waits on it.
+    r1::write_text_file_atomic(gated / "tokenizer.json", tokenizer);
     QVERIFY(cancelled.wait(30000));
+    QVERIFY(loaded.isEmpty());
     QTest::qWait(20);
     QVERIFY(!w->loadProgress()->isVisible());
     QCOMPARE(w->session()->model().name, QStringLiteral("qwen2-tied"));

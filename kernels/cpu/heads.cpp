@@ -6,6 +6,7 @@
 #include <string>
 
 #include "parallel.h"
+#include "rope.h"
 
 namespace r1::cpu {
 namespace {
@@ -35,31 +36,12 @@ void check_mla(const char* op, const HeadsShape& s, const MlaDims& m, int64_t ld
                                 " dv=" + std::to_string(m.dv) + " ld_pe=" + std::to_string(ld_pe));
 }
 
-// Index pair i of the rotation: (i, i + half) rotate-half, (2i, 2i + 1) interleaved, as in rope_forward.
-inline int64_t first_of(int64_t i, bool interleaved) {
-  return interleaved ? 2 * i : i;
-}
-inline int64_t second_of(int64_t i, int64_t half, bool interleaved) {
-  return interleaved ? 2 * i + 1 : i + half;
-}
-
-// RoPE on the first 2*half dims of v; c holds half cosines then half sines.
-inline void rotate(float* v, const float* c, int64_t half, bool interleaved) {
-  const float* s = c + half;
-  for (int64_t i = 0; i < half; ++i) {
-    const int64_t i0 = first_of(i, interleaved), i1 = second_of(i, half, interleaved);
-    const float x0 = v[i0], x1 = v[i1];
-    v[i0] = x0 * c[i] - x1 * s[i];
-    v[i1] = x1 * c[i] + x0 * s[i];
-  }
-}
-
-// The transpose of rotate (the inverse rotation): a gradient with respect to the rotated vector becomes one
-// with respect to the vector before rotation.
+// The transpose of rope_rotate (the inverse rotation): a gradient with respect to the rotated vector becomes
+// one with respect to the vector before rotation.
 inline void unrotate(float* g, const float* c, int64_t half, bool interleaved) {
   const float* s = c + half;
   for (int64_t i = 0; i < half; ++i) {
-    const int64_t i0 = first_of(i, interleaved), i1 = second_of(i, half, interleaved);
+    const int64_t i0 = rope_first(i, interleaved), i1 = rope_second(i, half, interleaved);
     const float g0 = g[i0], g1 = g[i1];
     g[i0] = g0 * c[i] + g1 * s[i];
     g[i1] = g1 * c[i] - g0 * s[i];
@@ -72,8 +54,8 @@ inline float unrotated_at(const float* g, int64_t j, const float* c, int64_t hal
   const int64_t i = interleaved ? j / 2 : j % half;
   const bool first = interleaved ? j % 2 == 0 : j < half;
   const float* s = c + half;
-  if (first) return g[j] * c[i] + g[second_of(i, half, interleaved)] * s[i];
-  return g[j] * c[i] - g[first_of(i, interleaved)] * s[i];
+  if (first) return g[j] * c[i] + g[rope_second(i, half, interleaved)] * s[i];
+  return g[j] * c[i] - g[rope_first(i, interleaved)] * s[i];
 }
 
 // y = x r w over one head with r = (mean(x^2) + eps)^-1/2 (rounded as rmsnorm_forward); returns r.
@@ -164,7 +146,7 @@ void heads_forward(float* q, float* k, float* v, float* q_rstd, float* k_rstd, c
           } else {
             std::copy_n(src, D, dst);
           }
-          if (half > 0) rotate(dst, cos_sin + l * s.rot_dim, half, s.interleaved);
+          if (half > 0) rope_rotate(dst, cos_sin + l * s.rot_dim, half, s.interleaved);
         }
       },
       16);
@@ -221,12 +203,12 @@ void mla_heads_forward(float* q, float* k, float* v, const float* q_in, const fl
           const int64_t head_row = (b * s.H + h) * s.L + l;
           float* qd = q + head_row * D;
           std::copy_n(q_in + (t * s.H + h) * D, D, qd);
-          rotate(qd + m.dn, c, half, s.interleaved);
+          rope_rotate(qd + m.dn, c, half, s.interleaved);
           const float* kv = kv_in + (t * s.H + h) * kv_head;
           float* kd = k + head_row * D;
           std::copy_n(kv, m.dn, kd);
           std::copy_n(k_pe + t * ld_pe, m.dr, kd + m.dn);
-          rotate(kd + m.dn, c, half, s.interleaved);
+          rope_rotate(kd + m.dn, c, half, s.interleaved);
           std::copy_n(kv + m.dn, m.dv, v + head_row * m.dv);
         }
       },

@@ -13,14 +13,7 @@ void rope_forward(float* x, const int32_t* positions, const float* cos_sin, int6
         for (int64_t row = a; row < b; ++row) {
           const int64_t t = row / heads;
           float* v = x + row * head_dim;
-          const float* c = cos_sin + int64_t(positions[t]) * rot_dim;
-          const float* s = c + half;
-          for (int64_t i = 0; i < half; ++i) {
-            const int64_t i0 = interleaved ? 2 * i : i, i1 = interleaved ? 2 * i + 1 : i + half;
-            const float x0 = v[i0], x1 = v[i1];
-            v[i0] = x0 * c[i] - x1 * s[i];
-            v[i1] = x1 * c[i] + x0 * s[i];
-          }
+          rope_rotate(v, cos_sin + int64_t(positions[t]) * rot_dim, half, interleaved);
         }
       },
       16);

@@ -42,6 +42,23 @@ std::vector<int32_t> sample(const std::vector<float>& logits, const std::vector<
   return download<int32_t>(dt, size_t(rows));
 }
 
+// `rows` copies of one row of logits, to draw from it many times: row r's settings as `set` leaves them
+// (each row its own key).
+struct CopiedRows {
+  std::vector<float> logits;
+  std::vector<cuda::RowSampling> params;
+};
+CopiedRows copy_row(const std::vector<float>& row, int rows,
+                    const std::function<void(int, cuda::RowSampling&)>& set) {
+  CopiedRows c;
+  c.params.resize(size_t(rows));
+  for (int r = 0; r < rows; ++r) {
+    c.logits.insert(c.logits.end(), row.begin(), row.end());
+    set(r, c.params[size_t(r)]);
+  }
+  return c;
+}
+
 class TestKernelsCuda : public QObject {
   Q_OBJECT
 
@@ -494,13 +511,10 @@ class TestKernelsCuda : public QObject {
     const std::vector<double> p = {0.4, 0.3, 0.15, 0.1, 0.05};
     for (size_t i = 0; i < strong.size(); ++i) base[size_t(strong[i])] = float(std::log(p[i]) + 5.0);
     const int rows = 4000;
-    std::vector<float> logits;
-    std::vector<cuda::RowSampling> params(static_cast<size_t>(rows));
-    for (int r = 0; r < rows; ++r) {
-      logits.insert(logits.end(), base.begin(), base.end());
-      params[size_t(r)].key_lo = uint32_t(r * 2654435761u);
-      params[size_t(r)].key_hi = uint32_t(r);
-    }
+    auto [logits, params] = copy_row(base, rows, [](int r, cuda::RowSampling& row) {
+      row.key_lo = uint32_t(r * 2654435761u);
+      row.key_hi = uint32_t(r);
+    });
     const auto run = [&](const std::function<void(cuda::RowSampling&)>& set) {
       for (auto& p1 : params) set(p1);
       std::map<int, int> h;
@@ -588,16 +602,13 @@ class TestKernelsCuda : public QObject {
       ++nucleus;
       if (cum >= top_p * total) break;
     }
-    std::vector<float> logits;
-    std::vector<cuda::RowSampling> params(static_cast<size_t>(rows));
-    for (int r = 0; r < rows; ++r) {
-      logits.insert(logits.end(), base.begin(), base.end());
-      params[size_t(r)].top_p = top_p;
-      params[size_t(r)].key_lo = uint32_t(r * 2246822519u);
-      params[size_t(r)].key_hi = uint32_t(r + 7);
-    }
+    const auto rows_of = copy_row(base, rows, [&](int r, cuda::RowSampling& p) {
+      p.top_p = top_p;
+      p.key_lo = uint32_t(r * 2246822519u);
+      p.key_hi = uint32_t(r + 7);
+    });
     std::set<int> distinct;
-    for (int t : sample(logits, params, V)) {
+    for (int t : sample(rows_of.logits, rows_of.params, V)) {
       QVERIFY(t >= 0 && t < V);
       // A token at the boundary may fall either side of it after float rounding.
       QVERIFY2(base[size_t(t)] >= threshold - 1e-4f,
@@ -625,17 +636,14 @@ class TestKernelsCuda : public QObject {
       base[size_t(t)] = i < group ? 1.0f : 0.0f;
     }
     for (float top_p : {1.0f, 0.5f}) {
-      std::vector<float> logits;
-      std::vector<cuda::RowSampling> params(static_cast<size_t>(rows));
-      for (int r = 0; r < rows; ++r) {
-        logits.insert(logits.end(), base.begin(), base.end());
-        params[size_t(r)].top_p = top_p;
-        params[size_t(r)].key_lo = uint32_t(r * 2654435761u + 5);
-        params[size_t(r)].key_hi = uint32_t(r * 40503u);
-      }
+      const auto rows_of = copy_row(base, rows, [&](int r, cuda::RowSampling& p) {
+        p.top_p = top_p;
+        p.key_lo = uint32_t(r * 2654435761u + 5);
+        p.key_hi = uint32_t(r * 40503u);
+      });
       int upper = 0, lower_half = 0;
       std::set<int> distinct;
-      for (int t : sample(logits, params, V)) {
+      for (int t : sample(rows_of.logits, rows_of.params, V)) {
         QVERIFY(t >= 0 && t < V);
         QVERIFY2(group_of[size_t(t)] >= 0, qPrintable(QString("token %1 is in neither group").arg(t)));
         upper += group_of[size_t(t)] == 0;

@@ -383,22 +383,21 @@ __global__ void __launch_bounds__(kThreads)
   const float zmax = stats.max;
 
   const uint2 key = make_uint2(p.key_lo, p.key_hi);
-  ArgBest best{-INFINITY, 0};
   auto& c = *reinterpret_cast<Candidates*>(dynamic);
   const bool truncated = uses_top_k(p, vocab) || p.top_p < 1.0f;
+  int32_t token;
   if (truncated && gather_candidates(z, vocab, zmax, stats.sum, p, c)) {
     const uint32_t floor_key = floor_key_of(c.z, c.n, zmax, stats.sum, p, vocab, hist);
+    ArgBest best{-INFINITY, 0};
     for (int j = threadIdx.x; j < c.n; j += kThreads)
       if (order_key(c.z[j]) >= floor_key)
         best = better(best, ArgBest{c.z[j] + gumbel(uint32_t(c.index[j]), key), c.index[j]});
+    token = block_argmax(best, scratch_a).index;
   } else {
     const uint32_t floor_key = floor_key_of(z, vocab, zmax, stats.sum, p, vocab, hist);
-    const int32_t t = draw_by_mass(z, vocab, zmax, floor_key, key, &hist[0][0]);
-    if (threadIdx.x == 0) tokens[blockIdx.x] = t;
-    return;
+    token = draw_by_mass(z, vocab, zmax, floor_key, key, &hist[0][0]);
   }
-  best = block_argmax(best, scratch_a);
-  if (threadIdx.x == 0) tokens[blockIdx.x] = best.index;
+  if (threadIdx.x == 0) tokens[blockIdx.x] = token;
 }
 
 }  // namespace

@@ -9,15 +9,18 @@
 namespace r1::cuda {
 namespace {
 
-constexpr int kWarps = 8;
-constexpr int kThreads = kWarps * 32;
+// Warps per block (kWarps, a template parameter below): at batch 1, 8 (three blocks to an SM); from
+// kWideFrom vectors on, 24 (one block to an SM, staging the inputs once per SM, not three times). Decode of
+// the 1.5B shape on the H200, same call: batch 2, 4, 8 at 1 455, 2 081, 2 296-2 304 tok/s against 1 367,
+// 1 984-1 991, 2 171; 24 warps at batch 1 measured slower (804-811 against 842-849).
+constexpr int kNarrowWarps = 8, kWideWarps = 24, kWideFrom = 2;
 
 constexpr int kStageUnroll = 4;  // 16-byte pieces each thread loads before it stores any
 
 // The input vectors, formed once per block in shared memory as bf16. A bf16 input is copied with every piece
 // requested at once; the inputs formed on the way load kStageUnroll pieces before they store any. Either way
 // a block's prologue costs one or two memory round trips, not one per piece.
-template <int B, GemvInput IN>
+template <int B, GemvInput IN, int kThreads>
 __device__ void stage_input(bf16* xs, const GemvArgs& a, float (*sq_sums)[B]) {
   const int64_t K = a.k;
   const int tid = threadIdx.x;
@@ -160,8 +163,8 @@ __device__ __forceinline__ void store_output(const GemvArgs& a, int64_t rows, in
 // Whether an accumulated output's old values are read right after the wait, one per thread: the block's row
 // groups x rows x vectors must fit its threads. The kernel and the launch (which sizes shared memory for them
 // when K is not split) both ask this.
-__host__ __device__ constexpr bool old_values_early(int iters, int rows_per_block, int B) {
-  return iters * rows_per_block * B <= kThreads;
+__host__ __device__ constexpr bool old_values_early(int iters, int rows_per_block, int B, int threads) {
+  return iters * rows_per_block * B <= threads;
 }
 
 // KS warps share a row, each summing a contiguous slice of K, so that short matrices (N of a few thousand
@@ -170,8 +173,9 @@ __host__ __device__ constexpr bool old_values_early(int iters, int rows_per_bloc
 // the next row's before this row's sums are reduced. A SwiGLU output has each warp take a gate row and its
 // up row together. When KS > 1 the warps leave their slice sums in shared memory and the block adds them up
 // once, after its last row, so no warp waits for the others between rows.
-template <int B, GemvInput IN, GemvOutput OUT>
-__global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int KS, int iters) {
+template <int B, GemvInput IN, GemvOutput OUT, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32, 24 / kWarps) gemv_kernel(const GemvArgs a, int KS, int iters) {
+  constexpr int kThreads = kWarps * 32;
   __shared__ float sq_sums[kWarps][B];  // RMSNorm input: each warp's share of each vector's sum of squares
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* xs = reinterpret_cast<bf16*>(smem);
@@ -206,7 +210,7 @@ __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int
   // block + rib) * B + b.
   constexpr bool kAcc = OUT == GemvOutput::F32Accumulate;
   const int per_it = kRowsPerBlock * B;
-  const bool y_early = kAcc && old_values_early(iters, kRowsPerBlock, B);
+  const bool y_early = kAcc && old_values_early(iters, kRowsPerBlock, B, kThreads);
   const auto out_row_of = [&](int i) {
     return int64_t(blockIdx.x) * kRowsPerBlock + (i % per_it) / B + int64_t(i / per_it) * step;
   };
@@ -214,7 +218,7 @@ __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int
   float y_mine = 0.0f;
   if (y_early && int(threadIdx.x) < iters * per_it && out_row_of(threadIdx.x) < rows)
     y_mine = y_in[(threadIdx.x % B) * ldy + out_row_of(threadIdx.x)];
-  stage_input<B, IN>(xs, a, sq_sums);
+  stage_input<B, IN, kThreads>(xs, a, sq_sums);
   float* y_old = partial + (KS > 1 ? iters * kWarps * R * B : 0);  // [iters][rows per block][B], KS == 1
   if (y_early && KS == 1) {
     if (int(threadIdx.x) < iters * per_it) y_old[threadIdx.x] = y_mine;
@@ -295,19 +299,20 @@ __global__ void __launch_bounds__(kThreads, 3) gemv_kernel(const GemvArgs a, int
 constexpr size_t kMaxSmem = 220 * 1024;
 constexpr int kWarpsPerSm = 12;
 
-template <int B, GemvInput IN, GemvOutput OUT>
-void launch(const GemvArgs& a, cudaStream_t stream) {
+template <int B, GemvInput IN, GemvOutput OUT, int kWarps>
+void launch_with(const GemvArgs& a, cudaStream_t stream) {
+  constexpr int kThreads = kWarps * 32;
   constexpr bool kPair = OUT == GemvOutput::SwiGluBf16;
   constexpr int R = kPair ? 2 : 1;
-  auto* kernel = gemv_kernel<B, IN, OUT>;
+  auto* kernel = gemv_kernel<B, IN, OUT, kWarps>;
   set_max_dynamic_smem(reinterpret_cast<const void*>(kernel), int(kMaxSmem));
   const int64_t rows = kPair ? a.n / 2 : a.n;
   // Split K over more warps only while the matrix has fewer than kWarpsPerSm rows per SM: on the H200,
   // fewer, longer slices measured faster (decode of the 1.5B shape at batch 1: 795 tok/s at 12, 768 at 24,
   // 738 at 48; at batch 8: 2 064 against 1 960 at 48).
   const int64_t want_warps = int64_t(sm_count()) * kWarpsPerSm;
-  int ks = 1;
-  while (ks < kWarps && rows * ks < want_warps && a.k / (256 * ks) >= 2) ks *= 2;
+  int ks = 1;  // a power of two that divides the block's warps, so that they form whole rows
+  while (kWarps % (2 * ks) == 0 && rows * ks < want_warps && a.k / (256 * ks) >= 2) ks *= 2;
   const size_t xs_bytes = size_t(B) * size_t(a.k) * sizeof(bf16);
   // One wave: as many blocks as are resident at once, each staging the input once and looping over rows.
   int per_sm = 0;
@@ -317,7 +322,8 @@ void launch(const GemvArgs& a, cudaStream_t stream) {
     blocks = std::min<int64_t>(groups, int64_t(sm_count()) * std::max(per_sm, 1));
     iters = int((groups + blocks - 1) / blocks);
     const size_t sums = split > 1 ? size_t(iters) * kWarps * R * B : 0;
-    const bool early = OUT == GemvOutput::F32Accumulate && split == 1 && old_values_early(iters, kWarps, B);
+    const bool early =
+        OUT == GemvOutput::F32Accumulate && split == 1 && old_values_early(iters, kWarps, B, kThreads);
     const size_t y_old = early ? size_t(iters) * kWarps * B : 0;
     return xs_bytes + (sums + y_old) * sizeof(float);
   };
@@ -326,6 +332,14 @@ void launch(const GemvArgs& a, cudaStream_t stream) {
   size_t smem = plan(ks, blocks, iters);
   if (smem > kMaxSmem) smem = plan(ks = 1, blocks, iters);  // no room for the slice sums
   launch_chained(kernel, dim3(unsigned(blocks)), dim3(kThreads), smem, stream, a, ks, iters);
+}
+
+template <int B, GemvInput IN, GemvOutput OUT>
+void launch(const GemvArgs& a, cudaStream_t stream) {
+  if constexpr (B >= kWideFrom)
+    launch_with<B, IN, OUT, kWideWarps>(a, stream);
+  else
+    launch_with<B, IN, OUT, kNarrowWarps>(a, stream);
 }
 
 template <int B, GemvInput IN>

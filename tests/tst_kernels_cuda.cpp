@@ -269,14 +269,17 @@ class TestKernelsCuda : public QObject {
     QTest::addColumn<int>("n");
     QTest::addColumn<bool>("qknorm");
     QTest::addColumn<bool>("interleaved");
-    QTest::newRow("gqa-6 d128 split") << 128 << 12 << 2 << 700 << false << false;
-    QTest::newRow("qwen3 norm d128") << 128 << 16 << 8 << 40 << true << false;
-    QTest::newRow("d64 group 7") << 64 << 14 << 2 << 300 << false << false;
-    QTest::newRow("d16 mha interleaved") << 16 << 4 << 4 << 33 << false << true;
-    QTest::newRow("group 12 (two chunks)") << 32 << 12 << 1 << 90 << false << false;
-    QTest::newRow("d64 long") << 64 << 8 << 2 << 1000 << false << false;
-    QTest::newRow("d256 group 4 norm") << 256 << 8 << 2 << 150 << true << false;
-    QTest::newRow("d128 group 16") << 128 << 16 << 1 << 129 << false << false;
+    QTest::addColumn<int>("rot");  // rotary dims; 0: the whole head
+    QTest::newRow("gqa-6 d128 split") << 128 << 12 << 2 << 700 << false << false << 0;
+    QTest::newRow("qwen3 norm d128") << 128 << 16 << 8 << 40 << true << false << 0;
+    QTest::newRow("d64 group 7") << 64 << 14 << 2 << 300 << false << false << 0;
+    QTest::newRow("d16 mha interleaved") << 16 << 4 << 4 << 33 << false << true << 0;
+    QTest::newRow("group 12 (two chunks)") << 32 << 12 << 1 << 90 << false << false << 0;
+    QTest::newRow("d64 long") << 64 << 8 << 2 << 1000 << false << false << 0;
+    QTest::newRow("d256 group 4 norm") << 256 << 8 << 2 << 150 << true << false << 0;
+    QTest::newRow("d128 group 16") << 128 << 16 << 1 << 129 << false << false << 0;
+    QTest::newRow("d128 half rotary norm") << 128 << 12 << 2 << 200 << true << false << 64;
+    QTest::newRow("d64 quarter rotary interleaved") << 64 << 8 << 2 << 150 << false << true << 16;
   }
   void rope_and_paged_attention() {
     QFETCH(int, D);
@@ -285,7 +288,9 @@ class TestKernelsCuda : public QObject {
     QFETCH(int, n);
     QFETCH(bool, qknorm);
     QFETCH(bool, interleaved);
-    const int BS = 16, nblocks = (n + BS - 1) / BS + 3, W = (H + 2 * KVH) * D, rot = D;
+    QFETCH(int, rot);
+    if (rot == 0) rot = D;
+    const int BS = 16, nblocks = (n + BS - 1) / BS + 3, W = (H + 2 * KVH) * D;
     // Block table: a shuffled set of physical blocks.
     std::vector<int32_t> table(static_cast<size_t>(nblocks));
     std::iota(table.begin(), table.end(), 0);

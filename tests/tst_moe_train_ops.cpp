@@ -18,67 +18,18 @@
 #include "kernels/cpu/moe.h"
 #include "kernels/cpu/moe_train.h"
 #include "kernels/cpu/parallel.h"
+#include "testlib/grad_check.h"
 #include "testlib/test_support.h"
 #include "testlib/train_batches.h"
 
 using namespace r1;
+using r1::test::dot;
+using r1::test::randn;
 
 namespace {
 
 using Vec = std::vector<float>;
 using Ids = std::vector<int32_t>;
-
-Vec randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  Vec v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
-double dot(const Vec& a, const Vec& b) {
-  double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
-  return s;
-}
-
-// Central differences of loss() in every x[i] against `analytic`, as in tst_train_ops_cpu: step 1e-2 on O(1)
-// inputs, relative L2 error below 2e-3 and no single entry off by more than 1e-2 of the largest.
-QString grad_mismatch(const char* name, Vec& x, const Vec& analytic, const std::function<double()>& loss) {
-  constexpr float h = 1e-2f;
-  double num2 = 0, den2 = 0, worst = 0, largest = 0;
-  size_t worst_at = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    const float saved = x[i];
-    const float up = saved + h, down = saved - h;
-    x[i] = up;
-    const double l_up = loss();
-    x[i] = down;
-    const double l_down = loss();
-    x[i] = saved;
-    const double numeric = (l_up - l_down) / (double(up) - double(down));
-    const double diff = std::abs(numeric - analytic[i]);
-    num2 += diff * diff;
-    den2 += numeric * numeric;
-    largest = std::max(largest, std::abs(numeric));
-    if (diff > worst) worst = diff, worst_at = i;
-  }
-  const double rel = std::sqrt(num2 / std::max(den2, 1e-30));
-  if (den2 > 0 && rel < 2e-3 && worst <= 1e-2 * largest) return {};
-  return QString("%1: relative error %2, worst at %3 (analytic %4, off by %5, largest %6)")
-      .arg(name)
-      .arg(rel)
-      .arg(worst_at)
-      .arg(double(analytic[worst_at]))
-      .arg(worst)
-      .arg(largest);
-}
-
-#define CHECK_GRAD(...)                                \
-  do {                                                 \
-    const QString r1_msg = grad_mismatch(__VA_ARGS__); \
-    QVERIFY2(r1_msg.isEmpty(), qPrintable(r1_msg));    \
-  } while (0)
 
 struct RouterCase {
   const char* name;

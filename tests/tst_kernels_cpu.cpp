@@ -11,16 +11,9 @@
 #include "testlib/test_support.h"
 
 using namespace r1;
+using r1::test::randn;
 
 namespace {
-
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
 
 // Relative error ||a - b|| / ||b||.
 double rel_err(const std::vector<float>& a, const std::vector<double>& b) {

@@ -5,21 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "kernels/common/half.h"
 #include "kernels/cuda/cuda_common.h"
+#include "testlib/test_support.h"
 
 namespace r1::test {
-
-inline std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f, float mean = 0.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(mean, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
 
 // Rounds to bf16 in place and returns the bits.
 inline std::vector<uint16_t> to_bf16(std::vector<float>& v) {

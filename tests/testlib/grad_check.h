@@ -1,25 +1,16 @@
 #pragma once
-// Finite-difference checks shared by the CPU training-op suites: random inputs, the dot product their scalar
-// losses L = sum r * y are built from, and the central-difference gradient check with its bounds.
+// Finite-difference checks shared by the CPU training-op suites: the dot product their scalar losses
+// L = sum r * y are built from, and the central-difference gradient check with its bounds.
 #include <QtTest/QtTest>
 
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <random>
 #include <vector>
 
 namespace r1::test {
 
 using Vec = std::vector<float>;
-
-inline Vec randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  Vec v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
 
 inline double dot(const Vec& a, const Vec& b) {
   double s = 0;

@@ -1,8 +1,9 @@
 #pragma once
-// Helpers shared by the test suites: fixture paths, temporary folders, running r1wb.
+// Helpers shared by the test suites: fixture paths, temporary folders, running r1wb, random inputs.
 #include <QtTest/QtTest>
 
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,15 @@ ProcessResult run_program(const std::string& program, const std::vector<std::str
 
 // Copies a folder recursively (fixture models are copied before a test corrupts them).
 void copy_dir(const std::filesystem::path& from, const std::filesystem::path& to);
+
+// n normal draws (mean, scale) from a generator seeded with `seed`.
+inline std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f, float mean = 0.0f) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(mean, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
 
 }  // namespace r1::test
 

@@ -1,0 +1,231 @@
+// The decode GEMV for one or two vectors: each lane multiplies 16-byte pieces of its warp's weight row by
+// the staged input in fp32 FMAs. At these batch sizes the step waits on memory round trips, not on issuing
+// instructions, and this form (a row per warp, more warps) measured faster than the tensor-core one
+// (gemv_mma.cu): decode of the 1.5B shape on the H200 at batch 1, 841-845 against 700-724 tok/s; at batch
+// 2, 1 445-1 449 against 1 383.
+#include <algorithm>
+
+#include "gemv_parts.cuh"
+
+namespace r1::cuda {
+namespace {
+
+// Warps per block (kWarps, a template parameter below): at batch 1, 8 (three blocks to an SM); at batch 2,
+// 24 (one block to an SM, staging the inputs once per SM, not three times). Decode of the 1.5B shape on the
+// H200, same call: batch 2 at 1 455 tok/s against 1 367; 24 warps at batch 1 measured slower (804-811
+// against 842-849).
+constexpr int kNarrowWarps = 8, kWideWarps = 24;
+
+// One batch of a warp's weight loads: kChunks 256-element chunks from chunk c on, of each of its R rows.
+template <int R, int kChunks>
+struct WeightBatch {
+  Bf16x8 w[R][kChunks];
+
+  __device__ __forceinline__ void load(const bf16* const (&wr)[R], int64_t K, int64_t c, int64_t c1,
+                                       int lane) {
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+      for (int u = 0; u < kChunks; ++u) {
+        const int64_t k0 = (c + u) * 256 + lane * 8;
+        w[r][u] = c + u < c1 && k0 < K ? load_streaming(wr[r] + k0) : Bf16x8{};
+      }
+  }
+
+  template <int B>
+  __device__ __forceinline__ void multiply(const bf16* xs, int64_t K, int64_t c, int64_t c1, int lane,
+                                           float (&acc)[R][B]) const {
+#pragma unroll
+    for (int u = 0; u < kChunks; ++u) {
+      const int64_t k0 = (c + u) * 256 + lane * 8;
+      if (c + u >= c1 || k0 >= K) continue;
+#pragma unroll
+      for (int b = 0; b < B; ++b) {
+        float xf[8];
+        unpack(*reinterpret_cast<const Bf16x8*>(xs + b * K + k0), xf);
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          float wf[8];
+          unpack(w[r][u], wf);
+#pragma unroll
+          for (int i = 0; i < 8; ++i) acc[r][b] = fmaf(wf[i], xf[i], acc[r][b]);
+        }
+      }
+    }
+  }
+};
+
+// Whether an accumulated output's old values are read right after the wait, one per thread: the block's row
+// groups x rows x vectors must fit its threads. The kernel and the launch (which sizes shared memory for them
+// when K is not split) both ask this.
+__host__ __device__ constexpr bool old_values_early(int iters, int rows_per_block, int B, int threads) {
+  return iters * rows_per_block * B <= threads;
+}
+
+// KS warps share a row, each summing a contiguous slice of K, so that short matrices (N of a few thousand
+// rows) still put enough loads in flight; blocks loop over row groups so the input is staged once per block.
+// Loads run ahead of the arithmetic: a warp's first weights are requested before the input is staged, and
+// the next row's before this row's sums are reduced. A SwiGLU output has each warp take a gate row and its
+// up row together. When KS > 1 the warps leave their slice sums in shared memory and the block adds them up
+// once, after its last row, so no warp waits for the others between rows.
+template <int B, GemvInput IN, GemvOutput OUT, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32, 24 / kWarps) gemv_kernel(const GemvArgs a, int KS, int iters) {
+  constexpr int kThreads = kWarps * 32;
+  __shared__ float sq_sums[kWarps][B];  // RMSNorm input: each warp's share of each vector's sum of squares
+  extern __shared__ __align__(16) unsigned char smem[];
+  bf16* xs = reinterpret_cast<bf16*>(smem);
+  constexpr bool kPair = OUT == GemvOutput::SwiGluBf16;
+  constexpr int R = kPair ? 2 : 1;
+  constexpr int kChunks = kPair ? 2 : 4;
+  const int kRowsPerBlock = kWarps / KS;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int row_in_block = warp / KS, slice = warp % KS;
+  const int64_t K = a.k;
+  float* partial =
+      reinterpret_cast<float*>(smem + size_t(B) * size_t(K) * sizeof(bf16));  // [iters][warp][R][B]
+  const int64_t rows = kPair ? a.n / 2 : a.n;
+  // The K range of this warp's slice, in whole 256-element (one warp-wide load) chunks where possible.
+  const int64_t chunks = (K + 255) / 256;
+  const int64_t c0 = chunks * slice / KS, c1 = chunks * (slice + 1) / KS;
+  const int64_t ldy = a.ldy ? a.ldy : rows;
+  const int64_t step = int64_t(gridDim.x) * kRowsPerBlock;
+  const auto row_ptrs = [&](int64_t row, const bf16*(&wr)[R]) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) wr[r] = a.w + (row + r * rows) * K;
+  };
+  WeightBatch<R, kChunks> batch;
+  int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + row_in_block;
+  const bf16* wr[R];
+  row_ptrs(row, wr);
+  allow_next_kernel();
+  if (row < rows) batch.load(wr, K, c0, c1, lane);  // weights: no kernel writes them
+  wait_for_previous_kernel();
+  // An accumulated output's old values are requested now, so their round trip overlaps the staging: one per
+  // thread, thread i holding (block row rib of the block's t-th row group, vector b), i = (t * rows per
+  // block + rib) * B + b.
+  constexpr bool kAcc = OUT == GemvOutput::F32Accumulate;
+  const int per_it = kRowsPerBlock * B;
+  const bool y_early = kAcc && old_values_early(iters, kRowsPerBlock, B, kThreads);
+  const auto out_row_of = [&](int i) {
+    return int64_t(blockIdx.x) * kRowsPerBlock + (i % per_it) / B + int64_t(i / per_it) * step;
+  };
+  const auto* y_in = static_cast<const float*>(a.y);
+  float y_mine = 0.0f;
+  if (y_early && int(threadIdx.x) < iters * per_it && out_row_of(threadIdx.x) < rows)
+    y_mine = y_in[(threadIdx.x % B) * ldy + out_row_of(threadIdx.x)];
+  stage_input<B, IN, kThreads>(xs, a, sq_sums);
+  float* y_old = partial + (KS > 1 ? iters * kWarps * R * B : 0);  // [iters][rows per block][B], KS == 1
+  if (y_early && KS == 1) {
+    if (int(threadIdx.x) < iters * per_it) y_old[threadIdx.x] = y_mine;
+    __syncthreads();
+  }
+  float scales[B];  // each vector's RMSNorm scale
+#pragma unroll
+  for (int b = 0; b < B; ++b)
+    scales[b] = IN == GemvInput::RmsNormF32 ? rms_scale<B, kWarps>(sq_sums, b, K, a.eps) : 1.0f;
+  int it = 0;
+  for (int64_t base = row - row_in_block; base < rows; base += step, row += step, ++it) {
+    float acc[R][B];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+      for (int b = 0; b < B; ++b) acc[r][b] = 0.0f;
+    if (row < rows) {
+      for (int64_t c = c0; c < c1; c += kChunks) {
+        batch.template multiply<B>(xs, K, c, c1, lane, acc);
+        if (c + kChunks < c1) batch.load(wr, K, c + kChunks, c1, lane);
+      }
+    }
+    // Prefetch the next row's first weights while this row's sums are reduced and written.
+    const int64_t next = row + step;
+    const bf16* next_wr[R];
+    row_ptrs(next, next_wr);
+    if (next < rows) batch.load(next_wr, K, c0, c1, lane);
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      wr[r] = next_wr[r];
+#pragma unroll
+      for (int b = 0; b < B; ++b) acc[r][b] = warp_sum(acc[r][b]);
+    }
+    if (lane != 0 || row >= rows) continue;
+    if (KS > 1) {
+#pragma unroll
+      for (int r = 0; r < R; ++r)
+#pragma unroll
+        for (int b = 0; b < B; ++b) partial[((it * kWarps + warp) * R + r) * B + b] = acc[r][b];
+      continue;
+    }
+#pragma unroll
+    for (int b = 0; b < B; ++b)
+      store_output<OUT>(a, rows, ldy, row, b, acc[0][b] * scales[b], acc[R - 1][b] * scales[b],
+                        !kAcc     ? 0.0f
+                        : y_early ? y_old[it * per_it + row_in_block * B + b]
+                                  : y_in[b * ldy + row]);
+  }
+  if (KS == 1) return;
+  __syncthreads();
+  // One thread per (row this block visited, vector): the sum of its KS slices.
+  for (int i = threadIdx.x; i < iters * per_it; i += kThreads) {
+    const int t = i / per_it, rib = (i % per_it) / B, b = i % B;
+    const int64_t out_row = out_row_of(i);
+    if (out_row >= rows) continue;
+    float s[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      s[r] = 0.0f;
+      for (int s2 = 0; s2 < KS; ++s2) s[r] += partial[((t * kWarps + rib * KS + s2) * R + r) * B + b];
+    }
+    store_output<OUT>(a, rows, ldy, out_row, b, s[0] * scales[b], s[R - 1] * scales[b],
+                      !kAcc     ? 0.0f
+                      : y_early ? y_mine
+                                : y_in[b * ldy + out_row]);
+  }
+}
+
+constexpr int kWarpsPerSm = 12;
+
+template <int B, GemvInput IN, GemvOutput OUT, int kWarps>
+void launch_with(const GemvArgs& a, cudaStream_t stream) {
+  constexpr int kThreads = kWarps * 32;
+  constexpr bool kPair = OUT == GemvOutput::SwiGluBf16;
+  constexpr int R = kPair ? 2 : 1;
+  auto* kernel = gemv_kernel<B, IN, OUT, kWarps>;
+  set_max_dynamic_smem(reinterpret_cast<const void*>(kernel), int(kGemvMaxSmem));
+  const int64_t rows = kPair ? a.n / 2 : a.n;
+  // Split K over more warps only while the matrix has fewer than kWarpsPerSm rows per SM: on the H200,
+  // fewer, longer slices measured faster (decode of the 1.5B shape at batch 1: 795 tok/s at 12, 768 at 24,
+  // 738 at 48; at batch 8: 2 064 against 1 960 at 48).
+  const int64_t want_warps = int64_t(sm_count()) * kWarpsPerSm;
+  int ks = 1;  // a power of two that divides the block's warps, so that they form whole rows
+  while (kWarps % (2 * ks) == 0 && rows * ks < want_warps && a.k / (256 * ks) >= 2) ks *= 2;
+  const size_t xs_bytes = size_t(B) * size_t(a.k) * sizeof(bf16);
+  // One wave: as many blocks as are resident at once, each staging the input once and looping over rows.
+  int per_sm = 0;
+  R1_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, xs_bytes));
+  const auto plan = [&](int split, int64_t& blocks, int& iters) {
+    const int64_t groups = (rows + kWarps / split - 1) / (kWarps / split);
+    blocks = std::min<int64_t>(groups, int64_t(sm_count()) * std::max(per_sm, 1));
+    iters = int((groups + blocks - 1) / blocks);
+    const size_t sums = split > 1 ? size_t(iters) * kWarps * R * B : 0;
+    const bool early =
+        OUT == GemvOutput::F32Accumulate && split == 1 && old_values_early(iters, kWarps, B, kThreads);
+    const size_t y_old = early ? size_t(iters) * kWarps * B : 0;
+    return xs_bytes + (sums + y_old) * sizeof(float);
+  };
+  launch_planned(kernel, ks, kThreads, plan, a, stream);
+}
+
+}  // namespace
+
+template <int B>
+void gemv_fma(const GemvArgs& a, cudaStream_t stream) {
+  constexpr int kWarps = B == 1 ? kNarrowWarps : kWideWarps;
+  dispatch_modes(a, [&](auto in, auto out) {
+    launch_with<B, decltype(in)::value, decltype(out)::value, kWarps>(a, stream);
+  });
+}
+
+template void gemv_fma<1>(const GemvArgs&, cudaStream_t);
+template void gemv_fma<2>(const GemvArgs&, cudaStream_t);
+
+}  // namespace r1::cuda

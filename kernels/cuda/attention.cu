@@ -182,20 +182,7 @@ __global__ void attention_combine_kernel(const AttentionArgs a, int splits) {
   wait_for_previous_kernel();
   const int64_t rh = blockIdx.x;  // row * heads + head
   const int D = a.kv.head_dim;
-  const float* part = a.partial + rh * splits * (D + 2);
-  float mm = -INFINITY;
-  for (int s = 0; s < splits; ++s) mm = fmaxf(mm, part[s * (D + 2)]);
-  for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    float ll = 0, o = 0;
-    if (mm != -INFINITY) {
-      for (int s = 0; s < splits; ++s) {
-        const float c = __expf(part[s * (D + 2)] - mm);
-        ll += part[s * (D + 2) + 1] * c;
-        o += part[s * (D + 2) + 2 + d] * c;
-      }
-    }
-    a.out[rh * D + d] = __float2bfloat16_rn(ll > 0 ? o / ll : 0.0f);
-  }
+  merge_key_ranges<false>(a.partial + rh * splits * (D + 2), splits, D, a.out + rh * D);
 }
 
 }  // namespace

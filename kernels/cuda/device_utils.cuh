@@ -105,4 +105,24 @@ __device__ __forceinline__ void store_vec(__nv_bfloat16* p, const float (&v)[VEC
   }
 }
 
+// One (row, head)'s output from `used` partial results over disjoint key ranges. Range s holds, at
+// p + s * (width + 2), its maximum score, its sum of exponentials relative to that maximum and its
+// unnormalised output sums (kBase2: scores in log2 units, exponentials by exp2). A range with no keys has
+// maximum -inf; with no keys at all the output is zero. The block's threads stride over the width.
+template <bool kBase2>
+__device__ void merge_key_ranges(const float* p, int used, int width, __nv_bfloat16* out) {
+  const auto ex = [](float v) { return kBase2 ? exp2f(v) : __expf(v); };
+  float top = -INFINITY;
+  for (int s = 0; s < used; ++s) top = fmaxf(top, p[s * (width + 2)]);
+  float total = 0.0f;
+  if (top != -INFINITY)
+    for (int s = 0; s < used; ++s) total += p[s * (width + 2) + 1] * ex(p[s * (width + 2)] - top);
+  for (int i = threadIdx.x; i < width; i += blockDim.x) {
+    float v = 0.0f;
+    if (top != -INFINITY)
+      for (int s = 0; s < used; ++s) v += p[s * (width + 2) + 2 + i] * ex(p[s * (width + 2)] - top);
+    out[i] = __float2bfloat16_rn(total > 0.0f ? v / total : 0.0f);
+  }
+}
+
 }  // namespace r1::cuda

@@ -137,16 +137,7 @@ __global__ void combine_kernel(const float* partial, const int32_t* n_keys, bf16
   // Every one of the row's splits has keys: with s = row_splits(n) splits of ceil(n / s), (s - 1) ceil(n / s)
   // < n, as s <= ceil(n / 16) and s <= 16.
   const int used = row_splits(n_keys[rh / heads], splits);
-  const float* p = partial + rh * splits * (lora + 2);
-  float M = -INFINITY;
-  for (int s = 0; s < used; ++s) M = fmaxf(M, p[s * (lora + 2)]);
-  float L = 0.0f;
-  for (int s = 0; s < used; ++s) L += p[s * (lora + 2) + 1] * exp2f(p[s * (lora + 2)] - M);
-  for (int i = threadIdx.x; i < lora; i += blockDim.x) {
-    float v = 0.0f;
-    for (int s = 0; s < used; ++s) v += p[s * (lora + 2) + 2 + i] * exp2f(p[s * (lora + 2)] - M);
-    out[rh * lora + i] = __float2bfloat16_rn(v / L);
-  }
+  merge_key_ranges<true>(partial + rh * splits * (lora + 2), used, lora, out + rh * lora);
 }
 
 __global__ void gather_kernel(bf16* rows, const int32_t* table, MlaCache cache, int32_t layer, int64_t keys) {

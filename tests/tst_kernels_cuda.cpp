@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 
@@ -31,6 +32,14 @@ using test::nmse;
 using test::randn;
 using test::to_bf16;
 using test::upload;
+
+// Pinned host memory for n values of T (null when the allocation fails), freed however the test leaves.
+template <typename T>
+std::unique_ptr<T, cudaError_t (*)(void*)> pinned(size_t n) {
+  void* p = nullptr;
+  if (cudaMallocHost(&p, n * sizeof(T)) != cudaSuccess) p = nullptr;
+  return {static_cast<T*>(p), cudaFreeHost};
+}
 
 // One token per row of logits ([params.size(), vocab]) from the device sampler.
 std::vector<int32_t> sample(const std::vector<float>& logits, const std::vector<cuda::RowSampling>& params,
@@ -674,8 +683,9 @@ class TestKernelsCuda : public QObject {
   // destination untouched; one range longer than a round of the kernel's loads.
   void copy_from_host_ranges() {
     const int64_t n = 8000;
-    int32_t* host = nullptr;
-    QCOMPARE(cudaMallocHost(reinterpret_cast<void**>(&host), size_t(n) * 4), cudaSuccess);
+    const auto pinned_host = pinned<int32_t>(size_t(n));
+    int32_t* host = pinned_host.get();
+    QVERIFY(host);
     for (int64_t i = 0; i < n; ++i) host[i] = int32_t(i * 7919 + 13);
     cuda::HostCopyRanges r;
     const int64_t ranges[][2] = {{0, 1}, {512, 3}, {1024, 0}, {1536, 1}, {2000, 3000}, {7990, 10}};
@@ -686,7 +696,6 @@ class TestKernelsCuda : public QObject {
     std::vector<int32_t> want(size_t(n), -1);
     for (const auto& rg : ranges)
       for (int64_t i = rg[0]; i < rg[0] + rg[1]; ++i) want[size_t(i)] = host[i];
-    cudaFreeHost(host);
     QCOMPARE(got, want);
     r.count[0] = -1;
     QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
@@ -708,11 +717,11 @@ class TestKernelsCuda : public QObject {
       p.key_hi = uint32_t(r);
     }
     const auto want = sample(logits, params, vocab);
-    cuda::RowSampling* hp = nullptr;
-    int32_t* ht = nullptr;
-    QCOMPARE(cudaMallocHost(reinterpret_cast<void**>(&hp), params.size() * sizeof(cuda::RowSampling)),
-             cudaSuccess);
-    QCOMPARE(cudaMallocHost(reinterpret_cast<void**>(&ht), size_t(rows) * 4), cudaSuccess);
+    const auto pinned_params = pinned<cuda::RowSampling>(params.size());
+    const auto pinned_tokens = pinned<int32_t>(size_t(rows));
+    cuda::RowSampling* hp = pinned_params.get();
+    int32_t* ht = pinned_tokens.get();
+    QVERIFY(hp && ht);
     std::copy(params.begin(), params.end(), hp);
     std::fill(ht, ht + rows, -1);
     auto dl = upload(logits);
@@ -720,8 +729,6 @@ class TestKernelsCuda : public QObject {
                       cuda::host_device_pointer(ht), nullptr);
     QCOMPARE(cudaDeviceSynchronize(), cudaSuccess);
     const std::vector<int32_t> got(ht, ht + rows);
-    cudaFreeHost(hp);
-    cudaFreeHost(ht);
     QCOMPARE(got, want);
   }
 };

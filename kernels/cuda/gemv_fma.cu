@@ -1,7 +1,7 @@
 // The decode GEMV for one or two vectors: each lane multiplies 16-byte pieces of its warp's weight row by
 // the staged input in fp32 FMAs. At these batch sizes the step waits on memory round trips, not on issuing
 // instructions, and this form (a row per warp, more warps) measured faster than the tensor-core one
-// (gemv_mma.cu): decode of the 1.5B shape on the H200 at batch 1, 841-845 against 700-724 tok/s; at batch
+// (gemv_mma.cu): decode of the 1.5B shape on the H200 at batch 1, 841-845 against 699-724 tok/s; at batch
 // 2, 1 445-1 449 against 1 383.
 #include <algorithm>
 

@@ -91,6 +91,7 @@ class TestKernelsCuda : public QObject {
     QTest::newRow("small k") << 2 << 64 << 16 << 0 << 1;
     // Batch 3 and up run on tensor cores: k under one 32-element step, and a long k split over warps.
     QTest::newRow("small k, tensor cores") << 4 << 64 << 16 << 1 << 3;
+    QTest::newRow("b1 qkv-like") << 1 << 2048 << 1536 << 1 << 0;
     QTest::newRow("accumulate b6, long k") << 6 << 1536 << 8960 << 0 << 2;
     QTest::newRow("lm-head-like") << 1 << 50000 << 896 << 1 << 1;
   }

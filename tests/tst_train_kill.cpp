@@ -1,10 +1,14 @@
 // A real training run (r1wb train grpo on r1-tiny, CPU) killed with SIGKILL at ten random moments: after
 // each kill the store passes SQLite's checks and holds whole, contiguous steps, every checkpoint folder
 // verifies against its checksums, and the next launch resumes from the last checkpoint; the last launch runs
-// to the end with step numbers continuous from 1. Set R1WB_KILL_SEED to replay a sequence of moments.
+// to the end with step numbers continuous from 1. Every other launch is killed a random moment after it
+// saved a new checkpoint, so launches resume from checkpoints however slow the machine is. Set
+// R1WB_KILL_SEED to replay a sequence of moments.
+#include <QElapsedTimer>
 #include <QProcess>
 #include <QtTest/QtTest>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 
@@ -58,6 +62,19 @@ QStringList launch_args(const fs::path& out, const QString& store, qint64 resume
                    store};
   if (resume_run > 0) a << QStringLiteral("--resume") << QString::number(resume_run);
   return a;
+}
+
+// The step of the newest whole checkpoint folder in out (0: none). A folder gets its final name once it is
+// whole, so this reads the file system, not the store under test.
+qint64 newest_saved_step(const fs::path& out) {
+  qint64 newest = 0;
+  std::error_code none_yet;
+  for (const fs::directory_entry& e : fs::directory_iterator(out, none_yet)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("checkpoint-", 0) != 0 || name.find(".partial") != std::string::npos) continue;
+    newest = std::max(newest, QString::fromStdString(name.substr(11)).toLongLong());
+  }
+  return newest;
 }
 
 qint64 last_run(const QString& store) {
@@ -118,9 +135,9 @@ class TestTrainKill : public QObject {
     const unsigned seed = seed_env.isEmpty() ? std::random_device{}() : seed_env.toUInt();
     qInfo("R1WB_KILL_SEED=%u", seed);
     std::mt19937 rng(seed);
-    // Moments up to max_ms after the launch. A launch killed before it saved anything new doubles the range
-    // for the next (up to 6 s), so a slow build (sanitizers, a busy machine) still gets past checkpoints;
-    // progress resets it, so the run cannot reach its end before the tenth kill.
+    // The other moments: up to max_ms after the launch. A launch killed before it saved anything new doubles
+    // the range for the next (up to 6 s); progress resets it, so the run cannot reach its end before the
+    // tenth kill.
     constexpr int kBaseMs = 1500, kMaxMs = 6000;
     int max_ms = kBaseMs;
 
@@ -137,8 +154,27 @@ class TestTrainKill : public QObject {
       QProcess p;
       p.start(r1wb, launch_args(out, store, checkpoint > 0 ? run : 0));
       QVERIFY2(p.waitForStarted(10000), qPrintable(p.errorString()));
-      const int ms = last_launch ? 600000 : std::uniform_int_distribution<int>(50, max_ms)(rng);
-      if (p.waitForFinished(ms)) {
+      // waitForFinished() is false for a process that has already finished.
+      const auto finished = [&](int wait) {
+        return p.waitForFinished(wait) || p.state() == QProcess::NotRunning;
+      };
+      int ms = last_launch ? 600000 : std::uniform_int_distribution<int>(50, max_ms)(rng);
+      bool done = false;
+      if (!last_launch && kills % 2 == 1) {
+        // Up to half a second after the launch's first new checkpoint folder appears.
+        const qint64 saved = newest_saved_step(out);
+        QElapsedTimer clock;
+        clock.start();
+        while (!done && newest_saved_step(out) <= saved) {
+          QVERIFY2(clock.elapsed() < 600000, "a launch saved no checkpoint in 10 minutes");
+          done = finished(20);
+        }
+        if (!done) done = finished(std::uniform_int_distribution<int>(1, 500)(rng));
+        ms = int(clock.elapsed());
+      } else {
+        done = finished(ms);
+      }
+      if (done) {
         QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0,
                  qPrintable(QStringLiteral("r1wb exited with %1: %2")
                                 .arg(p.exitCode())

@@ -190,7 +190,6 @@ void launch_with(const GemvArgs& a, cudaStream_t stream) {
   constexpr bool kPair = OUT == GemvOutput::SwiGluBf16;
   constexpr int R = kPair ? 2 : 1;
   auto* kernel = gemv_kernel<B, IN, OUT, kWarps>;
-  set_max_dynamic_smem(reinterpret_cast<const void*>(kernel), int(kGemvMaxSmem));
   const int64_t rows = kPair ? a.n / 2 : a.n;
   // Split K over more warps only while the matrix has fewer than kWarpsPerSm rows per SM: on the H200,
   // fewer, longer slices measured faster (decode of the 1.5B shape at batch 1: 795 tok/s at 12, 768 at 24,
@@ -199,20 +198,15 @@ void launch_with(const GemvArgs& a, cudaStream_t stream) {
   int ks = 1;  // a power of two that divides the block's warps, so that they form whole rows
   while (kWarps % (2 * ks) == 0 && rows * ks < want_warps && a.k / (256 * ks) >= 2) ks *= 2;
   const size_t xs_bytes = size_t(B) * size_t(a.k) * sizeof(bf16);
-  // One wave: as many blocks as are resident at once, each staging the input once and looping over rows.
-  int per_sm = 0;
-  R1_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, xs_bytes));
-  const auto plan = [&](int split, int64_t& blocks, int& iters) {
-    const int64_t groups = (rows + kWarps / split - 1) / (kWarps / split);
-    blocks = std::min<int64_t>(groups, int64_t(sm_count()) * std::max(per_sm, 1));
-    iters = int((groups + blocks - 1) / blocks);
+  const auto extra = [&](int split, int iters) {
     const size_t sums = split > 1 ? size_t(iters) * kWarps * R * B : 0;
     const bool early =
         OUT == GemvOutput::F32Accumulate && split == 1 && old_values_early(iters, kWarps, B, kThreads);
     const size_t y_old = early ? size_t(iters) * kWarps * B : 0;
-    return xs_bytes + (sums + y_old) * sizeof(float);
+    return (sums + y_old) * sizeof(float);
   };
-  launch_planned(kernel, ks, kThreads, plan, a, stream);
+  launch_wave(kernel, kWarps, rows, ks, xs_bytes, resident_blocks(kernel, kThreads, xs_bytes), extra, a,
+              stream);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ namespace r1::cuda {
 namespace {
 
 // One block of 24 warps to an SM, so each SM stages the input vectors once (8-warp blocks, three to an SM,
-// measured 3 060-3 540 tok/s at batch 8).
+// measured 3 057-3 542 tok/s at batch 8).
 constexpr int kWarps = 24, kThreads = kWarps * 32;
 constexpr int kSteps = 4;          // 32-element k steps whose weights a thread has in flight
 constexpr int kMinSliceSteps = 4;  // a K slice is at least this many steps
@@ -158,8 +158,7 @@ int choose_split(int64_t tiles, int64_t ksteps, int64_t slots) {
   int ks = 1;
   double best = -1.0;
   for (int split = 1; kWarps % split == 0 && (split == 1 || ksteps / split >= kMinSliceSteps); split *= 2) {
-    const int64_t groups = (tiles + kWarps / split - 1) / (kWarps / split);
-    const int64_t its = (groups + slots - 1) / slots;
+    const int its = plan_wave(tiles, kWarps / split, slots).iters;
     const double filled = double(tiles * split) / double(slots * its * kWarps);
     if (filled > best + 0.05) best = filled, ks = split;
   }
@@ -170,22 +169,15 @@ template <int B, GemvInput IN, GemvOutput OUT>
 void launch(const GemvArgs& a, cudaStream_t stream) {
   constexpr int kOut = OUT == GemvOutput::SwiGluBf16 ? 4 : 8;
   auto* kernel = gemv_mma_kernel<B, IN, OUT>;
-  set_max_dynamic_smem(reinterpret_cast<const void*>(kernel), int(kGemvMaxSmem));
   const int64_t rows = OUT == GemvOutput::SwiGluBf16 ? a.n / 2 : a.n;
   const int64_t tiles = (rows + kOut - 1) / kOut;
   const size_t xs_bytes = size_t(B) * size_t(a.k) * sizeof(bf16);
-  int per_sm = 0;
-  R1_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, xs_bytes));
-  const int64_t slots = int64_t(sm_count()) * std::max(per_sm, 1);
-  const auto plan = [&](int split, int64_t& blocks, int& iters) {
-    const int64_t groups = (tiles + kWarps / split - 1) / (kWarps / split);
-    blocks = std::min(groups, slots);
-    iters = int((groups + blocks - 1) / blocks);
-    const size_t sums = split > 1 ? size_t(iters) * kWarps * 8 * B : 0;
-    return xs_bytes + sums * sizeof(float);
+  const int64_t slots = resident_blocks(kernel, kThreads, xs_bytes);
+  const auto extra = [](int split, int iters) {
+    return split > 1 ? size_t(iters) * kWarps * 8 * B * sizeof(float) : size_t(0);
   };
-  int ks = choose_split(tiles, (a.k + 31) / 32, slots);
-  launch_planned(kernel, ks, kThreads, plan, a, stream);
+  launch_wave(kernel, kWarps, tiles, choose_split(tiles, (a.k + 31) / 32, slots), xs_bytes, slots, extra, a,
+              stream);
 }
 
 }  // namespace

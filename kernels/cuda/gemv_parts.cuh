@@ -8,6 +8,7 @@
 #include "launch.cuh"
 #include "mma.cuh"
 
+#include <algorithm>
 #include <type_traits>
 
 namespace r1::cuda {
@@ -135,16 +136,42 @@ __device__ __forceinline__ float rms_scale(const float (*sq_sums)[B], int b, int
   return rsqrtf(sum / float(K) + eps);
 }
 
-// Launches kernel(a, ks, iters) on the blocks plan(ks, blocks, iters) sizes, whose return is the shared
-// memory the launch needs; ks falls back to 1 when the slice sums of a split do not fit.
-template <typename Kernel, typename Plan>
-void launch_planned(Kernel kernel, int ks, int threads, const Plan& plan, const GemvArgs& a,
-                    cudaStream_t stream) {
+// The blocks of `kernel` (threads each, xs_bytes of dynamic shared memory) resident at once on the device,
+// after raising its shared-memory limit to kGemvMaxSmem.
+template <typename Kernel>
+int64_t resident_blocks(Kernel kernel, int threads, size_t xs_bytes) {
+  set_max_dynamic_smem(reinterpret_cast<const void*>(kernel), int(kGemvMaxSmem));
+  int per_sm = 0;
+  R1_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, xs_bytes));
+  return int64_t(sm_count()) * std::max(per_sm, 1);
+}
+
+// One wave over `units` (rows or tiles) that a block takes per_block at a time: as many blocks as are
+// resident at once (at most `slots`), each staging the input once and looping `iters` times.
+struct GemvWave {
   int64_t blocks = 0;
   int iters = 0;
-  size_t smem = plan(ks, blocks, iters);
-  if (smem > kGemvMaxSmem) smem = plan(ks = 1, blocks, iters);  // no room for the slice sums
-  launch_chained(kernel, dim3(unsigned(blocks)), dim3(threads), smem, stream, a, ks, iters);
+};
+inline GemvWave plan_wave(int64_t units, int per_block, int64_t slots) {
+  const int64_t groups = (units + per_block - 1) / per_block;
+  const int64_t blocks = std::min(groups, slots);
+  return {blocks, int((groups + blocks - 1) / blocks)};
+}
+
+// Launches kernel(a, ks, iters) in one wave: blocks of `warps` warps, KS of which share a unit, with xs_bytes
+// of staged input plus extra(ks, iters) bytes of shared memory; ks falls back to 1 when a split's slice sums
+// do not fit.
+template <typename Kernel, typename Extra>
+void launch_wave(Kernel kernel, int warps, int64_t units, int ks, size_t xs_bytes, int64_t slots,
+                 const Extra& extra, const GemvArgs& a, cudaStream_t stream) {
+  GemvWave w = plan_wave(units, warps / ks, slots);
+  size_t smem = xs_bytes + extra(ks, w.iters);
+  if (smem > kGemvMaxSmem) {  // no room for the slice sums
+    ks = 1;
+    w = plan_wave(units, warps, slots);
+    smem = xs_bytes + extra(ks, w.iters);
+  }
+  launch_chained(kernel, dim3(unsigned(w.blocks)), dim3(warps * 32), smem, stream, a, ks, w.iters);
 }
 
 // Calls f(in, out) with the input and output modes of a as std::integral_constant values, so that f can

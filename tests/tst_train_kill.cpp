@@ -64,6 +64,11 @@ QStringList launch_args(const fs::path& out, const QString& store, qint64 resume
   return a;
 }
 
+// A finished checkpoint folder: a half-written one only ever exists under a .partial- name.
+bool whole_checkpoint(const std::string& name) {
+  return name.rfind("checkpoint-", 0) == 0 && name.find(".partial-") == std::string::npos;
+}
+
 // The step of the newest whole checkpoint folder in out (0: none). A folder gets its final name once it is
 // whole, so this reads the file system, not the store under test.
 qint64 newest_saved_step(const fs::path& out) {
@@ -71,8 +76,8 @@ qint64 newest_saved_step(const fs::path& out) {
   std::error_code none_yet;
   for (const fs::directory_entry& e : fs::directory_iterator(out, none_yet)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind("checkpoint-", 0) != 0 || name.find(".partial") != std::string::npos) continue;
-    newest = std::max(newest, QString::fromStdString(name.substr(11)).toLongLong());
+    if (whole_checkpoint(name))
+      newest = std::max(newest, QString::fromStdString(name.substr(11)).toLongLong());
   }
   return newest;
 }
@@ -108,11 +113,10 @@ class TestTrainKill : public QObject {
         QTest::qFail(qPrintable(QStringLiteral("step %1 is not whole").arg(steps[i].step)), __FILE__,
                      __LINE__);
     }
-    // Every finished checkpoint folder verifies; a half-written one only ever exists under a .partial name.
+    // Every finished checkpoint folder verifies.
     std::error_code none_yet;  // killed before the first save made the folder
     for (const fs::directory_entry& e : fs::directory_iterator(out, none_yet)) {
-      const std::string name = e.path().filename().string();
-      if (name.rfind("checkpoint-", 0) != 0 || name.find(".partial-") != std::string::npos) continue;
+      if (!whole_checkpoint(e.path().filename().string())) continue;
       try {
         r1::find_checkpoint(e.path());
       } catch (const r1::Error& err) {
@@ -158,7 +162,7 @@ class TestTrainKill : public QObject {
       const auto finished = [&](int wait) {
         return p.waitForFinished(wait) || p.state() == QProcess::NotRunning;
       };
-      int ms = last_launch ? 600000 : std::uniform_int_distribution<int>(50, max_ms)(rng);
+      int ms = 0;
       bool done = false;
       if (!last_launch && kills % 2 == 1) {
         // Up to half a second after the launch's first new checkpoint folder appears.
@@ -172,6 +176,7 @@ class TestTrainKill : public QObject {
         if (!done) done = finished(std::uniform_int_distribution<int>(1, 500)(rng));
         ms = int(clock.elapsed());
       } else {
+        ms = last_launch ? 600000 : std::uniform_int_distribution<int>(50, max_ms)(rng);
         done = finished(ms);
       }
       if (done) {

@@ -94,6 +94,11 @@ class TestKernelsCuda : public QObject {
     QTest::newRow("b1 qkv-like") << 1 << 2048 << 1536 << 1 << 0;
     QTest::newRow("accumulate b6, long k") << 6 << 1536 << 8960 << 0 << 2;
     QTest::newRow("lm-head-like") << 1 << 50000 << 896 << 1 << 1;
+    // Batch 1 at the 1.5B shape's hidden width: a whole row in one batch of loads (o unsplit, accumulated;
+    // the LM head), and gate/up pairs in two batches.
+    QTest::newRow("b1 o-like, whole rows") << 1 << 1536 << 1536 << 0 << 2;
+    QTest::newRow("b1 lm-head, whole rows") << 1 << 20000 << 1536 << 1 << 1;
+    QTest::newRow("b1 gate/up-like") << 1 << 17920 << 1536 << 1 << 3;
   }
   void gemv_all_modes() {
     QFETCH(int, batch);

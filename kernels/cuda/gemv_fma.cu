@@ -20,7 +20,7 @@ constexpr int kNarrowWarps = 8, kWideWarps = 24;
 // At batch 1: 3 for a pair, 6 otherwise, so that a row of the 1.5B shape's hidden width (1 536) is requested
 // in one batch, before the wait (below). Decode of the 1.5B shape on the H200 at batch 1, same calls: the
 // LM head's 6 against 4, 850-852 tok/s against 846-847; the pair's 3 against 2, 851-856 against 843-850,
-// and 874-878 against 868 with the unsplit rows below.
+// and 870-877 against 868 with the unsplit rows below.
 template <int B, GemvOutput OUT>
 constexpr int chunks_per_batch() {
   constexpr bool kPair = OUT == GemvOutput::SwiGluBf16;
@@ -212,7 +212,7 @@ void launch_with(const GemvArgs& a, cudaStream_t stream) {
   // and the kernel takes half the warps. The o projection is such a matrix: its blocks wait through the
   // decode attention, and the room they leave on each SM lets the gate/up blocks start there and request
   // their first weights while the attention runs. Decode of the 1.5B shape on the H200, same calls:
-  // 874-880 tok/s against 850-858 with o split over two warps a row; unsplit but in two batches, 830-837.
+  // 873-880 tok/s against 850-858 with o split over two warps a row; unsplit but in two batches, 830-837.
   const bool whole_rows = B == 1 && a.k <= int64_t(chunks_per_batch<B, OUT>()) * 256;
   while (!whole_rows && kWarps % (2 * ks) == 0 && rows * ks < want_warps && a.k / (256 * ks) >= 2) ks *= 2;
   const size_t xs_bytes = size_t(B) * size_t(a.k) * sizeof(bf16);

@@ -112,7 +112,7 @@ __global__ void __launch_bounds__(kWarps * 32, 24 / kWarps) gemv_kernel(const Ge
   const bf16* wr[R];
   row_ptrs(row, wr);
   allow_next_kernel();
-  if (row < rows && c0 < c1) batch.load(wr, K, c0, c1, lane);  // weights: no kernel writes them
+  if (row < rows) batch.load(wr, K, c0, c1, lane);  // weights: no kernel writes them
   wait_for_previous_kernel();
   // An accumulated output's old values are requested now, so their round trip overlaps the staging: one per
   // thread, thread i holding (block row rib of the block's t-th row group, vector b), i = (t * rows per
@@ -154,7 +154,7 @@ __global__ void __launch_bounds__(kWarps * 32, 24 / kWarps) gemv_kernel(const Ge
     const int64_t next = row + step;
     const bf16* next_wr[R];
     row_ptrs(next, next_wr);
-    if (next < rows && c0 < c1) batch.load(next_wr, K, c0, c1, lane);
+    if (next < rows) batch.load(next_wr, K, c0, c1, lane);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       wr[r] = next_wr[r];

@@ -4,9 +4,11 @@
 // QKV projection (bias, q/k norm and rotary, as qkv_rope.h), writes k and v into the paged cache and
 // attends over it. Split-K over ranges of kDecodeSplitKeys keys: a block serves one row, one KV head with
 // all its query heads (or, when that makes few blocks, one query head), and one range; the last block of a
-// (row, KV head) to finish merges the ranges, so there is no second kernel. The cached keys are requested
-// before the kernel waits for the projection: they were written by earlier steps, which the step's input copy
-// orders before this kernel.
+// (row, KV head) to finish merges the ranges, so there is no second kernel. With one query head a block and
+// at most 8 ranges (a batch-1 step up to 512 keys), the ranges of a head form a thread-block cluster and
+// the first merges them from its shared memory, where the others store their partials. The cached keys are
+// requested before the kernel waits for the projection: they were written by earlier steps, which the step's
+// input copy orders before this kernel.
 #include "paged_kv.h"
 #include "qkv_rope.h"
 

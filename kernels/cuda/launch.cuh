@@ -25,20 +25,31 @@ __device__ __forceinline__ void wait_for_previous_kernel() {
 #endif
 }
 
+// launch_dependent() below, with the grid in clusters of cluster_z blocks along z (1: no clusters).
 template <typename... Params, typename... Args>
-void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
-                      Args... args) {
-  cudaLaunchAttribute attr[1];
+void launch_dependent_clusters(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                               unsigned cluster_z, cudaStream_t stream, Args... args) {
+  cudaLaunchAttribute attr[2];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
+  attr[1].id = cudaLaunchAttributeClusterDimension;
+  attr[1].val.clusterDim.x = 1;
+  attr[1].val.clusterDim.y = 1;
+  attr[1].val.clusterDim.z = cluster_z;
   cudaLaunchConfig_t config = {};
   config.gridDim = grid;
   config.blockDim = block;
   config.dynamicSmemBytes = smem;
   config.stream = stream;
   config.attrs = attr;
-  config.numAttrs = 1;
+  config.numAttrs = cluster_z > 1 ? 2 : 1;
   R1_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, args...));
+}
+
+template <typename... Params, typename... Args>
+void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                      Args... args) {
+  launch_dependent_clusters(kernel, grid, block, smem, 1u, stream, args...);
 }
 
 template <typename... Params, typename... Args>

@@ -214,6 +214,64 @@ class TestKernelsCuda : public QObject {
     }
   }
 
+  // The block bests an F32 GEMV leaves (the LM head's): their best is the argmax of the output, the lower row
+  // on a tie, and the greedy sampler picks that token from them as from the whole row; with a repetition
+  // penalty it sweeps the penalized row instead.
+  void gemv_block_bests_give_the_argmax() {
+    const int n = 40000, k = 1536, top = 12345, twin = 30001;
+    auto w = randn(size_t(n) * k, 41, 0.05f), normw = randn(size_t(k), 42, 0.3f, 1.0f);
+    const auto x = randn(size_t(k), 43);
+    // Two identical rows aligned with the normalized input give the highest output, with the same bits.
+    for (int j = 0; j < k; ++j)
+      w[size_t(top) * k + j] = w[size_t(twin) * k + j] = x[size_t(j)] * normw[size_t(j)] > 0 ? 0.05f : -0.05f;
+    auto dw = upload(to_bf16(w)), dnorm = upload(to_bf16(normw)), dx = upload(x);
+    cuda::DeviceBuffer dy(size_t(n) * 4);
+    cuda::GemvArgs a;
+    a.w = dw.as<bf16>();
+    a.n = n;
+    a.k = k;
+    a.x = dx.get();
+    a.input = cuda::GemvInput::RmsNormF32;
+    a.norm_w = dnorm.as<bf16>();
+    a.y = dy.get();
+    a.output = cuda::GemvOutput::F32;
+    const int64_t nb = cuda::gemv_blocks(a);
+    QVERIFY(nb > 1);
+    cuda::DeviceBuffer dbest(size_t(nb) * sizeof(cuda::ArgBest));
+    R1_CUDA_CHECK(cudaMemset(dbest.get(), 0xff, dbest.bytes()));
+    a.best = dbest.as<cuda::ArgBest>();
+    cuda::gemv(a, nullptr);
+    const auto y = download<float>(dy, size_t(n));
+    QCOMPARE(y[size_t(twin)], y[size_t(top)]);
+    const int want = int(std::max_element(y.begin(), y.end()) - y.begin());  // the first of the highest
+    QCOMPARE(want, top);
+    const auto bests = download<cuda::ArgBest>(dbest, size_t(nb));
+    cuda::ArgBest b{-INFINITY, 0};
+    for (const auto& c : bests)
+      if (c.value > b.value || (c.value == b.value && c.index < b.index)) b = c;
+    QCOMPARE(b.index, want);
+    QCOMPARE(b.value, y[size_t(want)]);
+    // The sampler, from the bests and from the row.
+    cuda::RowSampling greedy;
+    greedy.temperature = 0;
+    auto dp = upload(std::vector<cuda::RowSampling>{greedy});
+    cuda::DeviceBuffer dt(4);
+    cuda::sample_rows(dy.as<float>(), 1, n, dp.as<cuda::RowSampling>(), dt.as<int32_t>(), nullptr,
+                      dbest.as<cuda::ArgBest>(), int32_t(nb));
+    QCOMPARE(download<int32_t>(dt, 1)[0], want);
+    cuda::sample_rows(dy.as<float>(), 1, n, dp.as<cuda::RowSampling>(), dt.as<int32_t>(), nullptr);
+    QCOMPARE(download<int32_t>(dt, 1)[0], want);
+    // A penalty on the top row: its twin wins, which only a sweep of the penalized row finds.
+    auto dh = upload(std::vector<int32_t>{top});
+    greedy.repetition_penalty = 4.0f;
+    greedy.history = dh.as<int32_t>();
+    greedy.history_len = 1;
+    dp = upload(std::vector<cuda::RowSampling>{greedy});
+    cuda::sample_rows(dy.as<float>(), 1, n, dp.as<cuda::RowSampling>(), dt.as<int32_t>(), nullptr,
+                      dbest.as<cuda::ArgBest>(), int32_t(nb));
+    QCOMPARE(download<int32_t>(dt, 1)[0], twin);
+  }
+
   void gemm_matches_reference_data() {
     QTest::addColumn<int>("T");
     QTest::addColumn<int>("out");

@@ -14,6 +14,8 @@ namespace {
 
 constexpr int kStepArrays = 6;                  // of one int per row (StepArrays, then the tiles)
 constexpr int64_t kStepInts = kStepArrays + 4;  // and a flash tile (4 ints) per row at most
+constexpr int64_t kMaxBlocksPerSm = 32;  // resident blocks of a multiprocessor at most (Hopper): a one-wave
+                                         // GEMV has no more than this many a multiprocessor
 
 StepArrays carve(int32_t* base, int64_t rows) {
   return {base,
@@ -91,6 +93,7 @@ void CudaRuntimeBase::allocate_common() {
   R1_CUDA_CHECK(cudaMemcpy(rope_.get(), rope.data(), rope.size() * 4, cudaMemcpyHostToDevice));
   logit_rows_ = std::max<int64_t>(max_batch_tokens_, S);
   logits_.allocate(size_t(logit_rows_ * c.vocab_size) * 4);
+  bests_.allocate(size_t(cuda::sm_count()) * kMaxBlocksPerSm * sizeof(cuda::ArgBest));
   step_rows_ = max_batch_tokens_;
   step_dev_.allocate(size_t(kStepInts * step_rows_) * 4);
   R1_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&step_host_), size_t(kStepInts * step_rows_) * 4));
@@ -246,8 +249,9 @@ void CudaRuntimeBase::copy_step_inputs(int64_t T, int64_t tiles) {
 // Samples rows [0, n) of the logits with the pinned sampling rows; the kernel writes the tokens straight
 // into pinned memory, so no copy back is needed.
 void CudaRuntimeBase::sample(int64_t n) {
+  const bool bests = bests_ready_ && n == 1;
   cuda::sample_rows(logits_.as<float>(), n, config().vocab_size, sampling_host_dev_, tokens_host_dev_,
-                    stream_);
+                    stream_, bests ? bests_.as<cuda::ArgBest>() : nullptr, bests ? int32_t(n_bests_) : 0);
 }
 
 StepArrays CudaRuntimeBase::dev() const {
@@ -257,9 +261,16 @@ StepArrays CudaRuntimeBase::dev() const {
 void CudaRuntimeBase::lm_head(int64_t T, int64_t n_out, float* out) {
   const ModelConfig& c = config();
   const int64_t H = c.hidden_size;
+  bests_ready_ = false;
   if (n_out == T && cuda::gemv_supports(T, H)) {
-    gemv(weights_.lm_head, c.vocab_size, H, x_.get(), T, cuda::GemvInput::RmsNormF32, weights_.final_norm,
-         nullptr, out, cuda::GemvOutput::F32);
+    cuda::GemvArgs a = gemv_args(weights_.lm_head, c.vocab_size, H, x_.get(), T, cuda::GemvInput::RmsNormF32,
+                                 weights_.final_norm, nullptr, out, cuda::GemvOutput::F32);
+    if (T == 1 && out == logits_.as<float>()) {
+      n_bests_ = cuda::gemv_blocks(a);
+      bests_ready_ = n_bests_ * int64_t(sizeof(cuda::ArgBest)) <= int64_t(bests_.bytes());
+      if (bests_ready_) a.best = bests_.as<cuda::ArgBest>();
+    }
+    cuda::gemv(a, stream_);
     return;
   }
   cuda::rmsnorm_forward(h_.as<cuda::bf16>(), x_.as<float>(), weights_.final_norm, n_out, H,
@@ -268,9 +279,9 @@ void CudaRuntimeBase::lm_head(int64_t T, int64_t n_out, float* out) {
              c.vocab_size);
 }
 
-void CudaRuntimeBase::gemv(const cuda::bf16* w, int64_t n, int64_t k, const void* x, int64_t batch,
-                           cuda::GemvInput in, const cuda::bf16* norm, const cuda::bf16* bias, void* y,
-                           cuda::GemvOutput out) {
+cuda::GemvArgs CudaRuntimeBase::gemv_args(const cuda::bf16* w, int64_t n, int64_t k, const void* x,
+                                          int64_t batch, cuda::GemvInput in, const cuda::bf16* norm,
+                                          const cuda::bf16* bias, void* y, cuda::GemvOutput out) const {
   cuda::GemvArgs a;
   a.w = w;
   a.n = n;
@@ -283,7 +294,13 @@ void CudaRuntimeBase::gemv(const cuda::bf16* w, int64_t n, int64_t k, const void
   a.bias = bias;
   a.y = y;
   a.output = out;
-  cuda::gemv(a, stream_);
+  return a;
+}
+
+void CudaRuntimeBase::gemv(const cuda::bf16* w, int64_t n, int64_t k, const void* x, int64_t batch,
+                           cuda::GemvInput in, const cuda::bf16* norm, const cuda::bf16* bias, void* y,
+                           cuda::GemvOutput out) {
+  cuda::gemv(gemv_args(w, n, k, x, batch, in, norm, bias, y, out), stream_);
 }
 
 // A decode step of B sequences: every kernel, the LM head and the sampling, captured once per B and

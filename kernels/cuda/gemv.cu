@@ -9,11 +9,18 @@ bool gemv_supports(int64_t batch, int64_t k) {
   return batch >= 1 && batch <= kGemvMaxBatch && k % 8 == 0 && batch * k * 2 <= 200 * 1024;
 }
 
+int64_t gemv_blocks(const GemvArgs& a) {
+  if (a.batch != 1) throw std::invalid_argument("gemv_blocks: one vector only");
+  return a.n <= 0 ? 0 : gemv_fma_blocks(a);
+}
+
 void gemv(const GemvArgs& a, cudaStream_t s) {
   if (!gemv_supports(a.batch, a.k))
     throw std::invalid_argument("gemv: unsupported batch or k (k must be a multiple of 8)");
   if (a.output == GemvOutput::SwiGluBf16 && a.n % 2)
     throw std::invalid_argument("gemv: a SwiGLU output needs an even number of rows (gate then up)");
+  if (a.best && (a.batch != 1 || a.output != GemvOutput::F32))
+    throw std::invalid_argument("gemv: block bests are kept for one vector and an F32 output only");
   if (a.n <= 0) return;
   switch (a.batch) {
     case 1:

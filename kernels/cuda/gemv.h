@@ -4,6 +4,7 @@
 // (RMSNorm of the fp32 residual, or SwiGLU of a fused gate/up output), and the output can be added into
 // the fp32 residual or be the SwiGLU of a gate row and its up row, so a decoder layer needs no separate
 // norm, activation or residual-add kernels.
+#include "arg_best.h"
 #include "cuda_common.h"
 
 namespace r1::cuda {
@@ -36,10 +37,14 @@ struct GemvArgs {
   void* y = nullptr;
   GemvOutput output = GemvOutput::Bf16;
   int64_t ldy = 0;  // 0: n (n / 2 for SwiGluBf16 output)
+  // F32 output of one vector: each block also stores its highest output and its row (the lowest row on a
+  // tie) in best[block], gemv_blocks(a) entries, so that a greedy pick need not read every output again.
+  ArgBest* best = nullptr;
 };
 
 // Throws std::invalid_argument when k is not a multiple of 8 or batch is outside [1, kGemvMaxBatch].
 void gemv(const GemvArgs& a, cudaStream_t stream);
 bool gemv_supports(int64_t batch, int64_t k);
+int64_t gemv_blocks(const GemvArgs& a);  // the blocks gemv(a) launches (one vector only)
 
 }  // namespace r1::cuda

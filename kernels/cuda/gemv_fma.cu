@@ -67,6 +67,17 @@ struct WeightBatch {
   }
 };
 
+// With a.best (kBest: one vector, F32 output), the block's best of its threads' `mine` goes to
+// a.best[block]. Every thread of the block calls it.
+template <bool kBest>
+__device__ __forceinline__ void keep_best(const GemvArgs& a, ArgBest mine, ArgBest* scratch) {
+  if constexpr (kBest) {
+    if (!a.best) return;
+    mine = block_best(mine, scratch);
+    if (threadIdx.x == 0) a.best[blockIdx.x] = mine;
+  }
+}
+
 // Whether an accumulated output's old values are read right after the wait, one per thread: the block's row
 // groups x rows x vectors must fit its threads. The kernel and the launch (which sizes shared memory for them
 // when K is not split) both ask this.
@@ -87,6 +98,10 @@ template <int B, GemvInput IN, GemvOutput OUT, int kWarps>
 __global__ void __launch_bounds__(kWarps * 32, 24 / kWarps) gemv_kernel(const GemvArgs a, int KS, int iters) {
   constexpr int kThreads = kWarps * 32;
   __shared__ float sq_sums[kWarps][B];  // RMSNorm input: each warp's share of each vector's sum of squares
+  __shared__ ArgBest best_of[kWarps];   // a.best: each warp's best output
+  // a.best: this thread's best output so far (GemvArgs::best)
+  constexpr bool kBest = B == 1 && OUT == GemvOutput::F32;
+  ArgBest mine{-INFINITY, 0};
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* xs = reinterpret_cast<bf16*>(smem);
   constexpr bool kPair = OUT == GemvOutput::SwiGluBf16;
@@ -170,13 +185,16 @@ __global__ void __launch_bounds__(kWarps * 32, 24 / kWarps) gemv_kernel(const Ge
       continue;
     }
 #pragma unroll
-    for (int b = 0; b < B; ++b)
-      store_output<OUT>(a, rows, ldy, row, b, acc[0][b] * scales[b], acc[R - 1][b] * scales[b],
-                        !kAcc     ? 0.0f
-                        : y_early ? y_old[it * per_it + row_in_block * B + b]
-                                  : y_in[b * ldy + row]);
+    for (int b = 0; b < B; ++b) {
+      const float v =
+          store_output<OUT>(a, rows, ldy, row, b, acc[0][b] * scales[b], acc[R - 1][b] * scales[b],
+                            !kAcc     ? 0.0f
+                            : y_early ? y_old[it * per_it + row_in_block * B + b]
+                                      : y_in[b * ldy + row]);
+      if (kBest) mine = better(mine, ArgBest{v, int32_t(row)});
+    }
   }
-  if (KS == 1) return;
+  if (KS == 1) return keep_best<kBest>(a, mine, best_of);
   __syncthreads();
   // One thread per (row this block visited, vector): the sum of its KS slices.
   for (int i = threadIdx.x; i < iters * per_it; i += kThreads) {
@@ -189,17 +207,19 @@ __global__ void __launch_bounds__(kWarps * 32, 24 / kWarps) gemv_kernel(const Ge
       s[r] = 0.0f;
       for (int s2 = 0; s2 < KS; ++s2) s[r] += partial[((t * kWarps + rib * KS + s2) * R + r) * B + b];
     }
-    store_output<OUT>(a, rows, ldy, out_row, b, s[0] * scales[b], s[R - 1] * scales[b],
-                      !kAcc     ? 0.0f
-                      : y_early ? y_mine
-                                : y_in[b * ldy + out_row]);
+    const float v = store_output<OUT>(a, rows, ldy, out_row, b, s[0] * scales[b], s[R - 1] * scales[b],
+                                      !kAcc     ? 0.0f
+                                      : y_early ? y_mine
+                                                : y_in[b * ldy + out_row]);
+    if (kBest) mine = better(mine, ArgBest{v, int32_t(out_row)});
   }
+  keep_best<kBest>(a, mine, best_of);
 }
 
 constexpr int kWarpsPerSm = 12;
 
 template <int B, GemvInput IN, GemvOutput OUT, int kWarps>
-void launch_with(const GemvArgs& a, cudaStream_t stream) {
+GemvLaunch plan(const GemvArgs& a) {
   constexpr int kThreads = kWarps * 32;
   constexpr bool kPair = OUT == GemvOutput::SwiGluBf16;
   constexpr int R = kPair ? 2 : 1;
@@ -229,8 +249,14 @@ void launch_with(const GemvArgs& a, cudaStream_t stream) {
     const size_t y_old = early ? size_t(iters) * kWarps * B : 0;
     return (sums + y_old) * sizeof(float);
   };
-  launch_wave(kernel, kWarps, rows, ks, xs_bytes, resident_blocks(kernel, kThreads, xs_bytes), extra, a,
-              stream);
+  return plan_launch(kWarps, rows, ks, xs_bytes, resident_blocks(kernel, kThreads, xs_bytes), extra);
+}
+
+template <int B, GemvInput IN, GemvOutput OUT, int kWarps>
+void launch_with(const GemvArgs& a, cudaStream_t stream) {
+  const GemvLaunch l = plan<B, IN, OUT, kWarps>(a);
+  launch_chained(gemv_kernel<B, IN, OUT, kWarps>, dim3(unsigned(l.wave.blocks)), dim3(kWarps * 32), l.smem,
+                 stream, a, l.ks, l.wave.iters);
 }
 
 }  // namespace
@@ -241,6 +267,14 @@ void gemv_fma(const GemvArgs& a, cudaStream_t stream) {
   dispatch_modes(a, [&](auto in, auto out) {
     launch_with<B, decltype(in)::value, decltype(out)::value, kWarps>(a, stream);
   });
+}
+
+int64_t gemv_fma_blocks(const GemvArgs& a) {
+  int64_t blocks = 0;
+  dispatch_modes(a, [&](auto in, auto out) {
+    blocks = plan<1, decltype(in)::value, decltype(out)::value, kNarrowWarps>(a).wave.blocks;
+  });
+  return blocks;
 }
 
 template void gemv_fma<1>(const GemvArgs&, cudaStream_t);

@@ -17,6 +17,7 @@ constexpr size_t kGemvMaxSmem = 220 * 1024;
 
 template <int B>
 void gemv_fma(const GemvArgs& a, cudaStream_t stream);  // B = 1, 2
+int64_t gemv_fma_blocks(const GemvArgs& a);             // the blocks gemv_fma<1>(a) launches
 template <int B>
 void gemv_mma(const GemvArgs& a, cudaStream_t stream);  // B = 3 .. kGemvMaxBatch
 
@@ -106,15 +107,17 @@ __device__ void stage_input(bf16* xs, const GemvArgs& a, float (*sq_sums)[B]) {
 }
 
 // Writes one output value: the sum s of a row (and, for a SwiGLU output, su of its up row) for vector b.
+// Returns what an F32 output stores (0 for the others).
 template <GemvOutput OUT>
-__device__ __forceinline__ void store_output(const GemvArgs& a, int64_t rows, int64_t ldy, int64_t row, int b,
-                                             float s, float su, float prior) {
+__device__ __forceinline__ float store_output(const GemvArgs& a, int64_t rows, int64_t ldy, int64_t row,
+                                              int b, float s, float su, float prior) {
   const float bias = a.bias ? __bfloat162float(a.bias[row]) : 0.0f;
   s += bias;
   if constexpr (OUT == GemvOutput::Bf16) {
     static_cast<bf16*>(a.y)[b * ldy + row] = __float2bfloat16_rn(s);
   } else if constexpr (OUT == GemvOutput::F32) {
     static_cast<float*>(a.y)[b * ldy + row] = s;
+    return s;
   } else if constexpr (OUT == GemvOutput::F32Accumulate) {
     static_cast<float*>(a.y)[b * ldy + row] = prior + s;  // prior: y as it was
   } else {
@@ -124,6 +127,7 @@ __device__ __forceinline__ void store_output(const GemvArgs& a, int64_t rows, in
     const float u = __bfloat162float(__float2bfloat16_rn(su + bias_up));
     static_cast<bf16*>(a.y)[b * ldy + row] = __float2bfloat16_rn(g / (1.0f + __expf(-g)) * u);
   }
+  return 0.0f;
 }
 
 // Vector b's RMSNorm scale, rsqrt(mean square + eps), from the warps' sums of squares added in a fixed
@@ -158,12 +162,15 @@ inline GemvWave plan_wave(int64_t units, int per_block, int64_t slots) {
   return {blocks, int((groups + blocks - 1) / blocks)};
 }
 
-// Launches kernel(a, ks, iters) in one wave: blocks of `warps` warps, KS of which share a unit, with xs_bytes
-// of staged input plus extra(ks, iters) bytes of shared memory; ks falls back to 1 when a split's slice sums
-// do not fit.
-template <typename Kernel, typename Extra>
-void launch_wave(Kernel kernel, int warps, int64_t units, int ks, size_t xs_bytes, int64_t slots,
-                 const Extra& extra, const GemvArgs& a, cudaStream_t stream) {
+// One wave over `units`: blocks of `warps` warps, KS of which share a unit, with xs_bytes of staged input
+// plus extra(ks, iters) bytes of shared memory; ks falls back to 1 when a split's slice sums do not fit.
+struct GemvLaunch {
+  GemvWave wave;
+  int ks = 1;
+  size_t smem = 0;
+};
+template <typename Extra>
+GemvLaunch plan_launch(int warps, int64_t units, int ks, size_t xs_bytes, int64_t slots, const Extra& extra) {
   GemvWave w = plan_wave(units, warps / ks, slots);
   size_t smem = xs_bytes + extra(ks, w.iters);
   if (smem > kGemvMaxSmem) {  // no room for the slice sums
@@ -171,7 +178,16 @@ void launch_wave(Kernel kernel, int warps, int64_t units, int ks, size_t xs_byte
     w = plan_wave(units, warps, slots);
     smem = xs_bytes + extra(ks, w.iters);
   }
-  launch_chained(kernel, dim3(unsigned(w.blocks)), dim3(warps * 32), smem, stream, a, ks, w.iters);
+  return {w, ks, smem};
+}
+
+// Launches kernel(a, ks, iters) as plan_launch() plans it.
+template <typename Kernel, typename Extra>
+void launch_wave(Kernel kernel, int warps, int64_t units, int ks, size_t xs_bytes, int64_t slots,
+                 const Extra& extra, const GemvArgs& a, cudaStream_t stream) {
+  const GemvLaunch l = plan_launch(warps, units, ks, xs_bytes, slots, extra);
+  launch_chained(kernel, dim3(unsigned(l.wave.blocks)), dim3(warps * 32), l.smem, stream, a, l.ks,
+                 l.wave.iters);
 }
 
 // Calls f(in, out) with the input and output modes of a as std::integral_constant values, so that f can

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "arg_best.h"
 #include "device_utils.cuh"
 #include "launch.cuh"
 #include "sampling.h"
@@ -30,34 +31,6 @@ __device__ __forceinline__ float gumbel(uint32_t index, uint2 key) {
   const uint32_t bits = philox(make_uint4(index, 0x5eed5eedu, 0, 0), key).x;
   const float u = (float(bits >> 8) + 0.5f) * (1.0f / 16777216.0f);
   return -__logf(-__logf(u));
-}
-
-struct ArgBest {
-  float value;
-  int32_t index;
-};
-
-__device__ ArgBest better(ArgBest a, ArgBest b) {
-  return (b.value > a.value || (b.value == a.value && b.index < a.index)) ? b : a;
-}
-
-__device__ ArgBest block_argmax(ArgBest v, ArgBest* scratch) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) {
-    ArgBest other{__shfl_xor_sync(0xffffffffu, v.value, o), __shfl_xor_sync(0xffffffffu, v.index, o)};
-    v = better(v, other);
-  }
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  __syncthreads();
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  v = scratch[lane < kThreads / 32 ? lane : 0];
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) {
-    ArgBest other{__shfl_xor_sync(0xffffffffu, v.value, o), __shfl_xor_sync(0xffffffffu, v.index, o)};
-    v = better(v, other);
-  }
-  return v;
 }
 
 // Radix selection from the top: the threshold key such that the elements at or above it reach `target`
@@ -334,7 +307,8 @@ __device__ uint32_t floor_key_of(const float* z, int64_t n, float zmax, float to
 }
 
 __global__ void __launch_bounds__(kThreads)
-    sample_kernel(float* logits, int64_t vocab, const RowSampling* params, int32_t* tokens) {
+    sample_kernel(float* logits, int64_t vocab, const RowSampling* params, int32_t* tokens,
+                  const ArgBest* bests, int32_t n_bests) {
   extern __shared__ __align__(16) uint32_t dynamic[];  // the penalty's vocabulary bits, then the short list
   __shared__ float2 scratch_2[32];
   __shared__ ArgBest scratch_a[32];
@@ -343,7 +317,8 @@ __global__ void __launch_bounds__(kThreads)
   wait_for_previous_kernel();
   float* z = logits + int64_t(blockIdx.x) * vocab;
 
-  if (p.repetition_penalty != 1.0f && p.history_len > 0) {
+  const bool penalized = p.repetition_penalty != 1.0f && p.history_len > 0;
+  if (penalized) {
     uint32_t* seen = dynamic;
     const int64_t words = (vocab + 31) / 32;
     for (int64_t w = threadIdx.x; w < words; w += kThreads) seen[w] = 0;
@@ -367,8 +342,12 @@ __global__ void __launch_bounds__(kThreads)
 
   if (p.temperature == 0.0f) {
     ArgBest best{-INFINITY, 0};
-    sweep(z, vocab, [&](int64_t i, float& v) { best = better(best, ArgBest{v, int32_t(i)}); });
-    best = block_argmax(best, scratch_a);
+    if (bests && !penalized) {  // the logits' producer left its blocks' best: one round trip, not a sweep
+      for (int i = threadIdx.x; i < n_bests; i += kThreads) best = better(best, bests[i]);
+    } else {
+      sweep(z, vocab, [&](int64_t i, float& v) { best = better(best, ArgBest{v, int32_t(i)}); });
+    }
+    best = block_best(best, scratch_a);
     if (threadIdx.x == 0) tokens[blockIdx.x] = best.index;
     return;
   }
@@ -392,7 +371,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int j = threadIdx.x; j < c.n; j += kThreads)
       if (order_key(c.z[j]) >= floor_key)
         best = better(best, ArgBest{c.z[j] + gumbel(uint32_t(c.index[j]), key), c.index[j]});
-    token = block_argmax(best, scratch_a).index;
+    token = block_best(best, scratch_a).index;
   } else {
     const uint32_t floor_key = floor_key_of(z, vocab, zmax, stats.sum, p, vocab, hist);
     token = draw_by_mass(z, vocab, zmax, floor_key, key, &hist[0][0]);
@@ -403,13 +382,15 @@ __global__ void __launch_bounds__(kThreads)
 }  // namespace
 
 void sample_rows(float* logits, int64_t rows, int64_t vocab, const RowSampling* params, int32_t* tokens,
-                 cudaStream_t stream) {
+                 cudaStream_t stream, const ArgBest* bests, int32_t n_bests) {
   if (rows <= 0) return;
+  if (bests && (rows != 1 || n_bests <= 0))
+    throw std::invalid_argument("sample_rows: the logits' block bests are for one row");
   const size_t smem = std::max(size_t((vocab + 31) / 32) * 4, sizeof(Candidates));
   set_max_dynamic_smem(reinterpret_cast<const void*>(sample_kernel), 160 * 1024);
   if (smem > 160 * 1024) throw std::invalid_argument("sample_rows: vocabulary too large");
   launch_chained(sample_kernel, dim3(unsigned(rows)), dim3(kThreads), smem, stream, logits, vocab, params,
-                 tokens);
+                 tokens, bests, n_bests);
 }
 
 }  // namespace r1::cuda

@@ -7,6 +7,7 @@
 // in one pass) hold all that top-k / top-p can keep, as they do for a trained model's peaked rows, the
 // selection and a Gumbel-max draw run over that list alone. Otherwise (a flat row) the draw inverts the kept
 // tokens' cumulative probability at one uniform number.
+#include "arg_best.h"
 #include "cuda_common.h"
 
 namespace r1::cuda {
@@ -25,8 +26,10 @@ struct RowSampling {
 // logits: [rows, vocab] fp32, modified in place. params: [rows], read before the kernel waits for the one
 // before it (launch.cuh), so no kernel may write them. tokens: [rows]. Both may be device memory or pinned
 // host memory (its device address): the runtime passes the step's pinned rows, and receives the tokens
-// without a copy back.
+// without a copy back. bests (one row only): n_bests values whose best is the row's greedy argmax, as the
+// LM head's GEMV leaves them (GemvArgs::best); a greedy row without a repetition penalty reduces those
+// instead of sweeping its logits.
 void sample_rows(float* logits, int64_t rows, int64_t vocab, const RowSampling* params, int32_t* tokens,
-                 cudaStream_t stream);
+                 cudaStream_t stream, const ArgBest* bests = nullptr, int32_t n_bests = 0);
 
 }  // namespace r1::cuda

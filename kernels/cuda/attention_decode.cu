@@ -218,16 +218,29 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(const Decode
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) Lsum[g] += red_l[w][min(g, G - 1)];
   }
-  // P V: a thread per dim, all of the group's heads.
+  // P V: a thread per dim, all of the group's heads. With one head, keys j, j + 4, ... go to four sums
+  // (added at the end), so the thread's chain of dependent adds is a quarter as long.
   for (int d = tid; d < D; d += kThreads) {
     float acc[kG];
+    if constexpr (kG == 1) {
+      constexpr int kParts = 4;
+      float part[kParts] = {};
+      int j = 0;
+      for (; j + kParts <= n; j += kParts)
 #pragma unroll
-    for (int g = 0; g < kG; ++g) acc[g] = 0.0f;
+        for (int q = 0; q < kParts; ++q)
+          part[q] = fmaf(ps[j + q], __bfloat162float(vs[(j + q) * D + d]), part[q]);
+      for (; j < n; ++j) part[0] = fmaf(ps[j], __bfloat162float(vs[j * D + d]), part[0]);
+      acc[0] = (part[0] + part[1]) + (part[2] + part[3]);
+    } else {
+#pragma unroll
+      for (int g = 0; g < kG; ++g) acc[g] = 0.0f;
 #pragma unroll 4
-    for (int j = 0; j < n; ++j) {
-      const float v = __bfloat162float(vs[j * D + d]);
+      for (int j = 0; j < n; ++j) {
+        const float v = __bfloat162float(vs[j * D + d]);
 #pragma unroll
-      for (int g = 0; g < kG; ++g) acc[g] = fmaf(ps[min(g, G - 1) * kSplit + j], v, acc[g]);
+        for (int g = 0; g < kG; ++g) acc[g] = fmaf(ps[min(g, G - 1) * kSplit + j], v, acc[g]);
+      }
     }
 #pragma unroll
     for (int g = 0; g < kG; ++g) {

@@ -44,9 +44,12 @@ struct WeightBatch {
       }
   }
 
+  // Even and odd chunks go to two sums, added at the end, so that the warp's chain of dependent FMAs (which
+  // the next batch's loads wait behind) is half as long.
   template <int B>
   __device__ __forceinline__ void multiply(const bf16* xs, int64_t K, int64_t c, int64_t c1, int lane,
                                            float (&acc)[R][B]) const {
+    float part[2][R][B] = {};
 #pragma unroll
     for (int u = 0; u < kChunks; ++u) {
       const int64_t k0 = (c + u) * 256 + lane * 8;
@@ -60,10 +63,14 @@ struct WeightBatch {
           float wf[8];
           unpack(w[r][u], wf);
 #pragma unroll
-          for (int i = 0; i < 8; ++i) acc[r][b] = fmaf(wf[i], xf[i], acc[r][b]);
+          for (int i = 0; i < 8; ++i) part[u & 1][r][b] = fmaf(wf[i], xf[i], part[u & 1][r][b]);
         }
       }
     }
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+      for (int b = 0; b < B; ++b) acc[r][b] += part[0][r][b] + part[1][r][b];
   }
 };
 

@@ -16,14 +16,6 @@ __device__ __forceinline__ void cluster_sync() {
 #endif
 }
 
-__device__ __forceinline__ uint32_t cluster_rank() {
-  uint32_t r = 0;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
-#endif
-  return r;
-}
-
 // A barrier in this block's shared memory that completes when `count` arrivals are made on it; other blocks
 // of the cluster may arrive only after a cluster_sync() that follows this.
 __device__ __forceinline__ void gather_barrier_init(uint64_t* bar, uint32_t count) {

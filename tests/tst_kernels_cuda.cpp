@@ -528,9 +528,9 @@ class TestKernelsCuda : public QObject {
               QString("decode rows %1+%2 (max %3 keys): NMSE %4").arg(t0).arg(rows_n).arg(max_keys).arg(e);
         return download<uint8_t>(dout, want.size() * 2);
       };
-      // One row's ranges merge in a cluster when they are at most 8 (512 keys), else through global memory;
-      // the two give the same bits.
-      const int cluster_keys = 512;
+      // One row's ranges merge in a cluster when they are few enough, else through global memory; the two
+      // give the same bits.
+      const int cluster_keys = cuda::kDecodeClusterRanges * cuda::kDecodeSplitKeys;
       // One row at a time, its cache slot poisoned first: the kernel must write its k and v there.
       for (int t : {0, 1, 63, 64, 65, 130, n - 1}) {
         if (t >= n) continue;

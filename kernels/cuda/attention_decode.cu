@@ -17,7 +17,7 @@ constexpr int kSplit = kDecodeSplitKeys;
 constexpr int kKeysPerWarp = kSplit / kWarps;  // a lane per key and half of its dims
 static_assert(kKeysPerWarp == 16, "two lanes per key in a warp");
 constexpr int kMaxGroup = 16;
-constexpr int kMaxClusterRanges = 8;  // the most blocks a portable cluster holds
+constexpr int kMaxClusterRanges = kDecodeClusterRanges;
 // A key row in shared memory is padded by 16 bytes, so the 8 lanes of one 128-byte phase (8 keys, same
 // dims) fall in 8 different bank groups.
 constexpr int kPad = 8;
@@ -274,11 +274,11 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(const Decode
     }
     gather_wait(ready);
     __syncthreads();  // this block's own range, stored by all its threads
-    const auto top_of = [&](int sp) { return gather[sp * (D + 2)]; };
-    const auto sum_of = [&](int sp) { return gather[sp * (D + 2) + 1]; };
+    float w[kMaxClusterRanges];
+    const float total = range_weights<kMaxClusterRanges>(
+        used, [&](int sp) { return gather[sp * (D + 2)]; }, [&](int sp) { return gather[sp * (D + 2) + 1]; },
+        w);
     for (int d = tid; d < D; d += kThreads) {
-      float w[kMaxClusterRanges];
-      const float total = range_weights<kMaxClusterRanges>(used, top_of, sum_of, w);
       a.out[(r * R.heads + q0) * D + d] = merge_ranges<kMaxClusterRanges>(
           w, total, [&](int sp) { return sp < used ? gather[sp * (D + 2) + 2 + d] : 0.0f; });
     }

@@ -15,6 +15,9 @@
 namespace r1::cuda {
 
 constexpr int kDecodeSplitKeys = 64;
+// A row's ranges merge in a thread-block cluster when there are at most this many (the most blocks a portable
+// cluster holds) and a block serves one query head; otherwise through global memory.
+constexpr int kDecodeClusterRanges = 8;
 
 struct DecodeAttentionArgs {
   QkvRopeArgs rope;  // the projection, positions, cache slots, layer and cache; rope.T is the row count

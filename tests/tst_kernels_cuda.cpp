@@ -13,6 +13,7 @@
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill.h"
+#include "kernels/cuda/embedding.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/host_copy.h"
@@ -756,27 +757,70 @@ class TestKernelsCuda : public QObject {
     }
   }
 
-  // The runtime's step inputs: ranges of words copied by a kernel from pinned host memory, the rest of the
-  // destination untouched; one range longer than a round of the kernel's loads.
-  void copy_from_host_ranges() {
-    const int64_t n = 8000;
+  // A runtime step's first kernel: the step inputs' ranges of words copied from pinned host memory with the
+  // rest of the destination untouched, and the rows embedded from ids read in that pinned memory, with their
+  // history records; row widths held across the wait, longer than that, and not in 16-byte pieces.
+  void step_embedding_copies_and_embeds() {
+    const int64_t T = 40, n = 8000, V = 50;
     const auto pinned_host = pinned<int32_t>(size_t(n));
     int32_t* host = pinned_host.get();
     QVERIFY(host);
     for (int64_t i = 0; i < n; ++i) host[i] = int32_t(i * 7919 + 13);
+    // ids, row_seq and positions live in the copied words, as in the runtime's pinned buffer.
+    const int64_t ids_at = 512, seq_at = 1536, pos_at = 2000;
+    for (int64_t t = 0; t < T; ++t) {
+      host[ids_at + t] = int32_t((t * 17 + 3) % V);
+      host[seq_at + t] = int32_t(t % 3);
+      host[pos_at + t] = int32_t(t * 2 + 1);
+    }
     cuda::HostCopyRanges r;
-    const int64_t ranges[][2] = {{0, 1}, {512, 3}, {1024, 0}, {1536, 1}, {2000, 3000}, {7990, 10}};
+    const int64_t ranges[][2] = {{0, 1}, {ids_at, T}, {1024, 0}, {seq_at, T}, {pos_at, 3000}, {7990, 10}};
     for (int k = 0; k < 6; ++k) r.offset[k] = ranges[k][0], r.count[k] = ranges[k][1];
-    auto dst = upload(std::vector<int32_t>(size_t(n), -1));
-    cuda::copy_from_host(dst.as<int32_t>(), cuda::host_device_pointer(host), r, nullptr);
-    const auto got = download<int32_t>(dst, size_t(n));
-    std::vector<int32_t> want(size_t(n), -1);
-    for (const auto& rg : ranges)
-      for (int64_t i = rg[0]; i < rg[0] + rg[1]; ++i) want[size_t(i)] = host[i];
-    QCOMPARE(got, want);
+    for (const int64_t dim : {int64_t(64), int64_t(8200), int64_t(36)}) {
+      auto values = randn(size_t(V * dim), 11);
+      const auto table = to_bf16(values);
+      auto dtable = upload(table);
+      auto dst = upload(std::vector<int32_t>(size_t(n), -1));
+      const int64_t stride = 100;
+      auto history = upload(std::vector<int32_t>(size_t(3 * stride), -1));
+      cuda::DeviceBuffer x(size_t(T * dim) * 4);
+      const int32_t* src = cuda::host_device_pointer(host);
+      cuda::EmbeddingArgs a;
+      a.x = x.as<float>();
+      a.ids = src + ids_at;
+      a.table = dtable.as<bf16>();
+      a.T = T;
+      a.dim = dim;
+      a.history = history.as<int32_t>();
+      a.history_stride = stride;
+      a.row_seq = src + seq_at;
+      a.positions = src + pos_at;
+      a.copy_src = src;
+      a.copy_dst = dst.as<int32_t>();
+      a.copy = r;
+      cuda::embedding_forward(a, nullptr);
+      std::vector<int32_t> want(size_t(n), -1);
+      for (const auto& rg : ranges)
+        for (int64_t i = rg[0]; i < rg[0] + rg[1]; ++i) want[size_t(i)] = host[i];
+      QCOMPARE(test::download<int32_t>(dst, size_t(n)), want);
+      const auto got_x = test::download<float>(x, size_t(T * dim));
+      std::vector<int32_t> want_history(size_t(3 * stride), -1);
+      for (int64_t t = 0; t < T; ++t) {
+        const int32_t id = host[ids_at + t];
+        want_history[size_t(host[seq_at + t] * stride + host[pos_at + t])] = id;
+        for (int64_t i = 0; i < dim; ++i) QCOMPARE(got_x[size_t(t * dim + i)], values[size_t(id * dim + i)]);
+      }
+      QCOMPARE(test::download<int32_t>(history, size_t(3 * stride)), want_history);
+    }
     r.count[0] = -1;
-    QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
-                             cuda::copy_from_host(dst.as<int32_t>(), dst.as<int32_t>(), r, nullptr));
+    cuda::EmbeddingArgs bad;
+    bad.T = 1;
+    bad.copy_src = cuda::host_device_pointer(host);
+    bad.copy = r;
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, cuda::embedding_forward(bad, nullptr));
+    r.count[0] = 257;
+    bad.copy = r;
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, cuda::embedding_forward(bad, nullptr));
   }
 
   // The sampler reading its rows from, and writing its tokens to, pinned host memory (as the runtime calls

@@ -17,7 +17,6 @@
 #include "engine/train/param_layout.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cuda/convert.h"
-#include "kernels/cuda/embedding.h"
 #include "kernels/cuda/mla_attention.h"
 #include "kernels/cuda/moe_experts.h"
 #include "kernels/cuda/moe_train.h"
@@ -211,10 +210,7 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
 void CudaMlaRuntime::run_layers(int64_t T, int32_t max_keys) {
   const ModelConfig& c = config();
   const float eps = float(c.rms_norm_eps);
-  const StepArrays d = dev();
-  cuda::EmbeddingArgs emb{x_.as<float>(),         d.ids,        weights_.embed, T,          D_,
-                          history_.as<int32_t>(), max_context_, d.row_seq,      d.positions};
-  cuda::embedding_forward(emb, stream_);
+  embed_step(T, D_);
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const CudaMlaLayerWeights& L = weights_.mla_layers[size_t(l)];
     cuda::rmsnorm_forward(h_.as<bf16>(), x_.as<float>(), L.attn_norm, T, D_, eps, stream_);

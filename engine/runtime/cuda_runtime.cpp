@@ -14,7 +14,6 @@
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill_gemm.h"
 #include "kernels/cuda/bias_add.h"
-#include "kernels/cuda/embedding.h"
 #include "kernels/cuda/qkv_rope.h"
 #include "kernels/cuda/rmsnorm.h"
 #include "kernels/cuda/swiglu.h"
@@ -134,10 +133,7 @@ class CudaRuntime final : public CudaRuntimeBase {
     const ModelConfig& c = config();
     const int64_t H = c.hidden_size, Q = c.q_dim(), KV = c.kv_dim(), I = c.intermediate_size;
     const float eps = float(c.rms_norm_eps);
-    const StepArrays d = dev();
-    cuda::EmbeddingArgs emb{x_.as<float>(),         d.ids,        weights_.embed, T,          H,
-                            history_.as<int32_t>(), max_context_, d.row_seq,      d.positions};
-    cuda::embedding_forward(emb, stream_);
+    embed_step(T, H);
     // The GEMV path when the kernel takes every input width at this row count (its shared-memory bound
     // included), else cuBLAS.
     const bool small = cuda::gemv_supports(T, H) && cuda::gemv_supports(T, I) && cuda::gemv_supports(T, Q);
@@ -147,8 +143,10 @@ class CudaRuntime final : public CudaRuntimeBase {
       const CudaLayerWeights& L = weights_.layers[size_t(l)];
       // Attention block.
       if (small) {
-        gemv(L.wqkv, Q + 2 * KV, H, x_.get(), T, cuda::GemvInput::RmsNormF32, L.attn_norm, nullptr,
-             qkv_.get(), cuda::GemvOutput::Bf16);
+        cuda::GemvArgs a = gemv_args(L.wqkv, Q + 2 * KV, H, x_.get(), T, cuda::GemvInput::RmsNormF32,
+                                     L.attn_norm, nullptr, qkv_.get(), cuda::GemvOutput::Bf16);
+        a.dependents_after_wait = l == 0;  // the attention reads embed_step's copy before its wait
+        cuda::gemv(a, stream_);
       } else {
         cuda::rmsnorm_forward(h_.as<bf16>(), x_.as<float>(), L.attn_norm, T, H, eps, stream_);
         cuda::gemm(*blas_, qkv_.get(), cuda::GemmOutput::Bf16, h_.as<bf16>(), L.wqkv, T, H, Q + 2 * KV);

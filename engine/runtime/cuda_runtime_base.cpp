@@ -5,6 +5,7 @@
 
 #include "engine/core/error.h"
 #include "engine/model/rope.h"
+#include "kernels/cuda/embedding.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/host_copy.h"
 #include "kernels/cuda/rmsnorm.h"
@@ -206,7 +207,6 @@ void CudaRuntimeBase::forward_chunk(std::span<const SequenceInput> batch, const 
     run_graph(T);
     sampled_in_graph_ = true;
   } else {
-    copy_step_inputs(T, n_tiles_);
     run_layers(T, int32_t(max_keys));
     if (want) lm_head(T, n_out, target.on_device ? target.data : logits_.as<float>());
   }
@@ -237,13 +237,27 @@ void CudaRuntimeBase::upload_table(int seq) {
   in_flight_ = true;
 }
 
-// The step's rows of each input array, and its flash tiles, read by a kernel from the pinned buffer.
-void CudaRuntimeBase::copy_step_inputs(int64_t T, int64_t tiles) {
-  cuda::HostCopyRanges r;
-  for (int a = 0; a < kStepArrays; ++a) r.offset[a] = a * step_rows_, r.count[a] = T;
-  r.offset[kStepArrays] = kStepArrays * step_rows_;
-  r.count[kStepArrays] = 4 * tiles;
-  cuda::copy_from_host(step_dev_.as<int32_t>(), step_host_dev_, r, stream_);
+// The step's first kernel: it copies the step's rows of each input array, and its flash tiles, from the
+// pinned buffer, and embeds the step's tokens, reading their ids from the pinned buffer in the same round
+// trip.
+void CudaRuntimeBase::embed_step(int64_t T, int64_t width) {
+  const StepArrays h = carve(step_host_dev_, step_rows_);
+  cuda::EmbeddingArgs a;
+  a.x = x_.as<float>();
+  a.ids = h.ids;
+  a.table = weights_.embed;
+  a.T = T;
+  a.dim = width;
+  a.history = history_.as<int32_t>();
+  a.history_stride = max_context_;
+  a.row_seq = h.row_seq;
+  a.positions = h.positions;
+  a.copy_src = step_host_dev_;
+  a.copy_dst = step_dev_.as<int32_t>();
+  for (int k = 0; k < kStepArrays; ++k) a.copy.offset[k] = k * step_rows_, a.copy.count[k] = T;
+  a.copy.offset[kStepArrays] = kStepArrays * step_rows_;
+  a.copy.count[kStepArrays] = 4 * n_tiles_;
+  cuda::embedding_forward(a, stream_);
 }
 
 // Samples rows [0, n) of the logits with the pinned sampling rows; the kernel writes the tokens straight
@@ -311,7 +325,6 @@ void CudaRuntimeBase::run_graph(int64_t B) {
     cudaGraph_t graph = nullptr;
     R1_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     try {
-      copy_step_inputs(B, B);
       run_layers(B, int32_t(max_context_));
       lm_head(B, B, logits_.as<float>());
       sample(B);

@@ -52,7 +52,11 @@ class CudaRuntimeBase : public Runtime {
   void allocate_common();
 
   // The step's rows into x_ (fp32, [T, hidden]); max_keys bounds every row's keys (the context in a graph).
+  // It starts with embed_step(), which also brings the step's inputs (dev()) to the device.
   virtual void run_layers(int64_t T, int32_t max_keys) = 0;
+  // The step's first kernel: copies the step's inputs from the pinned buffer to dev() and embeds its T tokens
+  // into x_ (width: the residual's), reading their ids from the pinned buffer in the same round trip.
+  void embed_step(int64_t T, int64_t width);
   // Copies every layer's cache contents of one block into another (copy-on-write of a shared block).
   virtual void copy_block(int32_t from, int32_t to) = 0;
   void on_truncate(int seq, int64_t length) override { blocks_.truncate(seq, length); }
@@ -89,7 +93,6 @@ class CudaRuntimeBase : public Runtime {
 
  private:
   void upload_table(int seq);
-  void copy_step_inputs(int64_t T, int64_t tiles);
   void sample(int64_t n);
   void run_graph(int64_t B);
 

@@ -40,6 +40,10 @@ struct GemvArgs {
   // F32 output of one vector: each block also stores its highest output and its row (the lowest row on a
   // tie) in best[block], gemv_blocks(a) entries, so that a greedy pick need not read every output again.
   ArgBest* best = nullptr;
+  // The kernels after this one may start only once it has waited for the one before it, not at its own
+  // start: set on the kernel after the runtime step's embedding, whose input copy the kernels after that
+  // read before their waits (see embedding.h).
+  bool dependents_after_wait = false;
 };
 
 // Throws std::invalid_argument when k is not a multiple of 8 or batch is outside [1, kGemvMaxBatch].

@@ -133,9 +133,10 @@ __global__ void __launch_bounds__(kWarps * 32, 24 / kWarps) gemv_kernel(const Ge
   int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + row_in_block;
   const bf16* wr[R];
   row_ptrs(row, wr);
-  allow_next_kernel();
+  if (!a.dependents_after_wait) allow_next_kernel();
   if (row < rows) batch.load(wr, K, c0, c1, lane);  // weights: no kernel writes them
   wait_for_previous_kernel();
+  if (a.dependents_after_wait) allow_next_kernel();
   // An accumulated output's old values are requested now, so their round trip overlaps the staging: one per
   // thread, thread i holding (block row rib of the block's t-th row group, vector b), i = (t * rows per
   // block + rib) * B + b.

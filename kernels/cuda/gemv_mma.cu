@@ -72,9 +72,10 @@ __global__ void __launch_bounds__(kThreads, 1) gemv_mma_kernel(const GemvArgs a,
   };
   int64_t tile = int64_t(blockIdx.x) * kTilesPerBlock + tib;
   const bf16* wr = wrow(tile);
-  allow_next_kernel();
+  if (!a.dependents_after_wait) allow_next_kernel();
   if (tile < tiles) load(wr, s0);  // weights: no kernel writes them
   wait_for_previous_kernel();
+  if (a.dependents_after_wait) allow_next_kernel();
   const auto* y_in = static_cast<const float*>(a.y);
   // An accumulated output's old values for the first tile, requested before the input is staged.
   float y_first[2] = {0.0f, 0.0f};

@@ -1,7 +1,8 @@
 #pragma once
-// A copy from pinned host memory that a kernel does itself, reading over the bus: a step's small inputs
+// Copies from pinned host memory that a kernel does itself, reading over the bus: a step's small inputs
 // arrive in one round trip inside the step's launch (or CUDA graph) instead of a separate copy operation
-// before it, which costs several microseconds however few bytes it moves.
+// before it, which costs several microseconds however few bytes it moves. The runtime's step inputs are
+// copied by the step's first kernel (embedding_forward).
 #include "cuda_common.h"
 
 namespace r1::cuda {
@@ -11,9 +12,6 @@ struct HostCopyRanges {
   int64_t offset[kMax] = {};  // in 32-bit words, the same in source and destination
   int64_t count[kMax] = {};   // words; 0: unused
 };
-
-// src: pinned host memory (its device address, see host_device_pointer); dst: device memory.
-void copy_from_host(int32_t* dst, const int32_t* src, const HostCopyRanges& ranges, cudaStream_t stream);
 
 // The device address of pinned host memory allocated with cudaMallocHost.
 template <typename T>

@@ -262,9 +262,7 @@ GemvLaunch plan(const GemvArgs& a) {
 
 template <int B, GemvInput IN, GemvOutput OUT, int kWarps>
 void launch_with(const GemvArgs& a, cudaStream_t stream) {
-  const GemvLaunch l = plan<B, IN, OUT, kWarps>(a);
-  launch_chained(gemv_kernel<B, IN, OUT, kWarps>, dim3(unsigned(l.wave.blocks)), dim3(kWarps * 32), l.smem,
-                 stream, a, l.ks, l.wave.iters);
+  launch_planned(gemv_kernel<B, IN, OUT, kWarps>, kWarps, plan<B, IN, OUT, kWarps>(a), a, stream);
 }
 
 }  // namespace

@@ -181,13 +181,18 @@ GemvLaunch plan_launch(int warps, int64_t units, int ks, size_t xs_bytes, int64_
   return {w, ks, smem};
 }
 
+// Launches kernel(a, ks, iters) in blocks of `warps` warps as l plans it.
+template <typename Kernel>
+void launch_planned(Kernel kernel, int warps, const GemvLaunch& l, const GemvArgs& a, cudaStream_t stream) {
+  launch_chained(kernel, dim3(unsigned(l.wave.blocks)), dim3(warps * 32), l.smem, stream, a, l.ks,
+                 l.wave.iters);
+}
+
 // Launches kernel(a, ks, iters) as plan_launch() plans it.
 template <typename Kernel, typename Extra>
 void launch_wave(Kernel kernel, int warps, int64_t units, int ks, size_t xs_bytes, int64_t slots,
                  const Extra& extra, const GemvArgs& a, cudaStream_t stream) {
-  const GemvLaunch l = plan_launch(warps, units, ks, xs_bytes, slots, extra);
-  launch_chained(kernel, dim3(unsigned(l.wave.blocks)), dim3(warps * 32), l.smem, stream, a, l.ks,
-                 l.wave.iters);
+  launch_planned(kernel, warps, plan_launch(warps, units, ks, xs_bytes, slots, extra), a, stream);
 }
 
 // Calls f(in, out) with the input and output modes of a as std::integral_constant values, so that f can

@@ -776,7 +776,13 @@ class TestKernelsCuda : public QObject {
     cuda::HostCopyRanges r;
     const int64_t ranges[][2] = {{0, 1}, {ids_at, T}, {1024, 0}, {seq_at, T}, {pos_at, 3000}, {7990, 10}};
     for (int k = 0; k < 6; ++k) r.offset[k] = ranges[k][0], r.count[k] = ranges[k][1];
-    for (const int64_t dim : {int64_t(64), int64_t(8200), int64_t(36)}) {
+    // The ids come from the pinned buffer, or (ids_after_wait, as in the chained steps after the first) from
+    // device memory that the kernel before wrote.
+    std::vector<int32_t> ids(host + ids_at, host + ids_at + T);
+    auto device_ids = upload(ids);
+    for (const int64_t signed_dim : {int64_t(64), int64_t(8200), int64_t(36), int64_t(-8200), int64_t(-36)}) {
+      const bool after = signed_dim < 0;
+      const int64_t dim = std::abs(signed_dim);
       auto values = randn(size_t(V * dim), 11);
       const auto table = to_bf16(values);
       auto dtable = upload(table);
@@ -787,7 +793,8 @@ class TestKernelsCuda : public QObject {
       const int32_t* src = cuda::host_device_pointer(host);
       cuda::EmbeddingArgs a;
       a.x = x.as<float>();
-      a.ids = src + ids_at;
+      a.ids = after ? device_ids.as<int32_t>() : src + ids_at;
+      a.ids_after_wait = after;
       a.table = dtable.as<bf16>();
       a.T = T;
       a.dim = dim;
@@ -846,11 +853,14 @@ class TestKernelsCuda : public QObject {
     std::copy(params.begin(), params.end(), hp);
     std::fill(ht, ht + rows, -1);
     auto dl = upload(logits);
+    // The tokens also go to device memory, as for the next of chained steps.
+    auto copy = upload(std::vector<int32_t>(size_t(rows), -1));
     cuda::sample_rows(dl.as<float>(), rows, vocab, cuda::host_device_pointer(hp),
-                      cuda::host_device_pointer(ht), nullptr);
+                      cuda::host_device_pointer(ht), nullptr, nullptr, 0, copy.as<int32_t>());
     QCOMPARE(cudaDeviceSynchronize(), cudaSuccess);
     const std::vector<int32_t> got(ht, ht + rows);
     QCOMPARE(got, want);
+    QCOMPARE(test::download<int32_t>(copy, size_t(rows)), want);
   }
 };
 

@@ -158,6 +158,23 @@ class TestRuntimeCpu : public QObject {
     QCOMPARE(stopped.reason, StopReason::Eos);
     QCOMPARE(stopped.tokens.size(), first_hit + 1);
     QCOMPARE(stopped.reused_tokens, int64_t(p.size() - 1));  // the prompt came from the cache
+    // The cache holds the prompt and every generated token but the last, also where the stop came inside a
+    // call of chained steps (the tokens sampled past it left the cache again).
+    QCOMPARE(gen.cached_tokens().size(), p.size() + first_hit);
+    QCOMPARE(gen.cached_tokens()[p.size()], stopped.tokens[0]);
+    for (const int chain : {2, 3, 8}) {
+      go.steps_per_call = chain;
+      const auto chained = gen.generate(p, go, SamplingParams::greedy());
+      QCOMPARE(chained.tokens, stopped.tokens);
+      QCOMPARE(chained.reason, StopReason::Eos);
+      QCOMPARE(gen.cached_tokens().size(), p.size() + first_hit);
+      go.stop_ids.clear();
+      QCOMPARE(gen.generate(p, go, SamplingParams::greedy()).tokens, free_run.tokens);
+      go.stop_ids = {free_run.tokens[4]};
+    }
+    go.steps_per_call = 9;
+    R1_EXPECT_ERROR(gen.generate(p, go, SamplingParams::greedy()), "steps_per_call must be 0 to 8");
+    go.steps_per_call = 0;
     // Stop strings work on the token text.
     go.stop_ids.clear();
     go.token_bytes = [](int32_t id) { return "<" + std::to_string(id) + ">"; };
@@ -167,6 +184,50 @@ class TestRuntimeCpu : public QObject {
     QCOMPARE(by_string.reason, StopReason::StopString);
     QVERIFY(by_string.tokens.size() <= 4);
     QVERIFY(by_string.tokens.size() >= 2);
+  }
+
+  // Chained steps feed each step the token the step before sampled: the same tokens, and the same sequence
+  // contents, as one call a step; what cannot be chained is refused with nothing changed.
+  void chained_steps_equal_single_steps() {
+    const auto m = fixture("qwen2-tied");
+    RuntimeOptions o;
+    o.max_context = 16;
+    o.max_sequences = 2;
+    auto a = create_runtime(m, o), b = create_runtime(m, o);
+    SamplingParams sp;
+    sp.temperature = 0.9f;
+    sp.seed = 5;
+    const std::vector<SamplingParams> params = {sp, SamplingParams::greedy()};
+    const auto p0 = ids(5, 3), p1 = ids(2, 7);
+    std::vector<SequenceInput> batch = {{0, p0, false}, {1, p1, false}};
+    std::vector<int32_t> first(2), got(size_t(2 * Runtime::kMaxDecodeSteps)), want;
+    a->forward_sample(batch, params, first.data());
+    b->forward_sample(batch, params, first.data());
+    std::vector<int32_t> last = first;
+    for (int k = 0; k < Runtime::kMaxDecodeSteps; ++k) {
+      batch = {{0, std::span<const int32_t>(&last[0], 1), false},
+               {1, std::span<const int32_t>(&last[1], 1), false}};
+      std::vector<int32_t> next(2);
+      b->forward_sample(batch, params, next.data());
+      want.insert(want.end(), next.begin(), next.end());
+      last = next;
+    }
+    batch = {{0, std::span<const int32_t>(&first[0], 1), false},
+             {1, std::span<const int32_t>(&first[1], 1), false}};
+    a->forward_sample_steps(batch, params, Runtime::kMaxDecodeSteps, got.data());
+    QCOMPARE(got, want);
+    for (int s = 0; s < 2; ++s) {
+      const auto x = a->sequence_tokens(s), y = b->sequence_tokens(s);
+      QCOMPARE(std::vector<int32_t>(x.begin(), x.end()), std::vector<int32_t>(y.begin(), y.end()));
+    }
+    const int64_t len = a->sequence_length(0);
+    R1_EXPECT_ERROR(a->forward_sample_steps(batch, params, Runtime::kMaxDecodeSteps + 1, got.data()),
+                    "1 to 8");
+    R1_EXPECT_ERROR(a->forward_sample_steps(batch, {&params[0], 1}, 2, got.data()), "1 sampling settings");
+    std::vector<SequenceInput> two = {{0, p0, false}};
+    R1_EXPECT_ERROR(a->forward_sample_steps(two, {&params[0], 1}, 2, got.data()), "brings 5 tokens");
+    R1_EXPECT_ERROR(a->forward_sample_steps(batch, params, 8, got.data()), "context full");  // 13 + 8 > 16
+    QCOMPARE(a->sequence_length(0), len);
   }
 
   // A cache larger than the host memory available is refused before anything is allocated, with the
@@ -201,17 +262,26 @@ class TestRuntimeCpu : public QObject {
     QCOMPARE(res.tokens.size(), size_t(5));  // 8 prompt + 4 fed back = 12, the fifth sampled from the last
     R1_EXPECT_ERROR(gen.generate(ids(12, 9), go, SamplingParams::greedy()), "does not fit");
 
-    std::atomic<bool> cancel{false};
-    int seen = 0;
-    const auto cancelled = gen.generate(
-        ids(3, 1), go, SamplingParams::greedy(),
-        [&](int32_t) {
-          if (++seen == 2) cancel = true;
-          return true;
-        },
-        &cancel);
-    QCOMPARE(cancelled.reason, StopReason::Cancelled);
-    QCOMPARE(cancelled.tokens.size(), size_t(2));
+    // The flag set while the n-th token is taken: generation stops there, and the cache holds what one step
+    // a call leaves (the prompt and the generated tokens but the last), also where the flag is seen inside
+    // a call of chained steps.
+    const auto cancelled_at = [&](int n, int steps_per_call) {
+      std::atomic<bool> cancel{false};
+      int seen = 0;
+      go.steps_per_call = steps_per_call;
+      const auto r = gen.generate(
+          ids(3, 1), go, SamplingParams::greedy(),
+          [&](int32_t) {
+            if (++seen == n) cancel = true;
+            return true;
+          },
+          &cancel);
+      QCOMPARE(r.reason, StopReason::Cancelled);
+      QCOMPARE(r.tokens.size(), size_t(n));
+      QCOMPARE(gen.cached_tokens().size(), size_t(3 + n - 1));
+    };
+    cancelled_at(2, 1);
+    cancelled_at(3, 4);
   }
 
   void cancel_from_another_thread() {

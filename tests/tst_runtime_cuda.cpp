@@ -300,9 +300,11 @@ class TestRuntimeCuda : public QObject {
     QCOMPARE(after.tokens, before.tokens);
 
     // From the CLI: a GRPO run on the GPU stops with the error on one line and a non-zero exit, no signal.
+    // Its first step's rollouts run their 8 steps one at a time (9 runtime calls with the prompts'), the
+    // second step's as one chained launch: the 11th call, the one that fails.
     test::ProcessResult r;
     {
-      const FaultAfter fault("40");
+      const FaultAfter fault("10");
       r = test::run_program(
           "r1wb", {"train", "grpo", "--model", (test::fixtures() / "models" / "qwen2-tied").string(),
                    "--task", "arithmetic", "--difficulty", "easy", "--group-size", "2", "--prompts-per-step",
@@ -377,6 +379,106 @@ class TestRuntimeCuda : public QObject {
     }
     for (int s = 0; s < B; ++s) QCOMPARE(together[size_t(s)], solo[size_t(s)]);
     QVERIFY(rt->kv_stats().blocks_used > 0);
+  }
+
+  // Steps chained on the device (forward_sample_steps: the first call one step at a time, the second
+  // captured as one graph, the third replayed) sample what the same steps one call at a time sample, with
+  // seeded top-p sampling and a repetition penalty over what each sequence holds; the sequences then hold the
+  // same tokens. Cut back and run again, they sample the same tokens again.
+  void chained_steps_equal_single_steps_data() { add_architectures(); }
+  void chained_steps_equal_single_steps() {
+    QFETCH(QString, name);
+    const auto m = fixture(name.toStdString());
+    const int B = 3, kSteps = Runtime::kMaxDecodeSteps, kCalls = 3;
+    auto chained = runtime(m, Device::Cuda, B), single = runtime(m, Device::Cuda, B);
+    std::vector<SamplingParams> params(static_cast<size_t>(B));
+    for (int s = 0; s < B; ++s) {
+      params[size_t(s)].temperature = 0.8f;
+      params[size_t(s)].top_p = 0.9f;
+      params[size_t(s)].repetition_penalty = s == 1 ? 1.3f : 1.0f;
+      params[size_t(s)].seed = 100 + uint64_t(s);
+    }
+    params[2] = SamplingParams::greedy();
+    std::vector<std::vector<int32_t>> prompts;
+    for (int s = 0; s < B; ++s) {
+      std::vector<int32_t> p;
+      for (int i = 0; i < 4 + 9 * s; ++i) p.push_back(5 + (s * 31 + i * 13) % 300);
+      prompts.push_back(p);
+    }
+    std::vector<int32_t> first(static_cast<size_t>(B));
+    for (auto* rt : {chained.get(), single.get()})
+      for (int s = 0; s < B; ++s) {
+        const SequenceInput in{s, prompts[size_t(s)], false};
+        rt->forward_sample({&in, 1}, {&params[size_t(s)], 1}, &first[size_t(s)]);
+      }
+    // One at a time.
+    std::vector<int32_t> want;
+    std::vector<int32_t> last = first;
+    std::vector<SequenceInput> batch(static_cast<size_t>(B));
+    const auto feed = [&](const int32_t* row) {
+      for (int s = 0; s < B; ++s) batch[size_t(s)] = {s, std::span<const int32_t>(row + s, 1), false};
+    };
+    for (int k = 0; k < kSteps * kCalls; ++k) {
+      feed(last.data());
+      std::vector<int32_t> next(static_cast<size_t>(B));
+      single->forward_sample(batch, params, next.data());
+      want.insert(want.end(), next.begin(), next.end());
+      last = next;
+    }
+    // Chained.
+    std::vector<int32_t> got(want.size());
+    std::vector<int32_t> fed = first;
+    for (int call = 0; call < kCalls; ++call) {
+      feed(fed.data());
+      int32_t* out = got.data() + size_t(call * kSteps * B);
+      chained->forward_sample_steps(batch, params, kSteps, out);
+      fed.assign(out + (kSteps - 1) * B, out + kSteps * B);
+    }
+    QCOMPARE(got, want);
+    for (int s = 0; s < B; ++s) {
+      const auto a = chained->sequence_tokens(s), b = single->sequence_tokens(s);
+      QCOMPARE(std::vector<int32_t>(a.begin(), a.end()), std::vector<int32_t>(b.begin(), b.end()));
+    }
+    // Back by one call: the last call's input row again gives its tokens again.
+    const int64_t len = chained->sequence_length(0);
+    for (int s = 0; s < B; ++s) chained->truncate(s, chained->sequence_length(s) - kSteps);
+    feed(got.data() + size_t((kCalls - 1) * kSteps - 1) * B);
+    std::vector<int32_t> again(size_t(kSteps * B));
+    chained->forward_sample_steps(batch, params, kSteps, again.data());
+    QCOMPARE(again, std::vector<int32_t>(got.end() - long(kSteps * B), got.end()));
+    QCOMPARE(chained->sequence_length(0), len);
+    // What cannot be chained is refused before anything changes.
+    const std::vector<int32_t> two = {5, 6};
+    batch[0].tokens = two;
+    R1_EXPECT_ERROR(chained->forward_sample_steps(batch, params, kSteps, again.data()), "brings 2 tokens");
+    QCOMPARE(chained->sequence_length(0), len);
+  }
+
+  // Generation chains decode steps on the device by default: the same tokens as one step a call, and a stop
+  // inside a replayed chain leaves the cache holding the prompt and every generated token but the last.
+  void generation_chains_steps() {
+    const auto m = fixture("qwen2-tied");
+    auto rt = runtime(m, Device::Cuda);
+    QVERIFY(rt->chains_decode_steps());
+    Generator gen(*rt);
+    const std::vector<int32_t> prompt = {7, 11, 13};
+    GenerateOptions go;
+    go.max_new_tokens = 30;
+    go.steps_per_call = 1;
+    const auto single = gen.generate(prompt, go, SamplingParams::greedy());
+    go.steps_per_call = 0;
+    QCOMPARE(gen.generate(prompt, go, SamplingParams::greedy()).tokens, single.tokens);
+    const int32_t stop = single.tokens[20];  // in the third call of eight steps: a replay of the graph
+    const auto hit =
+        size_t(std::find(single.tokens.begin(), single.tokens.end(), stop) - single.tokens.begin());
+    go.stop_ids = {stop};
+    const auto stopped = gen.generate(prompt, go, SamplingParams::greedy());
+    QCOMPARE(stopped.tokens,
+             std::vector<int32_t>(single.tokens.begin(), single.tokens.begin() + long(hit + 1)));
+    const auto cached = gen.cached_tokens();
+    std::vector<int32_t> want = prompt;
+    want.insert(want.end(), single.tokens.begin(), single.tokens.begin() + long(hit));
+    QCOMPARE(std::vector<int32_t>(cached.begin(), cached.end()), want);
   }
 
   void fork_shares_prompt_blocks_data() { add_architectures(); }

@@ -108,7 +108,7 @@ int bench_ops(const ArgList& argv) {
 int bench_decode(const ArgList& argv) {
   const Args args(argv,
                   {"model", "shape", "device", "batch", "new-tokens", "prompt-tokens", "prefill-tokens",
-                   "dtype", "threads", "temperature", "top-p", "context"},
+                   "dtype", "threads", "temperature", "top-p", "context", "steps-per-call"},
                   {});
   const Device device = parse_device(args.get("device", "cpu"));
   if (args.has("threads")) cpu::set_num_threads(int(args.get_int("threads", 1)));
@@ -121,6 +121,12 @@ int bench_decode(const ArgList& argv) {
   const int64_t prefill_tokens = args.get_int("prefill-tokens", device == Device::Cpu ? 256 : 2048);
   if (new_tokens < 4 || prompt_tokens < 1 || prefill_tokens < 1)
     fail("--new-tokens must be at least 4 and token counts positive");
+  // Decode steps a call (forward_sample_steps), as generation runs them: by default as many as the run
+  // has room for, up to Runtime::kMaxDecodeSteps (three calls' worth, two of them untimed).
+  const int chain =
+      int(args.get_int("steps-per-call", std::min<int64_t>(Runtime::kMaxDecodeSteps, (new_tokens - 1) / 3)));
+  if (chain < 1 || chain > Runtime::kMaxDecodeSteps || new_tokens < 3 * chain + 1)
+    fail("option --steps-per-call: 1 to ", Runtime::kMaxDecodeSteps, ", and at most (--new-tokens - 1) / 3");
   // Decode samples greedily unless --temperature is given (then with --top-p, as chat does). --context sets
   // the runtime's context as chat would (its CUDA graph is sized for it), not just what the run needs.
   SamplingParams sampling = SamplingParams::greedy();
@@ -206,26 +212,38 @@ int bench_decode(const ArgList& argv) {
       for (auto& t : prompts[size_t(s)]) t = any_token(rng);
       batch.push_back({int(s), prompts[size_t(s)], false});
     }
-    // Decode through forward_sample: sampling runs where the model runs, as in generation.
+    // Decode through forward_sample_steps: sampling runs where the model runs, `chain` steps a call, as in
+    // generation. The prompt's step, then two untimed calls (the first runs its steps one at a time, the
+    // second builds the CUDA graph), then whole calls.
     const std::vector<SamplingParams> params(static_cast<size_t>(B), sampling);
-    std::vector<int32_t> next(static_cast<size_t>(B));
-    rt->forward_sample(batch, params, next.data());
-    for (int64_t s = 0; s < B; ++s) batch[size_t(s)].tokens = std::span<const int32_t>(&next[size_t(s)], 1);
-    rt->forward_sample(batch, params, next.data());  // warm-up steps (the second one builds the CUDA graph)
-    rt->forward_sample(batch, params, next.data());
-    const int64_t steps = new_tokens - 3;
+    std::vector<int32_t> next(static_cast<size_t>(B) * size_t(chain));
+    const auto feed_last = [&] {
+      const int32_t* row = next.data() + size_t(chain - 1) * size_t(B);
+      for (int64_t s = 0; s < B; ++s) batch[size_t(s)].tokens = std::span<const int32_t>(&row[s], 1);
+    };
+    rt->forward_sample(batch, params, next.data() + size_t(chain - 1) * size_t(B));
+    feed_last();
+    for (int warm = 0; warm < 2; ++warm) {
+      rt->forward_sample_steps(batch, params, chain, next.data());
+      feed_last();
+    }
+    const int64_t calls = (new_tokens - 1 - 2 * chain) / chain, steps = calls * chain;
     const auto t0 = Clock::now();
-    for (int64_t step = 0; step < steps; ++step) rt->forward_sample(batch, params, next.data());
+    for (int64_t call = 0; call < calls; ++call) {
+      rt->forward_sample_steps(batch, params, chain, next.data());
+      feed_last();
+    }
     const double dt = since(t0);
     const KvCacheStats kv = rt->kv_stats();
     // Bytes per step: every weight matrix once, plus each sequence's KV cache (average length over the run).
-    const double avg_len = double(prompt_tokens) + 3.0 + double(steps) / 2.0;
+    const double avg_len = double(prompt_tokens) + 1.0 + 2.0 * chain + double(steps) / 2.0;
     const double step_bytes = double(weight_bytes_at(B)) + double(B) * avg_len * double(kv.bytes_per_token);
     const double step_s = dt / double(steps);
     const double tok_s = double(B) / step_s;
     const double roofline_tok_s = double(B) * bandwidth / step_bytes;
     decode.push_back({{"batch", B},
                       {"new_tokens", new_tokens},
+                      {"steps_per_call", chain},
                       {"tokens_per_s", tok_s},
                       {"ms_per_step", step_s * 1e3},
                       {"bytes_per_step", step_bytes},

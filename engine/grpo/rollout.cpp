@@ -42,7 +42,9 @@ RolloutBatch generate_rollouts(Runtime& rt, const std::vector<std::vector<int32_
   std::vector<SamplingParams> params;
   std::vector<int32_t> next;
   std::vector<int64_t> rows;
-  for (int64_t step = 0; step < max_new; ++step) {
+  // Up to Runtime::kMaxDecodeSteps steps a call, chained on the device; a sequence that stops inside a call
+  // ignores the tokens sampled for it after the stop (every sequence is cut back to nothing at the end).
+  for (int64_t step = 0; step < max_new;) {
     batch.clear(), params.clear(), rows.clear();
     for (int64_t s = 0; s < N; ++s) {
       if (done[size_t(s)]) continue;
@@ -53,21 +55,26 @@ RolloutBatch generate_rollouts(Runtime& rt, const std::vector<std::vector<int32_
       rows.push_back(s);
     }
     if (batch.empty()) break;
-    next.resize(batch.size());
-    rt.forward_sample(batch, params, next.data());
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const int64_t s = rows[i];
-      const int32_t tok = next[i];
-      out.completions[size_t(s)].push_back(tok);
-      last[size_t(s)] = tok;
-      ++out.tokens;
-      if (std::find(stop_ids.begin(), stop_ids.end(), int64_t(tok)) != stop_ids.end()) {
-        done[size_t(s)] = true;
-      } else if (int64_t(out.completions[size_t(s)].size()) >= max_new) {
-        done[size_t(s)] = true;
-        out.truncated[size_t(s)] = true;
+    const int steps = int(std::min<int64_t>(Runtime::kMaxDecodeSteps, max_new - step));
+    const size_t B = batch.size();
+    next.resize(B * size_t(steps));
+    rt.forward_sample_steps(batch, params, steps, next.data());
+    step += steps;
+    for (int k = 0; k < steps; ++k)
+      for (size_t i = 0; i < B; ++i) {
+        const int64_t s = rows[i];
+        if (done[size_t(s)]) continue;
+        const int32_t tok = next[size_t(k) * B + i];
+        out.completions[size_t(s)].push_back(tok);
+        last[size_t(s)] = tok;
+        ++out.tokens;
+        if (std::find(stop_ids.begin(), stop_ids.end(), int64_t(tok)) != stop_ids.end()) {
+          done[size_t(s)] = true;
+        } else if (int64_t(out.completions[size_t(s)].size()) >= max_new) {
+          done[size_t(s)] = true;
+          out.truncated[size_t(s)] = true;
+        }
       }
-    }
   }
   for (int64_t s = 0; s < N; ++s) rt.truncate(int(s), 0);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -97,10 +97,13 @@ void CudaRuntimeBase::allocate_common() {
   bests_.allocate(size_t(cuda::sm_count()) * kMaxBlocksPerSm * sizeof(cuda::ArgBest));
   step_rows_ = max_batch_tokens_;
   step_dev_.allocate(size_t(kStepInts * step_rows_) * 4);
-  R1_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&step_host_), size_t(kStepInts * step_rows_) * 4));
+  constexpr size_t kSteps = kMaxDecodeSteps;
   R1_CUDA_CHECK(
-      cudaMallocHost(reinterpret_cast<void**>(&sampling_host_), size_t(S) * sizeof(cuda::RowSampling)));
-  R1_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&tokens_host_), size_t(S) * 4));
+      cudaMallocHost(reinterpret_cast<void**>(&step_host_), kSteps * size_t(kStepInts * step_rows_) * 4));
+  R1_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&sampling_host_),
+                               kSteps * size_t(S) * sizeof(cuda::RowSampling)));
+  R1_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&tokens_host_), kSteps * size_t(S) * 4));
+  chained_tokens_.allocate(kSteps * size_t(S) * 4);
   // Kernels read the step's inputs and sampling rows, and write the tokens, through these addresses.
   step_host_dev_ = cuda::host_device_pointer(step_host_);
   sampling_host_dev_ = cuda::host_device_pointer(sampling_host_);
@@ -117,18 +120,7 @@ void CudaRuntimeBase::forward_sample(std::span<const SequenceInput> batch,
     params[i].validate();
     if (batch[i].all_logits) fail("forward_sample: sequence ", batch[i].seq, " asks for all logits");
     const int seq = batch[i].seq;
-    const uint64_t position = uint64_t(sequence_length(seq)) + batch[i].tokens.size();
-    const uint64_t key = draw_seed(params[i].seed, position);
-    cuda::RowSampling& r = sampling_host_[i];
-    r.temperature = params[i].temperature;
-    r.top_p = params[i].top_p;
-    r.min_p = params[i].min_p;
-    r.repetition_penalty = params[i].repetition_penalty;
-    r.top_k = params[i].top_k;
-    r.key_lo = uint32_t(key);
-    r.key_hi = uint32_t(key >> 32);
-    r.history = history_.as<int32_t>() + int64_t(seq) * max_context_;
-    r.history_len = int32_t(position);
+    set_sampling_row(int64_t(i), params[i], seq, sequence_length(seq) + int64_t(batch[i].tokens.size()));
   }
   sampling_rows_ = int64_t(batch.size());
   forward_to(batch, logits_.as<float>(), true);
@@ -137,6 +129,78 @@ void CudaRuntimeBase::forward_sample(std::span<const SequenceInput> batch,
   sync();
   std::memcpy(out_tokens, tokens_host_, batch.size() * 4);
   sampling_rows_ = 0;
+}
+
+void CudaRuntimeBase::set_sampling_row(int64_t i, const SamplingParams& p, int seq, int64_t position) {
+  const uint64_t key = draw_seed(p.seed, uint64_t(position));
+  cuda::RowSampling& r = sampling_host_[i];
+  r.temperature = p.temperature;
+  r.top_p = p.top_p;
+  r.min_p = p.min_p;
+  r.repetition_penalty = p.repetition_penalty;
+  r.top_k = p.top_k;
+  r.key_lo = uint32_t(key);
+  r.key_hi = uint32_t(key >> 32);
+  r.history = history_.as<int32_t>() + int64_t(seq) * max_context_;
+  r.history_len = int32_t(position);
+}
+
+void CudaRuntimeBase::set_step_row(const StepArrays& h, int64_t T, int seq, int64_t pos, int32_t id) {
+  h.ids[T] = id;
+  h.positions[T] = int32_t(pos);
+  h.slots[T] = blocks_.slot(seq, pos);
+  h.row_seq[T] = seq;
+  h.n_keys[T] = int32_t(pos + 1);
+}
+
+int32_t* CudaRuntimeBase::step_host_at(int k) const {
+  return step_host_ + int64_t(k) * kStepInts * step_rows_;
+}
+
+// Chained decode steps: the cache blocks, step arrays and sampling rows of every step are prepared on the
+// host first (each step's positions are known; only its token comes from the step before), then one graph
+// runs the steps, each embedding reading the tokens the sampler before it wrote, and the host reads all the
+// tokens after one sync. The first call of a shape runs the steps one at a time, so lazy initialisation
+// stays out of the graph, as forward_sample does.
+void CudaRuntimeBase::forward_sample_steps(std::span<const SequenceInput> batch,
+                                           std::span<const SamplingParams> params, int steps,
+                                           int32_t* out_tokens) {
+  check_steps(batch, params, steps);
+  const int64_t B = int64_t(batch.size());
+  if (steps == 1 || B > step_rows_ || ++chained_seen_[{B, steps}] < 2)
+    return Runtime::forward_sample_steps(batch, params, steps, out_tokens);
+  for (const auto& p : params) p.validate();
+  if (in_flight_) sync();  // kernels may still read the pinned buffers
+  cuda::fault_point(stream_);
+  // Cache blocks first: a failure here leaves nothing half-written.
+  for (const auto& e : batch) {
+    const int64_t len = sequence_length(e.seq);
+    for (const auto& cp : blocks_.prepare_write(e.seq, len, len + steps)) copy_block(cp.from, cp.to);
+    upload_table(e.seq);
+  }
+  entries_.clear();
+  for (int k = 0; k < steps; ++k) {
+    const StepArrays h = carve(step_host_at(k), step_rows_);
+    for (int64_t b = 0; b < B; ++b) {
+      const int seq = batch[size_t(b)].seq;
+      const int64_t pos = sequence_length(seq) + k;
+      set_step_row(h, b, seq, pos, k == 0 ? batch[size_t(b)].tokens[0] : 0);
+      h.out_rows[b] = int32_t(b);
+      h.tiles[b] = {int32_t(b), 1, seq, int32_t(pos)};
+      set_sampling_row(k * max_sequences_ + b, params[size_t(b)], seq, pos + 1);
+      if (k == 0) entries_.push_back({seq, b, 1, pos});
+    }
+  }
+  n_tiles_ = B;
+  decode_rows_ = true;
+  sampling_rows_ = B;
+  in_flight_ = true;
+  run_graph(B, steps);
+  sync();
+  for (int k = 0; k < steps; ++k)
+    std::memcpy(out_tokens + k * B, tokens_host_ + int64_t(k) * max_sequences_, size_t(B) * 4);
+  sampling_rows_ = 0;
+  record_steps(batch, steps, out_tokens);
 }
 
 void CudaRuntimeBase::copy_weights(const void* block, const std::function<void(const WeightCopy&)>& each) {
@@ -189,11 +253,7 @@ void CudaRuntimeBase::forward_chunk(std::span<const SequenceInput> batch, const 
                              int32_t(starts[b] + int64_t(i))};
     for (size_t i = 0; i < e.tokens.size(); ++i, ++T) {
       const int64_t pos = starts[b] + int64_t(i);
-      h.ids[T] = e.tokens[i];
-      h.positions[T] = int32_t(pos);
-      h.slots[T] = blocks_.slot(e.seq, pos);
-      h.row_seq[T] = e.seq;
-      h.n_keys[T] = int32_t(pos + 1);
+      set_step_row(h, T, e.seq, pos, e.tokens[i]);
       max_keys = std::max<int64_t>(max_keys, pos + 1);
       if (e.all_logits || i + 1 == e.tokens.size()) h.out_rows[n_out++] = int32_t(T);
     }
@@ -241,10 +301,14 @@ void CudaRuntimeBase::upload_table(int seq) {
 // pinned buffer, and embeds the step's tokens, reading their ids from the pinned buffer in the same round
 // trip.
 void CudaRuntimeBase::embed_step(int64_t T, int64_t width) {
-  const StepArrays h = carve(step_host_dev_, step_rows_);
+  int32_t* src = step_host_dev_ + int64_t(graph_step_) * kStepInts * step_rows_;
+  const StepArrays h = carve(src, step_rows_);
   cuda::EmbeddingArgs a;
   a.x = x_.as<float>();
-  a.ids = h.ids;
+  // A chained step's tokens are the ones the step before it sampled.
+  a.ids =
+      graph_step_ == 0 ? h.ids : chained_tokens_.as<int32_t>() + int64_t(graph_step_ - 1) * max_sequences_;
+  a.ids_after_wait = graph_step_ > 0;
   a.table = weights_.embed;
   a.T = T;
   a.dim = width;
@@ -252,7 +316,7 @@ void CudaRuntimeBase::embed_step(int64_t T, int64_t width) {
   a.history_stride = max_context_;
   a.row_seq = h.row_seq;
   a.positions = h.positions;
-  a.copy_src = step_host_dev_;
+  a.copy_src = src;
   a.copy_dst = step_dev_.as<int32_t>();
   for (int k = 0; k < kStepArrays; ++k) a.copy.offset[k] = k * step_rows_, a.copy.count[k] = T;
   a.copy.offset[kStepArrays] = kStepArrays * step_rows_;
@@ -264,8 +328,10 @@ void CudaRuntimeBase::embed_step(int64_t T, int64_t width) {
 // into pinned memory, so no copy back is needed.
 void CudaRuntimeBase::sample(int64_t n) {
   const bool bests = bests_ready_ && n == 1;
-  cuda::sample_rows(logits_.as<float>(), n, config().vocab_size, sampling_host_dev_, tokens_host_dev_,
-                    stream_, bests ? bests_.as<cuda::ArgBest>() : nullptr, bests ? int32_t(n_bests_) : 0);
+  const int64_t at = int64_t(graph_step_) * max_sequences_;
+  cuda::sample_rows(logits_.as<float>(), n, config().vocab_size, sampling_host_dev_ + at,
+                    tokens_host_dev_ + at, stream_, bests ? bests_.as<cuda::ArgBest>() : nullptr,
+                    bests ? int32_t(n_bests_) : 0, chaining_ ? chained_tokens_.as<int32_t>() + at : nullptr);
 }
 
 StepArrays CudaRuntimeBase::dev() const {
@@ -317,28 +383,36 @@ void CudaRuntimeBase::gemv(const cuda::bf16* w, int64_t n, int64_t k, const void
   cuda::gemv(gemv_args(w, n, k, x, batch, in, norm, bias, y, out), stream_);
 }
 
-// A decode step of B sequences: every kernel, the LM head and the sampling, captured once per B and
-// replayed; the graph reads this step's inputs from the fixed step and sampling buffers.
-void CudaRuntimeBase::run_graph(int64_t B) {
-  auto it = graphs_.find(B);
+// Decode steps of B sequences: every kernel, the LM head and the sampling, captured once per (B, steps) and
+// replayed; the graph reads its inputs from the fixed step and sampling buffers (a slice per step).
+void CudaRuntimeBase::run_graph(int64_t B, int steps) {
+  auto it = graphs_.find({B, steps});
   if (it == graphs_.end()) {
     cudaGraph_t graph = nullptr;
     R1_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    chaining_ = steps > 1;
     try {
-      run_layers(B, int32_t(max_context_));
-      lm_head(B, B, logits_.as<float>());
-      sample(B);
+      for (int k = 0; k < steps; ++k) {
+        graph_step_ = k;
+        run_layers(B, int32_t(max_context_));
+        lm_head(B, B, logits_.as<float>());
+        sample(B);
+      }
     } catch (...) {
+      graph_step_ = 0;
+      chaining_ = false;
       cudaStreamEndCapture(stream_, &graph);
       if (graph) cudaGraphDestroy(graph);
       throw;
     }
+    graph_step_ = 0;
+    chaining_ = false;
     R1_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
     cudaGraphExec_t exec = nullptr;
     const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
     R1_CUDA_CHECK(err);
-    it = graphs_.emplace(B, exec).first;
+    it = graphs_.emplace(std::make_pair(B, steps), exec).first;
   }
   R1_CUDA_CHECK(cudaGraphLaunch(it->second, stream_));
 }

@@ -1,9 +1,10 @@
 #pragma once
 // What every CUDA runtime shares, whatever its layers: the stream and cuBLAS handle, the paged cache's block
 // bookkeeping and device block tables, the per-step inputs packed into one upload, sampling on the device
-// (one host sync per step, to read the sampled ids), decode steps captured once per batch size as CUDA
-// graphs and replayed, the LM head, and the copy of trained weights. A subclass owns its cache memory and
-// its layers: run_layers() turns the step's ids into the fp32 residual stream x_.
+// (one host sync per step, to read the sampled ids, or per chain of steps), decode steps captured once per
+// batch size (and chain length) as CUDA graphs and replayed, the LM head, and the copy of trained weights. A
+// subclass owns its cache memory and its layers: run_layers() turns the step's ids into the fp32 residual
+// stream x_.
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,6 +33,9 @@ class CudaRuntimeBase : public Runtime {
   Device device() const override { return Device::Cuda; }
   void forward_sample(std::span<const SequenceInput> batch, std::span<const SamplingParams> params,
                       int32_t* out_tokens) override;
+  void forward_sample_steps(std::span<const SequenceInput> batch, std::span<const SamplingParams> params,
+                            int steps, int32_t* out_tokens) override;
+  bool chains_decode_steps() const override { return true; }
 
  protected:
   static constexpr int32_t kBlockSize = 16;
@@ -94,12 +98,19 @@ class CudaRuntimeBase : public Runtime {
  private:
   void upload_table(int seq);
   void sample(int64_t n);
-  void run_graph(int64_t B);
+  // Decode steps of B sequences, captured once per (B, steps) and replayed.
+  void run_graph(int64_t B, int steps = 1);
+  // Row i of the pinned sampling rows for the token sampled at `position` of sequence seq.
+  void set_sampling_row(int64_t i, const SamplingParams& p, int seq, int64_t position);
+  // Row T of the step arrays h: the token `id` of sequence seq at position pos.
+  void set_step_row(const StepArrays& h, int64_t T, int seq, int64_t pos, int32_t id);
+  int32_t* step_host_at(int k) const;  // the pinned step arrays of step k of a chained launch
 
   int32_t* tables_host_ = nullptr;  // pinned mirror of the device block tables
   std::vector<size_t> uploaded_blocks_;
   bool in_flight_ = false;  // kernels or async uploads may still be reading the pinned buffers
   std::map<int64_t, int64_t> decode_steps_seen_;
+  std::map<std::pair<int64_t, int>, int64_t> chained_seen_;  // forward_sample_steps calls per (B, steps)
   cuda::DeviceBuffer logits_;
   // The LM head's block bests for one row of logits_ (GemvArgs::best), which the greedy sampler reduces
   // instead of sweeping the row's 151 936 logits with one block: valid while bests_ready_ (set by each
@@ -117,7 +128,13 @@ class CudaRuntimeBase : public Runtime {
   cuda::RowSampling* sampling_host_dev_ = nullptr;
   int64_t sampling_rows_ = 0;
   bool sampled_in_graph_ = false;
-  std::map<int64_t, cudaGraphExec_t> graphs_;
+  std::map<std::pair<int64_t, int>, cudaGraphExec_t> graphs_;  // per (B, steps)
+  // Steps chained in one graph (forward_sample_steps): each step's step arrays, sampling rows and tokens
+  // have their own pinned slice (kMaxDecodeSteps of each), and a step's sampler also writes its tokens to
+  // chained_tokens_ ([kMaxDecodeSteps][max_sequences]), which the next step's embedding reads.
+  int graph_step_ = 0;     // the step being captured, 0 outside a chained capture
+  bool chaining_ = false;  // capturing more than one step
+  cuda::DeviceBuffer chained_tokens_;
 };
 
 }  // namespace r1

@@ -52,7 +52,12 @@ GenerationResult Generator::generate(std::span<const int32_t> context, const Gen
     fail("generate: stop strings need a tokenizer to turn tokens into text");
   if (int64_t(context.size()) >= rt_.max_context())
     fail("prompt of ", context.size(), " tokens does not fit the context of ", rt_.max_context(), " tokens");
+  if (options.steps_per_call < 0 || options.steps_per_call > Runtime::kMaxDecodeSteps)
+    fail("generate: steps_per_call must be 0 to ", Runtime::kMaxDecodeSteps);
   sampling.validate();
+  const int chain = options.steps_per_call > 0  ? options.steps_per_call
+                    : rt_.chains_decode_steps() ? Runtime::kMaxDecodeSteps
+                                                : 1;
   GenerationResult res;
   res.prompt_tokens = int64_t(context.size());
 
@@ -72,28 +77,12 @@ GenerationResult Generator::generate(std::span<const int32_t> context, const Gen
   std::span<const int32_t> feed = context.subspan(common);
   bool first = true;
   auto t_decode = t0;
-  for (;;) {
-    if (cancel && cancel->load(std::memory_order_relaxed)) {
-      res.reason = StopReason::Cancelled;
-      break;
-    }
-    if (rt_.sequence_length(seq_) + int64_t(feed.size()) > rt_.max_context()) {
-      res.reason = StopReason::ContextFull;
-      break;
-    }
-    const SequenceInput in{seq_, feed, false};
-    int32_t tok = 0;
-    rt_.forward_sample({&in, 1}, {&sampling, 1}, &tok);
-    if (first) {
-      res.prefill_seconds = res.first_token_seconds = seconds_since(t0);
-      t_decode = std::chrono::steady_clock::now();
-      first = false;
-    }
-    res.tokens.push_back(tok);
+  // Whether generation ends at `tok` (appended to res.tokens), and why.
+  const auto ends_at = [&](int32_t tok) {
     const bool keep_going = !on_token || on_token(tok);
     if (std::find(options.stop_ids.begin(), options.stop_ids.end(), tok) != options.stop_ids.end()) {
       res.reason = StopReason::Eos;
-      break;
+      return true;
     }
     if (longest_stop > 0) {
       text += options.token_bytes(tok);
@@ -104,17 +93,59 @@ GenerationResult Generator::generate(std::span<const int32_t> context, const Gen
         hit = hit || (!s.empty() && text.find(s, from) != std::string::npos);
       if (hit) {
         res.reason = StopReason::StopString;
-        break;
+        return true;
       }
     }
     if (int64_t(res.tokens.size()) >= options.max_new_tokens) {
       res.reason = StopReason::MaxTokens;
-      break;
+      return true;
     }
     if (!keep_going) {
       res.reason = StopReason::Cancelled;
+      return true;
+    }
+    return false;
+  };
+  int32_t chunk[Runtime::kMaxDecodeSteps];
+  for (;;) {
+    if (cancel && cancel->load(std::memory_order_relaxed)) {
+      res.reason = StopReason::Cancelled;
       break;
     }
+    const int64_t held = rt_.sequence_length(seq_);
+    if (held + int64_t(feed.size()) > rt_.max_context()) {
+      res.reason = StopReason::ContextFull;
+      break;
+    }
+    const SequenceInput in{seq_, feed, false};
+    // Decode runs `chain` steps a call while that many fit; tokens past a stop are dropped from the cache.
+    const int64_t left = options.max_new_tokens - int64_t(res.tokens.size());
+    const int steps = !first && left >= chain && held + chain <= rt_.max_context() ? chain : 1;
+    if (steps > 1) {
+      rt_.forward_sample_steps({&in, 1}, {&sampling, 1}, steps, chunk);
+    } else {
+      rt_.forward_sample({&in, 1}, {&sampling, 1}, chunk);
+    }
+    if (first) {
+      res.prefill_seconds = res.first_token_seconds = seconds_since(t0);
+      t_decode = std::chrono::steady_clock::now();
+      first = false;
+    }
+    // The sequence now holds the fed token and the chunk's tokens before its last; a stop at token k keeps
+    // those before k, a cancel seen before token k those before k - 1, as one step a call would.
+    bool done = false;
+    for (int k = 0; k < steps && !done; ++k) {
+      if (k > 0 && cancel && cancel->load(std::memory_order_relaxed)) {
+        res.reason = StopReason::Cancelled;
+        rt_.truncate(seq_, held + k);
+        done = true;
+        break;
+      }
+      res.tokens.push_back(chunk[k]);
+      done = ends_at(chunk[k]);
+      if (done && k + 1 < steps) rt_.truncate(seq_, held + 1 + k);
+    }
+    if (done) break;
     feed = std::span<const int32_t>(&res.tokens.back(), 1);
   }
   res.decode_seconds = first ? 0.0 : seconds_since(t_decode);

@@ -23,6 +23,10 @@ struct GenerateOptions {
   std::vector<int32_t> stop_ids;
   std::vector<std::string> stop_strings;
   std::function<std::string(int32_t)> token_bytes;  // needed when stop_strings are given
+  // Decode steps a runtime call (Runtime::forward_sample_steps), 1 to Runtime::kMaxDecodeSteps; 0: the most
+  // on a runtime that chains steps on the device, else 1. Tokens still reach on_token one at a time, and a
+  // stop or cancel inside a call leaves the cache as one step a call would.
+  int steps_per_call = 0;
 };
 
 struct GenerationResult {

@@ -64,6 +64,50 @@ void Runtime::forward_sample(std::span<const SequenceInput> batch, std::span<con
   }
 }
 
+void Runtime::check_steps(std::span<const SequenceInput> batch, std::span<const SamplingParams> params,
+                          int steps) const {
+  if (steps < 1 || steps > kMaxDecodeSteps)
+    fail("forward_sample_steps: ", steps, " steps; 1 to ", kMaxDecodeSteps, " at a time");
+  if (params.size() != batch.size())
+    fail("forward_sample_steps: ", params.size(), " sampling settings for ", batch.size(), " sequences");
+  std::set<int> seen;
+  for (const auto& e : batch) {
+    const int64_t len = sequence_length(e.seq);
+    if (!seen.insert(e.seq).second) fail("sequence ", e.seq, " appears twice in one forward batch");
+    if (e.tokens.size() != 1 || e.all_logits)
+      fail("forward_sample_steps: sequence ", e.seq, " brings ", e.tokens.size(),
+           " tokens; each step feeds one token and samples the next");
+    if (e.tokens[0] < 0 || e.tokens[0] >= config().vocab_size)
+      fail("token id ", e.tokens[0], " is out of range for a vocabulary of ", config().vocab_size);
+    if (len + steps > max_context_)
+      fail("context full: sequence ", e.seq, " holds ", len, " tokens and ", steps,
+           " more exceed the context of ", max_context_);
+  }
+}
+
+void Runtime::forward_sample_steps(std::span<const SequenceInput> batch,
+                                   std::span<const SamplingParams> params, int steps, int32_t* out_tokens) {
+  check_steps(batch, params, steps);
+  std::vector<SequenceInput> feed(batch.begin(), batch.end());
+  const size_t B = batch.size();
+  for (int k = 0; k < steps; ++k) {
+    int32_t* row = out_tokens + size_t(k) * B;
+    forward_sample(feed, params, row);
+    for (size_t b = 0; b < B; ++b) feed[b].tokens = std::span<const int32_t>(row + b, 1);
+  }
+}
+
+void Runtime::record_steps(std::span<const SequenceInput> batch, int steps, const int32_t* out_tokens) {
+  const size_t B = batch.size();
+  for (size_t b = 0; b < B; ++b) {
+    const int seq = batch[b].seq;
+    auto& held = tokens_[size_t(seq)];
+    held.push_back(batch[b].tokens[0]);
+    for (int k = 0; k + 1 < steps; ++k) held.push_back(out_tokens[size_t(k) * B + b]);
+    lengths_[size_t(seq)] += steps;
+  }
+}
+
 int64_t Runtime::sequence_length(int seq) const {
   if (seq < 0 || seq >= max_sequences_)
     fail("sequence ", seq, " is out of range (", max_sequences_, " sequences)");

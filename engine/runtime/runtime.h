@@ -96,6 +96,19 @@ class Runtime {
   virtual void forward_sample(std::span<const SequenceInput> batch, std::span<const SamplingParams> params,
                               int32_t* out_tokens);
 
+  // forward_sample `steps` times, each step feeding every entry the token the step before sampled for it:
+  // out_tokens is [steps][batch]. Every entry brings one token. Afterwards each sequence holds that token
+  // and the first steps - 1 sampled ones, and the last row is the next to feed, as after the same calls one
+  // at a time; a caller that stops at an earlier token truncates the sequences to what it keeps. Throws,
+  // leaving every sequence as it was, when the entries are not one token each or the steps do not fit the
+  // context. The CUDA runtime runs the steps as one graph launch, with no host round trip between them.
+  // chains_decode_steps(): whether this runtime gains from that (else a caller that streams tokens to a
+  // reader, as chat does, keeps to one step a call so that each token shows as soon as it is sampled).
+  static constexpr int kMaxDecodeSteps = 8;
+  virtual bool chains_decode_steps() const { return false; }
+  virtual void forward_sample_steps(std::span<const SequenceInput> batch,
+                                    std::span<const SamplingParams> params, int steps, int32_t* out_tokens);
+
   // Takes a trainer's current weights without a trip through the host: `block` is its bf16 compute copy in
   // device memory, laid out as `layout` (the same architecture as this runtime's model). Returns false when
   // this runtime cannot take weights that way (the CPU runtime); the caller then builds a new runtime from
@@ -132,6 +145,12 @@ class Runtime {
 
   // Stats with the tokens held and the sequences in use filled in; backends add their sizes.
   KvCacheStats usage_stats() const;
+
+  // What forward_sample_steps() checks before it changes anything.
+  void check_steps(std::span<const SequenceInput> batch, std::span<const SamplingParams> params,
+                   int steps) const;
+  // The caller's per-sequence record of fed tokens, after forward_sample_steps() ran on the device.
+  void record_steps(std::span<const SequenceInput> batch, int steps, const int32_t* out_tokens);
 
   // forward() with the rows written from `logits` on, in host or device memory.
   void forward_to(std::span<const SequenceInput> batch, float* logits, bool on_device);

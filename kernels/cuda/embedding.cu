@@ -28,26 +28,35 @@ __global__ void __launch_bounds__(kThreads) embedding_kernel(const EmbeddingArgs
 }
 
 // The step's first kernel: row t's id, its row of the table and this thread's word of the copy come from the
-// host and the weights, so they are requested before the wait; everything is stored after it.
+// host and the weights, so they are requested before the wait; everything is stored after it. With
+// ids_after_wait the id is the kernel before's output: it, and so the row, are read after the wait.
 __global__ void __launch_bounds__(kThreads) step_embedding_kernel(const EmbeddingArgs a) {
   allow_next_kernel();
   const int64_t t = blockIdx.x;
+  const bool early = !a.ids_after_wait;
   const int64_t word = word_offset(a.copy, t * kThreads + threadIdx.x);
   const int32_t copied = word >= 0 ? a.copy_src[word] : 0;
-  const int32_t id = a.ids[t];
+  int32_t id = early ? a.ids[t] : 0;
   int32_t seq = 0, pos = 0;
   if (a.history && threadIdx.x == 0) seq = a.row_seq[t], pos = a.positions[t];
-  const bf16* row = a.table + int64_t(id) * a.dim;
   // Pieces held across the wait; a row not in whole 16-byte pieces, or the rest of a longer one, is read
   // after.
   const int64_t pieces = a.dim % 8 == 0 ? min(a.dim / 8, int64_t(kHeld) * kThreads) : 0;
   Bf16x8 held[kHeld];
+  const auto load_held = [&](const bf16* row) {
 #pragma unroll
-  for (int j = 0; j < kHeld; ++j) {
-    const int64_t i = threadIdx.x + int64_t(j) * kThreads;
-    if (i < pieces) held[j] = *reinterpret_cast<const Bf16x8*>(row + i * 8);
-  }
+    for (int j = 0; j < kHeld; ++j) {
+      const int64_t i = threadIdx.x + int64_t(j) * kThreads;
+      if (i < pieces) held[j] = *reinterpret_cast<const Bf16x8*>(row + i * 8);
+    }
+  };
+  if (early) load_held(a.table + int64_t(id) * a.dim);
   wait_for_previous_kernel();
+  if (!early) {
+    id = a.ids[t];
+    load_held(a.table + int64_t(id) * a.dim);
+  }
+  const bf16* row = a.table + int64_t(id) * a.dim;
   if (word >= 0) a.copy_dst[word] = copied;
   if (a.history && threadIdx.x == 0) a.history[int64_t(seq) * a.history_stride + pos] = id;
   float* x = a.x + t * a.dim;

@@ -11,6 +11,9 @@
 // after it waits for the kernel before it. So the kernel after it must let its own dependents start only
 // after its wait (GemvArgs::dependents_after_wait) when a later kernel reads copy_dst before its wait (the
 // decode attention reads the step's positions and slots).
+//
+// ids_after_wait (with copy_src): the ids are the output of the kernel before (the sampler of the step
+// before, when steps are chained on the device), so they and their rows are read after the wait.
 #include "cuda_common.h"
 #include "host_copy.h"
 
@@ -28,6 +31,7 @@ struct EmbeddingArgs {
   const int32_t* copy_src = nullptr;
   int32_t* copy_dst = nullptr;
   HostCopyRanges copy;
+  bool ids_after_wait = false;
 };
 
 // Throws std::invalid_argument for a negative range, or more words to copy than 256 a row.

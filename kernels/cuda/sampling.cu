@@ -308,13 +308,18 @@ __device__ uint32_t floor_key_of(const float* z, int64_t n, float zmax, float to
 
 __global__ void __launch_bounds__(kThreads)
     sample_kernel(float* logits, int64_t vocab, const RowSampling* params, int32_t* tokens,
-                  const ArgBest* bests, int32_t n_bests) {
+                  const ArgBest* bests, int32_t n_bests, int32_t* tokens_copy) {
   extern __shared__ __align__(16) uint32_t dynamic[];  // the penalty's vocabulary bits, then the short list
   __shared__ float2 scratch_2[32];
   __shared__ ArgBest scratch_a[32];
   __shared__ float hist[32][256];
+  allow_next_kernel();
   const RowSampling p = params[blockIdx.x];  // no kernel writes these: read before the wait
   wait_for_previous_kernel();
+  const auto put = [&](int32_t token) {
+    tokens[blockIdx.x] = token;
+    if (tokens_copy) tokens_copy[blockIdx.x] = token;
+  };
   float* z = logits + int64_t(blockIdx.x) * vocab;
 
   const bool penalized = p.repetition_penalty != 1.0f && p.history_len > 0;
@@ -348,7 +353,7 @@ __global__ void __launch_bounds__(kThreads)
       sweep(z, vocab, [&](int64_t i, float& v) { best = better(best, ArgBest{v, int32_t(i)}); });
     }
     best = block_best(best, scratch_a);
-    if (threadIdx.x == 0) tokens[blockIdx.x] = best.index;
+    if (threadIdx.x == 0) put(best.index);
     return;
   }
 
@@ -376,13 +381,13 @@ __global__ void __launch_bounds__(kThreads)
     const uint32_t floor_key = floor_key_of(z, vocab, zmax, stats.sum, p, vocab, hist);
     token = draw_by_mass(z, vocab, zmax, floor_key, key, &hist[0][0]);
   }
-  if (threadIdx.x == 0) tokens[blockIdx.x] = token;
+  if (threadIdx.x == 0) put(token);
 }
 
 }  // namespace
 
 void sample_rows(float* logits, int64_t rows, int64_t vocab, const RowSampling* params, int32_t* tokens,
-                 cudaStream_t stream, const ArgBest* bests, int32_t n_bests) {
+                 cudaStream_t stream, const ArgBest* bests, int32_t n_bests, int32_t* tokens_copy) {
   if (rows <= 0) return;
   if (bests && (rows != 1 || n_bests <= 0))
     throw std::invalid_argument("sample_rows: the logits' block bests are for one row");
@@ -390,7 +395,7 @@ void sample_rows(float* logits, int64_t rows, int64_t vocab, const RowSampling* 
   set_max_dynamic_smem(reinterpret_cast<const void*>(sample_kernel), 160 * 1024);
   if (smem > 160 * 1024) throw std::invalid_argument("sample_rows: vocabulary too large");
   launch_chained(sample_kernel, dim3(unsigned(rows)), dim3(kThreads), smem, stream, logits, vocab, params,
-                 tokens, bests, n_bests);
+                 tokens, bests, n_bests, tokens_copy);
 }
 
 }  // namespace r1::cuda

@@ -28,8 +28,11 @@ struct RowSampling {
 // host memory (its device address): the runtime passes the step's pinned rows, and receives the tokens
 // without a copy back. bests (one row only): n_bests values whose best is the row's greedy argmax, as the
 // LM head's GEMV leaves them (GemvArgs::best); a greedy row without a repetition penalty reduces those
-// instead of sweeping its logits.
+// instead of sweeping its logits. tokens_copy: where not null, the tokens are also written there (device
+// memory, for the next step's embedding when steps are chained on the device). The kernel lets the next
+// kernel start at once: that kernel may read before its wait only what no kernel writes.
 void sample_rows(float* logits, int64_t rows, int64_t vocab, const RowSampling* params, int32_t* tokens,
-                 cudaStream_t stream, const ArgBest* bests = nullptr, int32_t n_bests = 0);
+                 cudaStream_t stream, const ArgBest* bests = nullptr, int32_t n_bests = 0,
+                 int32_t* tokens_copy = nullptr);
 
 }  // namespace r1::cuda

@@ -295,6 +295,49 @@ class TestMlaKernelsCuda : public QObject {
     QVERIFY2(e < 1e-4, qPrintable(QString("NMSE %1").arg(e)));
   }
 
+  // The padded dispatch: each expert's slots in slot order at rows e * capacity + j, every slot's row
+  // holding its token's input, the rows past an expert's count untouched; more slots than one round of the
+  // block (300 tokens x 2), widths in and off 16-byte pieces, and a capacity too small refused.
+  void padded_dispatch_data() {
+    QTest::addColumn<int>("dim");
+    QTest::newRow("16-byte pieces") << 64;
+    QTest::newRow("off the pieces") << 20;
+  }
+  void padded_dispatch() {
+    QFETCH(int, dim);
+    const int64_t T = 300, K = 2, E = 7, C = 320;
+    std::vector<int32_t> ids(size_t(T * K));
+    for (int64_t t = 0; t < T; ++t) {
+      ids[size_t(t * K)] = int32_t((t * 5 + 1) % E);
+      ids[size_t(t * K + 1)] = int32_t((t * 5 + 1 + 1 + t % (E - 1)) % E);  // never the first choice again
+    }
+    auto xf = randn(size_t(T * dim), 41);
+    auto xd = upload(to_bf16(xf)), idd = upload(ids);  // xf now holds the bf16 values
+    std::vector<float> filled(size_t(E * C * dim), -3.0f);
+    auto xe = upload(to_bf16(filled));
+    auto rows = upload(std::vector<int32_t>(size_t(T * K), -1));
+    cuda::moe_dispatch_padded(xe.as<bf16>(), rows.as<int32_t>(), xd.as<bf16>(), idd.as<int32_t>(), T, K, E,
+                              dim, C, nullptr);
+    const auto got_rows = download<int32_t>(rows, size_t(T * K));
+    const auto got_xe = download_bf16(xe, size_t(E * C * dim));
+    std::vector<int32_t> next(size_t(E), 0);
+    std::vector<bool> used(size_t(E * C), false);
+    for (int64_t i = 0; i < T * K; ++i) {
+      const int e = ids[size_t(i)];
+      const int32_t want = int32_t(e * C + next[size_t(e)]++);
+      QCOMPARE(got_rows[size_t(i)], want);
+      used[size_t(want)] = true;
+      for (int d = 0; d < dim; ++d)
+        QCOMPARE(got_xe[size_t(int64_t(want) * dim + d)], xf[size_t((i / K) * dim + d)]);
+    }
+    for (int64_t r = 0; r < E * C; ++r)
+      if (!used[size_t(r)])
+        for (int d = 0; d < dim; ++d) QCOMPARE(got_xe[size_t(r * dim + d)], -3.0f);
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                             cuda::moe_dispatch_padded(xe.as<bf16>(), rows.as<int32_t>(), xd.as<bf16>(),
+                                                       idd.as<int32_t>(), T, K, E, dim, T - 1, nullptr));
+  }
+
   void router_logits_in_fp32_data() {
     QTest::addColumn<int>("T");
     QTest::addColumn<int>("hidden");

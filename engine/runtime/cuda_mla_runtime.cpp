@@ -31,6 +31,8 @@ using cuda::bf16;
 constexpr float kLatentNormEps = 1e-6f;
 // Chunks of at most this many rows (and every decode step) take the routed experts slot by slot.
 constexpr int64_t kSlotMaxRows = 16;
+// Decode batches up to this many rows can take the experts padded (routed_experts()).
+constexpr int64_t kPaddedMaxRows = 256;
 constexpr size_t kPrefillScratchMax = size_t(768) << 20;
 
 class CudaMlaRuntime final : public CudaRuntimeBase {
@@ -65,6 +67,9 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
     prefill_bytes_ =
         std::max(min_prefill, std::min(kPrefillScratchMax, min_prefill + size_t(H_ - 1) * size_t(T * C) * 4));
     routed_rows_ = moe ? T * K_ : 0;
+    // Decode rows that route more slots than twice the experts take the experts padded, each read once.
+    const int64_t decode_rows = std::min(T, S);
+    pad_rows_ = moe && decode_rows * K_ >= 2 * E_ ? std::min(decode_rows, kPaddedMaxRows) : 0;
     dispatch_ints_ = moe ? cuda::moe_dispatch_scratch_ints(T, K_, E_) : 0;
     cache_.num_blocks = blocks_.num_blocks();
     cache_.block_size = kBlockSize;
@@ -80,6 +85,7 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
     activation_buffers(
         [](cuda::DeviceBuffer& b, int64_t bytes) { b.allocate(size_t(std::max<int64_t>(bytes, 1))); });
     if (moe) prepare_routers();
+    if (pad_rows_ > 0) R1_CUDA_CHECK(cudaMemsetAsync(pad_xe_.get(), 0, pad_xe_.bytes(), stream_));
     load_.layers = c.num_layers, load_.experts = E_;
     load_.tokens.assign(size_t(c.num_layers * E_), 0);
     reset_expert_load();
@@ -160,6 +166,12 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
     take(dispatch_scratch_, dispatch_ints_ * 4);
     take(selection_bias_, L * E_ * 4);
     take(router_f32_, L * router_stride() * 4);
+    const int64_t P = E_ * pad_rows_;
+    if (P == 0) return;  // no decode batch takes the experts padded
+    take(pad_xe_, P * D_ * 2);
+    take(pad_gu_, P * 2 * mI_ * 2);
+    take(pad_h_, P * mI_ * 2);
+    take(pad_y_, P * D_ * 4);
   }
 
   // Fills the routers' fp32 copies and the V3 correction biases (zeros where a layer has none).
@@ -191,10 +203,11 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
   void attention(int64_t l, int64_t T, int32_t max_keys);
   void mlp(const bf16* wgu, const bf16* wdown, int64_t inter, int64_t T);
   void routed_experts(int64_t l, int64_t T);
+  void padded_experts(const CudaMlaLayerWeights& L, int64_t T);
 
   int64_t D_ = 0, H_ = 0, nope_ = 0, rope_dim_ = 0, qk_ = 0, dv_ = 0, lora_ = 0, latent_ = 0;
   int64_t E_ = 0, K_ = 0, mI_ = 0, slot_rows_ = 0, partial_floats_ = 0, dispatch_ints_ = 0;
-  int64_t inter_ = 0, q_lora_ = 0, routed_rows_ = 0;
+  int64_t inter_ = 0, q_lora_ = 0, routed_rows_ = 0, pad_rows_ = 0;
   size_t prefill_bytes_ = 0;
   cuda::MlaCache cache_;
   cuda::DeviceBuffer cache_pool_, q_a_, q_a_norm_, q_, kv_a_, q_lat_, o_lat_, att_, gu_, mid_, partial_,
@@ -203,6 +216,7 @@ class CudaMlaRuntime final : public CudaRuntimeBase {
   mutable ExpertLoad load_;  // the host copy expert_load() returns
   cuda::DeviceBuffer router_logits_, router_scores_, expert_ids_, route_weights_, slot_act_, xe_, gue_, he_,
       ye_, offsets_, row_token_, slot_row_, dispatch_scratch_, selection_bias_, router_f32_;
+  cuda::DeviceBuffer pad_xe_, pad_gu_, pad_h_, pad_y_;  // [experts][pad_rows_][...]
   std::vector<bool> has_bias_;
   int32_t* offsets_host_ = nullptr;
 };
@@ -316,6 +330,26 @@ void CudaMlaRuntime::mlp(const bf16* wgu, const bf16* wdown, int64_t inter, int6
 }
 
 // x_ += Σ_j w_j expert_j(h) over each token's chosen experts.
+// The routed experts of a decode batch whose slots outnumber the experts: the slots gathered into each
+// expert's block of pad_rows_ rows, then per projection one strided-batched GEMM over the experts (each
+// expert's weights read once, where the slot kernels read them once per slot), the activation over every
+// block, and the slots' outputs added to the residual with their weights in slot order. Graph-safe: no
+// size comes back to the host. DeepSeek-V2-Lite decode at batch 64 on the H200: see docs/PERF.md.
+void CudaMlaRuntime::padded_experts(const CudaMlaLayerWeights& L, int64_t T) {
+  const int64_t C = pad_rows_;
+  cuda::moe_dispatch_padded(pad_xe_.as<bf16>(), slot_row_.as<int32_t>(), h_.as<bf16>(),
+                            expert_ids_.as<int32_t>(), T, K_, E_, D_, C, stream_);
+  cuda::gemm_strided_batched(*blas_, T, 2 * mI_, D_, 1.0f, {pad_xe_.get(), CUDA_R_16BF, D_, C * D_, false},
+                             {L.experts_gu, CUDA_R_16BF, D_, 2 * mI_ * D_, true}, pad_gu_.get(), CUDA_R_16BF,
+                             2 * mI_, C * 2 * mI_, E_);
+  cuda::swiglu_forward(pad_h_.as<bf16>(), pad_gu_.as<bf16>(), E_ * C, mI_, stream_);
+  cuda::gemm_strided_batched(*blas_, T, D_, mI_, 1.0f, {pad_h_.get(), CUDA_R_16BF, mI_, C * mI_, false},
+                             {L.experts_down, CUDA_R_16BF, mI_, D_ * mI_, true}, pad_y_.get(), CUDA_R_32F, D_,
+                             C * D_, E_);
+  cuda::moe_combine_forward(x_.as<float>(), pad_y_.as<float>(), route_weights_.as<float>(),
+                            slot_row_.as<int32_t>(), T, K_, D_, stream_);
+}
+
 void CudaMlaRuntime::routed_experts(int64_t l, int64_t T) {
   const CudaMlaLayerWeights& L = weights_.mla_layers[size_t(l)];
   const float* router = router_f32_.as<float>() + l * router_stride();
@@ -327,6 +361,7 @@ void CudaMlaRuntime::routed_experts(int64_t l, int64_t T) {
                            router_logits_.as<float>(), T, rc, stream_);
   cuda::count_experts(load_counts_.as<unsigned long long>() + l * E_, expert_ids_.as<int32_t>(), T * K_,
                       stream_);
+  if (decode_rows_ && T <= pad_rows_ && T * K_ >= 2 * E_) return padded_experts(L, T);
   if (decode_rows_ || T <= kSlotMaxRows) {
     cuda::SlotExpertArgs s;
     s.x = h_.as<bf16>();

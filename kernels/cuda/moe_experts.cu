@@ -123,6 +123,65 @@ void router_logits_f32(float* logits, const float* x, const float* norm_w, float
   R1_CUDA_LAUNCHED();
 }
 
+namespace {
+
+// One block per expert: its slots found in slot order (a ballot per warp, the warps' counts added in order),
+// then the rows copied.
+constexpr int kDispatchThreads = 256, kMaxCapacity = 1024;
+
+__global__ void __launch_bounds__(kDispatchThreads)
+    dispatch_padded_kernel(bf16* xe, int32_t* slot_row, const bf16* x, const int32_t* expert_ids, int64_t n,
+                           int64_t top_k, int64_t dim, int64_t capacity) {
+  __shared__ int warp_counts[kDispatchThreads / kWarp];
+  __shared__ int token_of[kMaxCapacity];
+  const int e = int(blockIdx.x), lane = int(threadIdx.x) % kWarp, warp = int(threadIdx.x) / kWarp;
+  int count = 0;  // this expert's slots before the current round, the same in every thread
+  for (int64_t i0 = 0; i0 < n; i0 += kDispatchThreads) {
+    const int64_t i = i0 + threadIdx.x;
+    const bool mine = i < n && expert_ids[i] == e;
+    const unsigned ballot = __ballot_sync(0xffffffffu, mine);
+    if (lane == 0) warp_counts[warp] = __popc(ballot);
+    __syncthreads();
+    int before = count;
+    for (int w = 0; w < kDispatchThreads / kWarp; ++w) {
+      if (w < warp) before += warp_counts[w];
+      count += warp_counts[w];
+    }
+    if (mine) {
+      const int j = before + __popc(ballot & ((1u << lane) - 1u));
+      slot_row[i] = int32_t(int64_t(e) * capacity + j);
+      token_of[j] = int(i / top_k);
+    }
+    __syncthreads();  // warp_counts is rewritten next round; token_of is read below
+  }
+  bf16* dst = xe + int64_t(e) * capacity * dim;
+  if (dim % 8 == 0) {
+    const int64_t pieces = dim / 8;
+    for (int64_t k = threadIdx.x; k < count * pieces; k += kDispatchThreads) {
+      const int64_t j = k / pieces, c = (k % pieces) * 8;
+      *reinterpret_cast<Bf16x8*>(dst + j * dim + c) =
+          *reinterpret_cast<const Bf16x8*>(x + int64_t(token_of[j]) * dim + c);
+    }
+  } else {
+    for (int64_t k = threadIdx.x; k < count * dim; k += kDispatchThreads)
+      dst[k] = x[int64_t(token_of[k / dim]) * dim + k % dim];
+  }
+}
+
+}  // namespace
+
+void moe_dispatch_padded(bf16* xe, int32_t* slot_row, const bf16* x, const int32_t* expert_ids, int64_t T,
+                         int64_t top_k, int64_t n_experts, int64_t dim, int64_t capacity,
+                         cudaStream_t stream) {
+  if (capacity < T || capacity > kMaxCapacity || top_k < 1 || n_experts < 1 || dim < 1)
+    throw std::invalid_argument("moe_dispatch_padded: capacity " + std::to_string(capacity) + " for " +
+                                std::to_string(T) + " tokens (at most " + std::to_string(kMaxCapacity) + ")");
+  if (T <= 0) return;
+  dispatch_padded_kernel<<<unsigned(n_experts), kDispatchThreads, 0, stream>>>(
+      xe, slot_row, x, expert_ids, T * top_k, top_k, dim, capacity);
+  R1_CUDA_LAUNCHED();
+}
+
 bool slot_experts_supported(int64_t top_k, int64_t hidden, int64_t inter) {
   return size_t(hidden) * 4 <= kMaxStaged && size_t(top_k * inter) * 4 <= kMaxStaged;
 }

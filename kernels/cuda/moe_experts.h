@@ -27,6 +27,16 @@ void router_logits_f32(float* logits, const float* x, const float* norm_w, float
 // counts[e] += the number of (token, choice) slots routed to expert e, over n = tokens * top_k slots.
 void count_experts(unsigned long long* counts, const int32_t* expert_ids, int64_t n, cudaStream_t stream);
 
+// Decode of many rows, where the (token, choice) slots outnumber the experts: each expert's slots gathered
+// into that expert's own block of `capacity` rows (in slot order), so that one strided-batched GEMM per
+// projection reads every expert's weights once instead of once per slot. xe: [n_experts, capacity, dim];
+// slot_row[i] = e * capacity + j for slot i, the j-th of expert e. Rows past an expert's count keep what
+// they held (keep the buffer finite: zero it once); nothing reads their outputs. Each expert takes at most
+// T slots (a token picks an expert once), so capacity >= T.
+void moe_dispatch_padded(bf16* xe, int32_t* slot_row, const bf16* x, const int32_t* expert_ids, int64_t T,
+                         int64_t top_k, int64_t n_experts, int64_t dim, int64_t capacity,
+                         cudaStream_t stream);
+
 // Whether the kernels take these widths (their inputs are staged in shared memory).
 bool slot_experts_supported(int64_t top_k, int64_t hidden, int64_t inter);
 void slot_experts_forward(const SlotExpertArgs& a, cudaStream_t stream);

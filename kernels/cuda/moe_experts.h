@@ -27,9 +27,9 @@ void router_logits_f32(float* logits, const float* x, const float* norm_w, float
 // counts[e] += the number of (token, choice) slots routed to expert e, over n = tokens * top_k slots.
 void count_experts(unsigned long long* counts, const int32_t* expert_ids, int64_t n, cudaStream_t stream);
 
-// Decode of many rows, where the (token, choice) slots outnumber the experts: each expert's slots gathered
-// into that expert's own block of `capacity` rows (in slot order), so that one strided-batched GEMM per
-// projection reads every expert's weights once instead of once per slot. xe: [n_experts, capacity, dim];
+// Decode of many rows, with about as many (token, choice) slots as experts or more: each expert's slots
+// gathered into that expert's own block of `capacity` rows (in slot order), so that one strided-batched GEMM
+// per projection reads every expert's weights once instead of once per slot. xe: [n_experts, capacity, dim];
 // slot_row[i] = e * capacity + j for slot i, the j-th of expert e. Rows past an expert's count keep what
 // they held (keep the buffer finite: zero it once); nothing reads their outputs. Each expert takes at most
 // T slots (a token picks an expert once), so capacity >= T.

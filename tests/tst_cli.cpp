@@ -96,6 +96,14 @@ class TestCli : public QObject {
     const auto g = nlohmann::json::parse(greedy.out);
     QCOMPARE(g["sampling"].get<std::string>(), std::string("greedy"));
     QCOMPARE(g["decode_context"].get<int64_t>(), int64_t(2 + 4 + 1));
+    // The CPU runtime gains nothing from chained steps: one step a call, as its generation runs, unless
+    // asked.
+    QCOMPARE(g["decode"][0]["steps_per_call"].get<int>(), 1);
+    const auto chained = test::run_program(
+        "r1wb", {"bench", "decode", "--model", model_dir(), "--device", "cpu", "--new-tokens", "7",
+                 "--prompt-tokens", "2", "--prefill-tokens", "4", "--steps-per-call", "2"});
+    QVERIFY2(chained.exit_code == 0, chained.err.c_str());
+    QCOMPARE(nlohmann::json::parse(chained.out)["decode"][0]["steps_per_call"].get<int>(), 2);
   }
 
   void logits_writes_npy_matching_transformers() {
@@ -180,6 +188,9 @@ class TestCli : public QObject {
         << QStringList{"bench", "decode",          "--model", m,           "--new-tokens",
                        "4",     "--prompt-tokens", "4",       "--context", "8"}
         << "--context 8 is shorter than --prompt-tokens + --new-tokens + 1 (9)";
+    QTest::newRow("bench steps per call")
+        << QStringList{"bench", "decode", "--model", m, "--new-tokens", "7", "--steps-per-call", "3"}
+        << "at most (--new-tokens - 1) / 3";
     QTest::newRow("bench bad top-p") << QStringList{"bench",        "decode", "--model",       m,
                                                     "--new-tokens", "4",      "--temperature", "0.6",
                                                     "--top-p",      "1.5"}

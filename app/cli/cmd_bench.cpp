@@ -121,11 +121,12 @@ int bench_decode(const ArgList& argv) {
   const int64_t prefill_tokens = args.get_int("prefill-tokens", device == Device::Cpu ? 256 : 2048);
   if (new_tokens < 4 || prompt_tokens < 1 || prefill_tokens < 1)
     fail("--new-tokens must be at least 4 and token counts positive");
-  // Decode steps a call (forward_sample_steps), as generation runs them: by default as many as the run
-  // has room for, up to Runtime::kMaxDecodeSteps (three calls' worth, two of them untimed).
-  const int chain =
-      int(args.get_int("steps-per-call", std::min<int64_t>(Runtime::kMaxDecodeSteps, (new_tokens - 1) / 3)));
-  if (chain < 1 || chain > Runtime::kMaxDecodeSteps || new_tokens < 3 * chain + 1)
+  // Decode steps a call (forward_sample_steps), as generation runs them: on a runtime that chains steps on
+  // the device as many as the run has room for, up to Runtime::kMaxDecodeSteps (three calls' worth, two of
+  // them untimed), else one.
+  const int most_steps = int(std::min<int64_t>(Runtime::kMaxDecodeSteps, (new_tokens - 1) / 3));
+  const int asked_steps = int(args.get_int("steps-per-call", 0));
+  if (args.has("steps-per-call") && (asked_steps < 1 || asked_steps > most_steps))
     fail("option --steps-per-call: 1 to ", Runtime::kMaxDecodeSteps, ", and at most (--new-tokens - 1) / 3");
   // Decode samples greedily unless --temperature is given (then with --top-p, as chat does). --context sets
   // the runtime's context as chat would (its CUDA graph is sized for it), not just what the run needs.
@@ -215,6 +216,7 @@ int bench_decode(const ArgList& argv) {
     // Decode through forward_sample_steps: sampling runs where the model runs, `chain` steps a call, as in
     // generation. The prompt's step, then two untimed calls (the first runs its steps one at a time, the
     // second builds the CUDA graph), then whole calls.
+    const int chain = asked_steps > 0 ? asked_steps : rt->chains_decode_steps() ? most_steps : 1;
     const std::vector<SamplingParams> params(static_cast<size_t>(B), sampling);
     std::vector<int32_t> next(static_cast<size_t>(B) * size_t(chain));
     const auto feed_last = [&] {

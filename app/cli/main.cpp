@@ -54,7 +54,7 @@ const char* kUsage =
     "                 [--prompt-tokens N] [--prefill-tokens N] [--context N (the runtime's, as chat sets "
     "it)]\n"
     "                 [--temperature T [--top-p P]] (greedy without) [--steps-per-call N (decode steps a "
-    "call, 1-8: 8 as generation runs them)]\n"
+    "call, 1-8; by default as generation runs them: 8 on CUDA, 1 on the CPU)]\n"
     "  bench ops      --model DIR | --shape NAME [--batch 1,64] [--prefill-tokens N] [--context N]\n"
     "  bench train    --model DIR | --shape NAME [--device cpu|cuda] [--batch B] [--seq L] [--steps N]\n"
     "                 [--recompute] [--gpus N (each GPU a batch of B rows; gradients summed by NCCL)]\n"

@@ -219,11 +219,11 @@ int bench_decode(const ArgList& argv) {
     const int chain = asked_steps > 0 ? asked_steps : rt->chains_decode_steps() ? most_steps : 1;
     const std::vector<SamplingParams> params(static_cast<size_t>(B), sampling);
     std::vector<int32_t> next(static_cast<size_t>(B) * size_t(chain));
+    int32_t* const last_row = next.data() + size_t(chain - 1) * size_t(B);  // the tokens fed next
     const auto feed_last = [&] {
-      const int32_t* row = next.data() + size_t(chain - 1) * size_t(B);
-      for (int64_t s = 0; s < B; ++s) batch[size_t(s)].tokens = std::span<const int32_t>(&row[s], 1);
+      for (int64_t s = 0; s < B; ++s) batch[size_t(s)].tokens = std::span<const int32_t>(&last_row[s], 1);
     };
-    rt->forward_sample(batch, params, next.data() + size_t(chain - 1) * size_t(B));
+    rt->forward_sample(batch, params, last_row);
     feed_last();
     for (int warm = 0; warm < 2; ++warm) {
       rt->forward_sample_steps(batch, params, chain, next.data());

@@ -333,7 +333,6 @@ void CudaMlaRuntime::mlp(const bf16* wgu, const bf16* wdown, int64_t inter, int6
   cuda::gemm(*blas_, x_.get(), cuda::GemmOutput::F32Accumulate, mid_.as<bf16>(), wdown, T, inter, D_);
 }
 
-// x_ += Σ_j w_j expert_j(h) over each token's chosen experts.
 // The routed experts of a decode batch with about as many slots as experts or more: the slots gathered into
 // each expert's block of pad_rows_ rows, then per projection one strided-batched GEMM over the experts (each
 // expert's weights read once, where the slot kernels read them once per slot), the activation over every
@@ -354,6 +353,7 @@ void CudaMlaRuntime::padded_experts(const CudaMlaLayerWeights& L, int64_t T) {
                             slot_row_.as<int32_t>(), T, K_, D_, stream_);
 }
 
+// x_ += Σ_j w_j expert_j(h) over each token's chosen experts.
 void CudaMlaRuntime::routed_experts(int64_t l, int64_t T) {
   const CudaMlaLayerWeights& L = weights_.mla_layers[size_t(l)];
   const float* router = router_f32_.as<float>() + l * router_stride();

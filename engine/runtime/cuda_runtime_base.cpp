@@ -153,8 +153,8 @@ void CudaRuntimeBase::set_step_row(const StepArrays& h, int64_t T, int seq, int6
   h.n_keys[T] = int32_t(pos + 1);
 }
 
-int32_t* CudaRuntimeBase::step_host_at(int k) const {
-  return step_host_ + int64_t(k) * kStepInts * step_rows_;
+int32_t* CudaRuntimeBase::step_slice(int32_t* base, int k) const {
+  return base + int64_t(k) * kStepInts * step_rows_;
 }
 
 // Chained decode steps: the cache blocks, step arrays and sampling rows of every step are prepared on the
@@ -169,7 +169,6 @@ void CudaRuntimeBase::forward_sample_steps(std::span<const SequenceInput> batch,
   const int64_t B = int64_t(batch.size());
   if (steps == 1 || B > step_rows_ || ++chained_seen_[{B, steps}] < 2)
     return Runtime::forward_sample_steps(batch, params, steps, out_tokens);
-  for (const auto& p : params) p.validate();
   if (in_flight_) sync();  // kernels may still read the pinned buffers
   cuda::fault_point(stream_);
   // Cache blocks first: a failure here leaves nothing half-written.
@@ -180,7 +179,7 @@ void CudaRuntimeBase::forward_sample_steps(std::span<const SequenceInput> batch,
   }
   entries_.clear();
   for (int k = 0; k < steps; ++k) {
-    const StepArrays h = carve(step_host_at(k), step_rows_);
+    const StepArrays h = carve(step_slice(step_host_, k), step_rows_);
     for (int64_t b = 0; b < B; ++b) {
       const int seq = batch[size_t(b)].seq;
       const int64_t pos = sequence_length(seq) + k;
@@ -301,7 +300,7 @@ void CudaRuntimeBase::upload_table(int seq) {
 // pinned buffer, and embeds the step's tokens, reading their ids from the pinned buffer in the same round
 // trip.
 void CudaRuntimeBase::embed_step(int64_t T, int64_t width) {
-  int32_t* src = step_host_dev_ + int64_t(graph_step_) * kStepInts * step_rows_;
+  int32_t* src = step_slice(step_host_dev_, graph_step_);
   const StepArrays h = carve(src, step_rows_);
   cuda::EmbeddingArgs a;
   a.x = x_.as<float>();
@@ -324,14 +323,15 @@ void CudaRuntimeBase::embed_step(int64_t T, int64_t width) {
   cuda::embedding_forward(a, stream_);
 }
 
-// Samples rows [0, n) of the logits with the pinned sampling rows; the kernel writes the tokens straight
-// into pinned memory, so no copy back is needed.
+// Samples rows [0, n) of the logits with the pinned sampling rows (the step's slice of them); the kernel
+// writes the tokens straight into pinned memory, so no copy back is needed, and into chained_tokens_, where
+// the next step of a chained launch reads them.
 void CudaRuntimeBase::sample(int64_t n) {
   const bool bests = bests_ready_ && n == 1;
   const int64_t at = int64_t(graph_step_) * max_sequences_;
   cuda::sample_rows(logits_.as<float>(), n, config().vocab_size, sampling_host_dev_ + at,
                     tokens_host_dev_ + at, stream_, bests ? bests_.as<cuda::ArgBest>() : nullptr,
-                    bests ? int32_t(n_bests_) : 0, chaining_ ? chained_tokens_.as<int32_t>() + at : nullptr);
+                    bests ? int32_t(n_bests_) : 0, chained_tokens_.as<int32_t>() + at);
 }
 
 StepArrays CudaRuntimeBase::dev() const {
@@ -390,7 +390,6 @@ void CudaRuntimeBase::run_graph(int64_t B, int steps) {
   if (it == graphs_.end()) {
     cudaGraph_t graph = nullptr;
     R1_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    chaining_ = steps > 1;
     try {
       for (int k = 0; k < steps; ++k) {
         graph_step_ = k;
@@ -400,13 +399,11 @@ void CudaRuntimeBase::run_graph(int64_t B, int steps) {
       }
     } catch (...) {
       graph_step_ = 0;
-      chaining_ = false;
       cudaStreamEndCapture(stream_, &graph);
       if (graph) cudaGraphDestroy(graph);
       throw;
     }
     graph_step_ = 0;
-    chaining_ = false;
     R1_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
     cudaGraphExec_t exec = nullptr;
     const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);

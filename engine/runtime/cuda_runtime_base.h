@@ -104,7 +104,9 @@ class CudaRuntimeBase : public Runtime {
   void set_sampling_row(int64_t i, const SamplingParams& p, int seq, int64_t position);
   // Row T of the step arrays h: the token `id` of sequence seq at position pos.
   void set_step_row(const StepArrays& h, int64_t T, int seq, int64_t pos, int32_t id);
-  int32_t* step_host_at(int k) const;  // the pinned step arrays of step k of a chained launch
+  // Step k's slice of a step-array buffer (the pinned one, by its host or device address): a chained
+  // launch gives each step its own.
+  int32_t* step_slice(int32_t* base, int k) const;
 
   int32_t* tables_host_ = nullptr;  // pinned mirror of the device block tables
   std::vector<size_t> uploaded_blocks_;
@@ -132,8 +134,7 @@ class CudaRuntimeBase : public Runtime {
   // Steps chained in one graph (forward_sample_steps): each step's step arrays, sampling rows and tokens
   // have their own pinned slice (kMaxDecodeSteps of each), and a step's sampler also writes its tokens to
   // chained_tokens_ ([kMaxDecodeSteps][max_sequences]), which the next step's embedding reads.
-  int graph_step_ = 0;     // the step being captured, 0 outside a chained capture
-  bool chaining_ = false;  // capturing more than one step
+  int graph_step_ = 0;  // the step being captured, 0 outside a chained capture
   cuda::DeviceBuffer chained_tokens_;
 };
 

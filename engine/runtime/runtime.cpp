@@ -70,19 +70,30 @@ void Runtime::check_steps(std::span<const SequenceInput> batch, std::span<const 
     fail("forward_sample_steps: ", steps, " steps; 1 to ", kMaxDecodeSteps, " at a time");
   if (params.size() != batch.size())
     fail("forward_sample_steps: ", params.size(), " sampling settings for ", batch.size(), " sequences");
+  for (const auto& p : params) p.validate();
   std::set<int> seen;
   for (const auto& e : batch) {
-    const int64_t len = sequence_length(e.seq);
-    if (!seen.insert(e.seq).second) fail("sequence ", e.seq, " appears twice in one forward batch");
+    check_sequence_once(e.seq, seen);
     if (e.tokens.size() != 1 || e.all_logits)
       fail("forward_sample_steps: sequence ", e.seq, " brings ", e.tokens.size(),
            " tokens; each step feeds one token and samples the next");
-    if (e.tokens[0] < 0 || e.tokens[0] >= config().vocab_size)
-      fail("token id ", e.tokens[0], " is out of range for a vocabulary of ", config().vocab_size);
-    if (len + steps > max_context_)
-      fail("context full: sequence ", e.seq, " holds ", len, " tokens and ", steps,
-           " more exceed the context of ", max_context_);
+    check_tokens_fit(e, steps);
   }
+}
+
+void Runtime::check_sequence_once(int seq, std::set<int>& seen) const {
+  sequence_length(seq);
+  if (!seen.insert(seq).second) fail("sequence ", seq, " appears twice in one forward batch");
+}
+
+void Runtime::check_tokens_fit(const SequenceInput& e, int64_t added) const {
+  const int64_t vocab = config().vocab_size;
+  for (int32_t id : e.tokens)
+    if (id < 0 || id >= vocab) fail("token id ", id, " is out of range for a vocabulary of ", vocab);
+  const int64_t len = lengths_[size_t(e.seq)];
+  if (len + added > max_context_)
+    fail("context full: sequence ", e.seq, " holds ", len, " tokens and ", added,
+         " more exceed the context of ", max_context_);
 }
 
 void Runtime::forward_sample_steps(std::span<const SequenceInput> batch,
@@ -155,15 +166,9 @@ void Runtime::forward_to(std::span<const SequenceInput> batch, float* logits, bo
   const int64_t vocab = config().vocab_size;
   std::set<int> seen;
   for (const auto& e : batch) {
-    sequence_length(e.seq);
-    if (!seen.insert(e.seq).second) fail("sequence ", e.seq, " appears twice in one forward batch");
+    check_sequence_once(e.seq, seen);
     if (e.tokens.empty()) fail("sequence ", e.seq, ": no tokens to process");
-    for (int32_t id : e.tokens)
-      if (id < 0 || id >= vocab) fail("token id ", id, " is out of range for a vocabulary of ", vocab);
-    const int64_t len = lengths_[size_t(e.seq)], n = int64_t(e.tokens.size());
-    if (len + n > max_context_)
-      fail("context full: sequence ", e.seq, " holds ", len, " tokens and ", n,
-           " more exceed the context of ", max_context_);
+    check_tokens_fit(e, int64_t(e.tokens.size()));
   }
   // Split into chunks of at most max_batch_tokens rows; a long entry is split into consecutive pieces.
   std::vector<SequenceInput> chunk;

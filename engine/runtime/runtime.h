@@ -4,6 +4,7 @@
 // listed sequences and returns logits. Batches mix sequences of different lengths (continuous batching).
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -146,6 +147,10 @@ class Runtime {
   // Stats with the tokens held and the sequences in use filled in; backends add their sizes.
   KvCacheStats usage_stats() const;
 
+  // The checks of an entry that forward() and forward_sample_steps() share: seq is in range and not yet in
+  // `seen` (then added), and e's ids are in the vocabulary and `added` more tokens fit the context.
+  void check_sequence_once(int seq, std::set<int>& seen) const;
+  void check_tokens_fit(const SequenceInput& e, int64_t added) const;
   // What forward_sample_steps() checks before it changes anything.
   void check_steps(std::span<const SequenceInput> batch, std::span<const SamplingParams> params,
                    int steps) const;
